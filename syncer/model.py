@@ -1,0 +1,273 @@
+"""The domain model: plain, immutable values shared by the connectors, the rule engine,
+the planner, the store and the reports. No I/O here.
+
+Everything after a connector sees only these values, never raw tracker JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class TicketState(StrEnum):
+    """Where an epic is in its life, from Jira status category + resolution or GitHub state."""
+
+    TODO = "todo"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    WONT_DO = "wont_do"
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An epic pulled from a source. `key` is `WEB-123` (Jira) or `acme/app#45` (GitHub).
+
+    `project` is the Jira project key or the GitHub `owner/repo`. Datetimes are UTC-aware.
+    `description` is plain text (ADF / wiki / Markdown reduced), capped by the connector.
+    """
+
+    source: str
+    key: str
+    remote_id: str
+    url: str
+    title: str
+    project: str
+    issue_type: str
+    labels: tuple[str, ...]
+    state: TicketState
+    updated: datetime
+    created: datetime | None = None
+    components: tuple[str, ...] = ()
+    assignee: str | None = None
+    hypothesis: str | None = None
+    size: float | None = None
+    description: str = ""
+
+    @property
+    def uid(self) -> str:
+        """Stable identity across the whole store: source + key."""
+        return f"{self.source}:{self.key}"
+
+
+class Direction(StrEnum):
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class Objective:
+    id: str
+    title: str
+    owner: str
+    cycle: str
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    id: str
+    objective_id: str
+    title: str
+    owner: str
+    metric: str
+    unit: str
+    baseline: float
+    target: float
+    direction: Direction = Direction.UP
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Objectives and key results of one or more cycles, validated (unique ids, owners...)."""
+
+    objectives: tuple[Objective, ...]
+    key_results: tuple[KeyResult, ...]
+
+    def kr(self, kr_id: str) -> KeyResult | None:
+        for kr in self.key_results:
+            if kr.id == kr_id:
+                return kr
+        return None
+
+    def objective(self, objective_id: str) -> Objective | None:
+        for obj in self.objectives:
+            if obj.id == objective_id:
+                return obj
+        return None
+
+    @property
+    def kr_ids(self) -> frozenset[str]:
+        return frozenset(kr.id for kr in self.key_results)
+
+
+class Origin(StrEnum):
+    LABEL = "label"
+    RULE = "rule"
+    OVERRIDE = "override"
+
+
+@dataclass(frozen=True)
+class Link:
+    """(ticket, key result, origin). `rule_id` is set when origin is RULE; `reason` explains it."""
+
+    source: str
+    ticket_key: str
+    kr_id: str
+    origin: Origin
+    rule_id: str | None = None
+    reason: str = ""
+
+    @property
+    def origin_text(self) -> str:
+        return f"rule:{self.rule_id}" if self.origin is Origin.RULE else self.origin.value
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """A ticket label naming a key result that is not in the catalog."""
+
+    source: str
+    ticket_key: str
+    label: str
+    kr_id: str
+
+
+@dataclass(frozen=True)
+class GoalRef:
+    """What a goal link says on a ticket: the objective, the key result, its owner and target."""
+
+    kr_id: str
+    kr_title: str
+    objective_id: str
+    objective_title: str
+    owner: str
+    target: str
+    url: str = ""
+
+
+class WriteBackKind(StrEnum):
+    ADD_LABEL = "add_label"
+    REMOVE_LABEL = "remove_label"
+    SET_GOAL_LINKS = "set_goal_links"
+
+
+@dataclass(frozen=True)
+class WriteBack:
+    """A remote change the service wants.
+
+    - ADD_LABEL / REMOVE_LABEL: `label` is the managed label.
+    - SET_GOAL_LINKS: `goals` is the full set of goal links the ticket should show (empty: the
+      last link ended); `previous` lists the KR ids the service had linked before, so Jira can
+      delete remote links that ended and GitHub can mark its comment ended.
+      `remote_ref` is what the connector returned last time (e.g. the GitHub comment id).
+    Applying a write-back twice has the same effect as once.
+    """
+
+    source: str
+    ticket_key: str
+    kind: WriteBackKind
+    label: str = ""
+    goals: tuple[GoalRef, ...] = ()
+    previous: tuple[str, ...] = ()
+    remote_ref: str | None = None
+    ticket_title: str = ""
+    hypothesis_found: bool = False
+
+    @property
+    def key(self) -> str:
+        """Identity in the outbox: one pending write-back per (ticket, kind, label)."""
+        return f"{self.source}|{self.ticket_key}|{self.kind.value}|{self.label}"
+
+    @property
+    def digest(self) -> str:
+        """Content hash: same digest means the same remote effect."""
+        payload = asdict(self)
+        payload.pop("remote_ref", None)
+        raw = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WriteBack:
+        return cls(
+            source=data["source"],
+            ticket_key=data["ticket_key"],
+            kind=WriteBackKind(data["kind"]),
+            label=data.get("label", ""),
+            goals=tuple(GoalRef(**g) for g in data.get("goals", ())),
+            previous=tuple(data.get("previous", ())),
+            remote_ref=data.get("remote_ref"),
+            ticket_title=data.get("ticket_title", ""),
+            hypothesis_found=bool(data.get("hypothesis_found", False)),
+        )
+
+
+class ApplyStatus(StrEnum):
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What a connector did for one write-back. `remote_ref` is kept for the next write-back."""
+
+    status: ApplyStatus
+    remote_ref: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A ticket payload the connector could not read; recorded, never silently dropped."""
+
+    source: str
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a pull. `cursor` is the opaque cursor to store once this page is stored."""
+
+    tickets: tuple[Ticket, ...]
+    skipped: tuple[Skipped, ...] = ()
+    cursor: str | None = None
+    scope: str = ""
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    kr_id: str
+    value: float
+    at: datetime
+    confidence: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    """One line of `okrsync doctor`: what was checked, whether it passed, and detail."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class RequestStats:
+    """Request accounting kept by the shared HTTP layer (per source)."""
+
+    requests: int = 0
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+    by_status: dict[int, int] = field(default_factory=dict)
+    not_modified: int = 0
+    retries: int = 0
+    rate_limit_waits: float = 0.0
+    elapsed: float = 0.0
+    quota_remaining: int | None = None
