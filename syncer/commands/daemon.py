@@ -1,0 +1,78 @@
+"""`okrsync daemon`: sync on an interval, send the weekly report on its schedule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from syncer.cli import app
+from syncer.errors import ConfigError
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+@app.command()
+def daemon(
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"
+    ),
+    interval: float | None = typer.Option(
+        None, help="Seconds between syncs (default: [daemon].interval_seconds, 900)."
+    ),
+    health_port: int | None = typer.Option(
+        None, help="Serve /healthz and /metrics on this port (0: any free port)."
+    ),
+    health_host: str = typer.Option(
+        "127.0.0.1", help="Address for the health listener; loopback unless in a container."
+    ),
+    log_format: LogFormat = typer.Option(LogFormat.text, help="One line per event: json or text."),
+    no_report: bool = typer.Option(False, "--no-report", help="Sync only; never send the report."),
+) -> None:
+    """Run forever: sync every interval (with jitter, backing off after failures) and send the
+    weekly report on `[report].send_cron` in `[report].timezone` (default Monday 08:00).
+
+    Never runs two syncs at once. SIGTERM/SIGINT: the write-back in flight is finished or safely
+    abandoned (it stays pending in the outbox) and the daemon exits 0 within a few seconds.
+    Invalid configuration: says why and exits 2 before doing anything.
+    """
+    from mappings.rules import load_rules
+
+    from syncer.catalog import load_catalog
+    from syncer.config import load_config
+    from syncer.daemon import Daemon, DaemonSettings
+    from syncer.schedule import validate_cron
+
+    cfg = load_config(config)
+    catalog = load_catalog(cfg.catalog_path)
+    load_rules(cfg.rules_path, catalog)
+    cron = cfg.report.send_cron
+    if not validate_cron(cron):
+        raise ConfigError(f"invalid cron expression {cron!r}", file=str(cfg.path),
+                          key="report.send_cron")
+    every = interval if interval is not None else float(cfg.daemon.interval_seconds)
+    if every <= 0:
+        raise ConfigError("the sync interval must be positive", file=str(cfg.path),
+                          key="daemon.interval_seconds")
+    port = health_port if health_port is not None else cfg.daemon.health_port
+    settings = DaemonSettings(
+        config_path=Path(cfg.path),
+        store_path=Path(cfg.store_path),
+        interval=every,
+        jitter=float(cfg.daemon.jitter_seconds),
+        report_cron=cron,
+        report_timezone=cfg.report.timezone,
+        health_port=port,
+        health_host=health_host,
+        log_format=log_format.value,
+        report_enabled=not no_report,
+        report_lookback=timedelta(hours=1),
+    )
+    runner = Daemon(settings)
+    runner.install_signal_handlers()
+    raise typer.Exit(runner.run())
