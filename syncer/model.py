@@ -271,3 +271,75 @@ class RequestStats:
     rate_limit_waits: float = 0.0
     elapsed: float = 0.0
     quota_remaining: int | None = None
+
+
+class BetStatus(StrEnum):
+    """A bet's life: planned (epic to do), active (in progress), shipped (done), killed."""
+
+    PLANNED = "planned"
+    ACTIVE = "active"
+    SHIPPED = "shipped"
+    KILLED = "killed"
+
+
+class Verdict(StrEnum):
+    MOVED = "moved"
+    FLAT = "flat"
+    UNKNOWN = "unknown"
+    KILLED = "killed"
+
+
+@dataclass(frozen=True)
+class Bet:
+    """A link seen over time: the epic bets that it will move its key result.
+
+    `kr_start` / `kr_end` are the KR's values when the bet went active and when it ended
+    (from check-ins or snapshots); None when unknown.
+    """
+
+    source: str
+    ticket_key: str
+    kr_id: str
+    status: BetStatus
+    hypothesis: str | None
+    opened_at: datetime
+    active_at: datetime | None = None
+    ended_at: datetime | None = None
+    kr_start: float | None = None
+    kr_end: float | None = None
+
+
+@dataclass(frozen=True)
+class Override:
+    """A person removed a label the service applied: kept, reported, never re-added."""
+
+    source: str
+    ticket_key: str
+    label: str
+    kr_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AppliedGoalLinks:
+    """The goal links the service last wrote on one ticket (from the ledger)."""
+
+    kr_ids: tuple[str, ...]
+    remote_ref: str | None = None
+    digest: str = ""
+
+
+@dataclass(frozen=True)
+class AppliedState:
+    """What the service applied before, as plain values for the pure planner.
+
+    `labels`: (source, ticket_key, label) the service added and has not removed.
+    `goal_links`: (source, ticket_key) -> the goal links it last wrote there.
+    `overrides`: (source, ticket_key, label) people removed; never re-added.
+    `pending`: keys (`WriteBack.key`) of write-backs still waiting in the outbox.
+    """
+
+    labels: frozenset[tuple[str, str, str]] = frozenset()
+    goal_links: dict[tuple[str, str], AppliedGoalLinks] = field(default_factory=dict)
+    overrides: frozenset[tuple[str, str, str]] = frozenset()
+    pending: frozenset[str] = frozenset()
