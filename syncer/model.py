@@ -153,6 +153,7 @@ class WriteBackKind(StrEnum):
     ADD_LABEL = "add_label"
     REMOVE_LABEL = "remove_label"
     SET_GOAL_LINKS = "set_goal_links"
+    REMOVE_GOAL_LINKS = "remove_goal_links"
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,8 @@ class WriteBack:
     """A remote change the service wants.
 
     - ADD_LABEL / REMOVE_LABEL: `label` is the managed label.
+    - REMOVE_GOAL_LINKS: remove every goal link the service wrote (used by `revert`): Jira
+      deletes the remote links in `previous`, GitHub deletes its comment (`remote_ref`).
     - SET_GOAL_LINKS: `goals` is the full set of goal links the ticket should show (empty: the
       last link ended); `previous` lists the KR ids the service had linked before, so Jira can
       delete remote links that ended and GitHub can mark its comment ended.

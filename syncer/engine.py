@@ -1,0 +1,293 @@
+"""The sync engine: the imperative shell around the pure planner.
+
+lock → retry pending write-backs → pull every source concurrently into the store → safety
+stop → plan → outbox (one transaction) → apply concurrently → record the run.
+
+The order is what makes a run safe to kill at any point: cursors move only with the pages they
+describe, write-backs are in the outbox before any remote call, and the ledger changes only
+when a write-back is confirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Connector, PullOptions, SourceConfig, create
+from mappings.rules import RuleSet, load_rules
+from syncer.catalog import load_catalog
+from syncer.config import Config
+from syncer.errors import ConfigError, ExitCode, RemoteError
+from syncer.lock import RunLock
+from syncer.model import Catalog, WriteBack
+from syncer.outbox import ApplyOutcome, apply_pending
+from syncer.plan import Plan, PlanSettings, plan
+from syncer.store import Store
+
+Progress = Callable[[str, str, int], None]
+"""Called with (source, phase, count): phase is pull, pulled, failed, apply or done."""
+
+
+@dataclass
+class SourceOutcome:
+    """How one source's pull went; `healthy` sources may be written to and flagged."""
+
+    name: str
+    pulled: int = 0
+    skipped: int = 0
+    stored_before: int = 0
+    healthy: bool = True
+    reason: str = ""
+    requests: int = 0
+    not_modified: int = 0
+    retries: int = 0
+    rate_limit_wait: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    """What a run did, as the CLI prints it and the store records it."""
+
+    run_id: int
+    dry_run: bool
+    sources: list[SourceOutcome] = field(default_factory=list)
+    tickets: int = 0
+    linked: int = 0
+    untraceable: int = 0
+    ktlo: int = 0
+    broken: int = 0
+    new_overrides: int = 0
+    planned: list[WriteBack] = field(default_factory=list)
+    applied: int = 0
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    pending: int = 0
+    duration: float = 0.0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        unhealthy = any(not s.healthy for s in self.sources)
+        if unhealthy or self.failed or (self.pending and not self.dry_run):
+            return ExitCode.FAILURES
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["planned"] = [wb.to_json() for wb in self.planned]
+        data["failed"] = [{"writeback": k, "error": e} for k, e in self.failed]
+        data["exit_code"] = int(self.exit_code)
+        return data
+
+
+def load_inputs(config: Config) -> tuple[Catalog, RuleSet]:
+    """Catalog and rules, validated together (a rule naming an unknown KR is a ConfigError)."""
+    catalog = load_catalog(config.catalog_path)
+    rules = load_rules(config.rules_path, catalog, explicit_prefix=config.labels.explicit_prefix)
+    return catalog, rules
+
+
+def plan_settings(config: Config, sources: Iterable[SourceConfig]) -> PlanSettings:
+    templates = {s.link_url_template for s in sources if s.link_url_template}
+    return PlanSettings(
+        explicit_prefix=config.labels.explicit_prefix,
+        managed_prefix=config.labels.managed_prefix,
+        ktlo=tuple(config.labels.ktlo),
+        link_url_template=next(iter(sorted(templates)), ""),
+    )
+
+
+def selected_sources(config: Config, only: Iterable[str] | None) -> dict[str, SourceConfig]:
+    wanted = set(only or ())
+    unknown = wanted - set(config.sources)
+    if unknown:
+        raise ConfigError(
+            f"no source named {', '.join(sorted(unknown))}; configured: "
+            f"{', '.join(sorted(config.sources)) or 'none'}",
+            file=str(config.path),
+            key="sources",
+        )
+    return {
+        name: src
+        for name, src in config.sources.items()
+        if src.enabled and (not wanted or name in wanted)
+    }
+
+
+def lock_path(config: Config) -> Path:
+    return Path(str(config.store_path) + ".lock")
+
+
+async def _pull_source(
+    name: str,
+    conn: Connector,
+    store: Store,
+    run_id: int,
+    outcome: SourceOutcome,
+    *,
+    full: bool,
+    hypothesis_pattern: str | None,
+    min_ratio: float,
+    progress: Progress | None,
+) -> None:
+    cursor = None if full else store.get_cursor(name)
+    complete_pull = cursor is None
+    outcome.stored_before = store.ticket_count(name)
+    if progress:
+        progress(name, "pull", 0)
+    try:
+        async for page in conn.pull(cursor, PullOptions(full=full, hypothesis_pattern=hypothesis_pattern)):
+            store.store_page(name, page, run_id, now=datetime.now(UTC))
+            outcome.pulled += len(page.tickets)
+            outcome.skipped += len(page.skipped)
+            if progress:
+                progress(name, "pulled", outcome.pulled)
+    except RemoteError as exc:
+        outcome.healthy = False
+        outcome.reason = f"pull failed: {exc}"
+    except (OSError, ValueError) as exc:
+        outcome.healthy = False
+        outcome.reason = f"pull failed: {type(exc).__name__}: {exc}"
+    else:
+        returned = outcome.pulled + outcome.skipped
+        if complete_pull and outcome.stored_before and returned < min_ratio * outcome.stored_before:
+            outcome.healthy = False
+            outcome.reason = (
+                f"safety stop: a full pull returned {returned} epics but the store holds "
+                f"{outcome.stored_before} (below min_epics_ratio {min_ratio}); nothing removed "
+                "or flagged for this source"
+            )
+    stats = conn.stats()
+    outcome.requests = stats.requests
+    outcome.not_modified = stats.not_modified
+    outcome.retries = stats.retries
+    outcome.rate_limit_wait = round(stats.rate_limit_waits, 3)
+    if progress:
+        progress(name, "failed" if not outcome.healthy else "done", outcome.pulled)
+
+
+def make_plan(
+    config: Config,
+    store: Store,
+    catalog: Catalog,
+    rules: RuleSet,
+    healthy: frozenset[str],
+    sources: Iterable[SourceConfig],
+    now: datetime,
+) -> Plan:
+    """Everything the planner needs, read from the store as plain values."""
+    return plan(
+        store.tickets(),
+        catalog,
+        rules,
+        store.applied_state(),
+        now=now,
+        healthy_sources=healthy,
+        kr_values=store.kr_values(now),
+        prior_bets=store.bets(),
+        settings=plan_settings(config, sources),
+    )
+
+
+async def _run(
+    config: Config,
+    store: Store,
+    run_id: int,
+    *,
+    dry_run: bool,
+    full: bool,
+    only_sources: Iterable[str] | None,
+    progress: Progress | None,
+) -> RunSummary:
+    started = time.monotonic()
+    catalog, rules = load_inputs(config)
+    sources = selected_sources(config, only_sources)
+    summary = RunSummary(run_id=run_id, dry_run=dry_run)
+    connectors: dict[str, Connector] = {name: create(src) for name, src in sources.items()}
+    concurrency = {name: src.max_concurrency for name, src in sources.items()}
+    try:
+        earlier = ApplyOutcome()
+        if not dry_run:
+            earlier = await apply_pending(store, connectors, run_id, concurrency=concurrency)
+        outcomes = {name: SourceOutcome(name) for name in connectors}
+        pattern = config.sync.hypothesis_pattern or None
+        await asyncio.gather(
+            *(
+                _pull_source(
+                    name, conn, store, run_id, outcomes[name],
+                    full=full, hypothesis_pattern=pattern,
+                    min_ratio=sources[name].min_epics_ratio, progress=progress,
+                )
+                for name, conn in connectors.items()
+            )
+        )
+        summary.sources = list(outcomes.values())
+        healthy = frozenset(name for name, o in outcomes.items() if o.healthy)
+        now = datetime.now(UTC)
+        the_plan = make_plan(config, store, catalog, rules, healthy, sources.values(), now)
+        summary.planned = list(the_plan.writebacks)
+        summary.tickets = store.ticket_count(None)
+        summary.linked = len({(lk.source, lk.ticket_key) for lk in the_plan.links})
+        summary.untraceable = len(the_plan.untraceable)
+        summary.ktlo = len(the_plan.ktlo)
+        summary.broken = len(the_plan.broken)
+        summary.new_overrides = len(the_plan.overrides)
+        if not dry_run:
+            store.save_plan_outcome(
+                the_plan.links, the_plan.broken, the_plan.bets, the_plan.untraceable,
+                the_plan.overrides, sources=healthy, now=now,
+            )
+            store.snapshot_kr_values(store.kr_values(now), now=now)
+            store.enqueue(run_id, the_plan.writebacks, now=now)
+            writable = {name: c for name, c in connectors.items() if name in healthy}
+            applied = await apply_pending(
+                store, writable, run_id, concurrency=concurrency,
+                progress=(lambda s, k: progress(s, "apply", 1)) if progress else None,
+            )
+            summary.applied = earlier.applied + applied.applied
+            summary.unchanged = earlier.unchanged + applied.unchanged
+            summary.failed = earlier.failed + applied.failed
+            summary.pending = applied.left_pending
+        else:
+            summary.pending = len(store.pending())
+    finally:
+        await asyncio.gather(*(c.aclose() for c in connectors.values()), return_exceptions=True)
+    summary.duration = round(time.monotonic() - started, 3)
+    return summary
+
+
+def run_sync(
+    config: Config,
+    *,
+    dry_run: bool = False,
+    full: bool = False,
+    only_sources: Iterable[str] | None = None,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """One sync run under the lock; the run is recorded whatever happens."""
+    load_inputs(config)  # fail fast with exit 2 before taking the lock or touching the store
+    store = Store.open(config.store_path)
+    try:
+        with RunLock(lock_path(config), command="sync"):
+            run_id = store.start_run("sync", dry_run=dry_run, now=datetime.now(UTC))
+            try:
+                summary = asyncio.run(
+                    _run(config, store, run_id, dry_run=dry_run, full=full,
+                         only_sources=only_sources, progress=progress)
+                )
+            except BaseException as exc:
+                store.finish_run(run_id, status="error", summary={"error": type(exc).__name__},
+                                 now=datetime.now(UTC))
+                raise
+            status = "ok" if summary.exit_code is ExitCode.OK else "failures"
+            record = summary.to_json()
+            if len(record["planned"]) > 1000:
+                record["planned"] = record["planned"][:1000]
+            store.finish_run(run_id, status=status, summary=record, now=datetime.now(UTC))
+            return summary
+    finally:
+        store.close()

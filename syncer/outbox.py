@@ -1,0 +1,104 @@
+"""Applying the outbox: every pending write-back goes through its source's connector.
+
+Write-backs are already in the store before any remote call, so a crash or kill here loses
+nothing: what was not marked done stays pending and the next run applies it again (each
+connector's apply is idempotent). One ticket's write-backs run in order (labels before goal
+links); different tickets run concurrently within each source's concurrency limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from connectors.base import Connector
+from syncer.errors import AuthError, RemoteError
+from syncer.model import ApplyStatus
+from syncer.store import OutboxItem, Store
+
+ApplyProgress = Callable[[str, str], None]
+"""Called with (source, outcome) after each write-back: applied, unchanged or failed."""
+
+
+@dataclass
+class ApplyOutcome:
+    """What one pass over the outbox did."""
+
+    applied: int = 0
+    unchanged: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    left_pending: int = 0
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, source: str, outcome: str) -> None:
+        per = self.by_source.setdefault(source, {"applied": 0, "unchanged": 0, "failed": 0})
+        per[outcome] = per.get(outcome, 0) + 1
+
+
+def _safe_error(exc: BaseException) -> str:
+    """The text stored as an item's last error: the error's own message, bounded."""
+    text = str(exc) if isinstance(exc, RemoteError) else f"{type(exc).__name__}: {exc}"
+    return text[:500]
+
+
+async def apply_pending(
+    store: Store,
+    connectors: Mapping[str, Connector],
+    run_id: int,
+    *,
+    concurrency: Mapping[str, int],
+    progress: ApplyProgress | None = None,
+) -> ApplyOutcome:
+    """Apply every pending outbox item whose source has a connector in this run.
+
+    Items of sources not configured (or not healthy enough to write) stay pending.
+    A source whose credentials are refused stops after the first AuthError instead of
+    failing every item against the same wall.
+    """
+    outcome = ApplyOutcome()
+    by_ticket: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
+    for item in store.pending():
+        wb = item.writeback
+        if wb.source in connectors:
+            by_ticket[(wb.source, wb.ticket_key)].append(item)
+    limits = {name: asyncio.Semaphore(max(1, concurrency.get(name, 8))) for name in connectors}
+    refused: set[str] = set()
+
+    async def one_ticket(source: str, items: list[OutboxItem]) -> None:
+        async with limits[source]:
+            for item in items:
+                if source in refused:
+                    return
+                try:
+                    result = await connectors[source].apply(item.writeback)
+                except AuthError as exc:
+                    refused.add(source)
+                    _fail(item, exc)
+                    return
+                except (RemoteError, OSError, ValueError, KeyError, TypeError) as exc:
+                    _fail(item, exc)
+                    return  # keep this ticket's later write-backs in order for the next run
+                store.mark_done(item.id, result, run_id, now=datetime.now(UTC))
+                kind = "applied" if result.status is ApplyStatus.APPLIED else "unchanged"
+                if kind == "applied":
+                    outcome.applied += 1
+                else:
+                    outcome.unchanged += 1
+                outcome.count(source, kind)
+                if progress:
+                    progress(source, kind)
+
+    def _fail(item: OutboxItem, exc: BaseException) -> None:
+        message = _safe_error(exc)
+        store.mark_failed(item.id, message, now=datetime.now(UTC))
+        outcome.failed.append((item.writeback.key, message))
+        outcome.count(item.writeback.source, "failed")
+        if progress:
+            progress(item.writeback.source, "failed")
+
+    await asyncio.gather(*(one_ticket(src, items) for (src, _), items in by_ticket.items()))
+    outcome.left_pending = len(store.pending())
+    return outcome
