@@ -1,0 +1,461 @@
+"""The shared HTTP layer every connector talks through.
+
+One pooled `httpx.AsyncClient` per source behind a concurrency limit. It owns the policy so
+connectors don't each reinvent it: tenacity retries (exponential backoff with jitter) on
+dropped connections, timeouts and 5xx; waits the server asks for on 429 / Jira `Retry-After`
+/ GitHub secondary and primary limits, capped by `max_rate_limit_wait`; a pre-emptive pause
+when the quota runs low; request accounting (`RequestStats`); and the translation of HTTP
+failures into the `RemoteError` tree. Auth headers are never logged and never appear in an
+exception: messages are built from method, path, status and the server's (scrubbed) error text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json as _json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+
+from syncer.errors import (
+    AuthError,
+    NotFound,
+    RateLimited,
+    RemoteError,
+    RemoteRejected,
+    Unavailable,
+)
+from syncer.model import RequestStats
+
+log = logging.getLogger("okrsync.http")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+MAX_ERROR_TEXT = 300
+
+
+@dataclass(frozen=True)
+class RateLimitPolicy:
+    """When to slow down before the server says stop, and how many rate-limit waits to accept.
+
+    A response whose `x-ratelimit-remaining` is below `min_remaining`, or below
+    `min_remaining_ratio` of `x-ratelimit-limit`, pauses later requests until the reset time
+    (capped by `max_rate_limit_wait`). `max_waits` bounds the rate-limit waits of one request.
+    """
+
+    min_remaining: int = 10
+    min_remaining_ratio: float = 0.01
+    max_waits: int = 20
+    secondary_default_wait: float = 60.0
+    jitter: float = 0.5
+
+
+class _Transient(Exception):
+    """One attempt failed in a way worth retrying (5xx, dropped connection, timeout)."""
+
+    def __init__(self, reason: str, *, status: int | None = None, wait_hint: float = 0.0):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.wait_hint = wait_hint
+
+
+class _RateLimitWait(Exception):
+    """The server asked to wait `seconds` before trying again."""
+
+    def __init__(self, seconds: float, reason: str, status: int):
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
+        self.status = status
+
+
+@dataclass
+class _Attempts:
+    transient: int = 0
+    rate_limited: int = 0
+
+
+class HttpClient:
+    """An async HTTP client for one source: pooling, limits, retries, waits and accounting."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        source: str,
+        headers: dict[str, str],
+        max_concurrency: int = 8,
+        timeout: float = 30,
+        verify_tls: bool = True,
+        max_retries: int = 5,
+        max_rate_limit_wait: float = 300,
+        backoff_base: float = 0.5,
+        rate_limit_policy: RateLimitPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.source = source
+        self.max_retries = max_retries
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.backoff_base = backoff_base
+        self.policy = rate_limit_policy or RateLimitPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._secrets = [v for v in headers.values() if len(v) >= 4]
+        for value in list(self._secrets):
+            scheme, _, credential = value.partition(" ")
+            if credential and scheme.lower() in ("basic", "bearer", "token"):
+                self._secrets.append(credential)
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            verify=verify_tls,
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+            transport=transport,
+            follow_redirects=True,
+        )
+        self._stats = RequestStats()
+        self._pause_until = 0.0
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def stats(self) -> RequestStats:
+        """A copy of the accounting since this client was created."""
+        s = self._stats
+        return RequestStats(
+            requests=s.requests,
+            by_endpoint=dict(s.by_endpoint),
+            by_status=dict(s.by_status),
+            not_modified=s.not_modified,
+            retries=s.retries,
+            rate_limit_waits=s.rate_limit_waits,
+            elapsed=s.elapsed,
+            quota_remaining=s.quota_remaining,
+        )
+
+    async def request(
+        self,
+        method: str,
+        url_or_path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        endpoint: str | None = None,
+        expect: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """Send one logical request (retrying as policy allows) and return the response.
+
+        2xx/3xx and statuses in `expect` are returned; everything else raises a `RemoteError`.
+        `endpoint` names the request for accounting (e.g. "GET /rest/api/3/search/jql").
+        """
+        method = method.upper()
+        path = httpx.URL(url_or_path).path or url_or_path
+        name = endpoint or f"{method} {path}"
+        attempts = _Attempts()
+
+        async def attempt() -> httpx.Response:
+            await self._respect_pause()
+            return await self._attempt(method, url_or_path, path, name, params, json, headers,
+                                       expect)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type((_Transient, _RateLimitWait)),
+            stop=lambda state: self._should_stop(state, attempts),
+            wait=lambda state: self._wait_for(state, attempts),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._count_retry(),
+            reraise=True,
+        )
+        try:
+            return await retrying(attempt)
+        except _Transient as exc:
+            raise Unavailable(
+                f"{method} {path} failed after {attempts.transient} attempts: {exc.reason}",
+                source=self.source,
+                status=exc.status,
+            ) from exc
+        except _RateLimitWait as exc:
+            raise RateLimited(
+                f"{method} {path} still rate limited after {attempts.rate_limited} waits "
+                f"({exc.reason})",
+                source=self.source,
+                status=exc.status,
+            ) from exc
+
+    # -- one attempt --------------------------------------------------------------------
+
+    async def _attempt(
+        self,
+        method: str,
+        url_or_path: str,
+        path: str,
+        name: str,
+        params: dict[str, Any] | None,
+        body: Any,
+        headers: dict[str, str] | None,
+        expect: tuple[int, ...],
+    ) -> httpx.Response:
+        self._stats.requests += 1
+        self._stats.by_endpoint[name] = self._stats.by_endpoint.get(name, 0) + 1
+        started = time.monotonic()
+        try:
+            async with self._semaphore:
+                response = await self._client.request(
+                    method, url_or_path, params=params, json=body, headers=headers
+                )
+                await response.aread()
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            elapsed = time.monotonic() - started
+            self._stats.elapsed += elapsed
+            log.debug("%s %s -> %s in %.3fs", method, name, type(exc).__name__, elapsed)
+            raise _Transient(self._scrub(f"{type(exc).__name__}: {exc}")) from exc
+        except httpx.HTTPError as exc:
+            raise Unavailable(
+                self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}"), source=self.source
+            ) from exc
+        elapsed = time.monotonic() - started
+        status = response.status_code
+        self._stats.elapsed += elapsed
+        self._stats.by_status[status] = self._stats.by_status.get(status, 0) + 1
+        if status == 304:
+            self._stats.not_modified += 1
+        log.debug("%s %s -> %d in %.3fs", method, name, status, elapsed)
+        self._note_quota(response)
+        return self._classify(method, path, response, expect)
+
+    def _classify(
+        self, method: str, path: str, response: httpx.Response, expect: tuple[int, ...]
+    ) -> httpx.Response:
+        status = response.status_code
+        wait = self._rate_limit_wait(response)
+        if wait is not None:
+            seconds, reason = wait
+            if seconds > self.max_rate_limit_wait:
+                raise RateLimited(
+                    f"{method} {path}: the server asked to wait {seconds:.0f} s ({reason}), "
+                    f"more than max_rate_limit_wait = {self.max_rate_limit_wait:.0f} s; raise "
+                    f"`max_rate_limit_wait` in [sources.{self.source}] or run later",
+                    source=self.source,
+                    status=status,
+                )
+            raise _RateLimitWait(seconds, reason, status)
+        if status in expect or status < 400:
+            return response
+        text = self._error_text(response)
+        where = f"{method} {path} -> {status}"
+        if status in TRANSIENT_STATUSES:
+            hint = _retry_after(response.headers, self._clock()) or 0.0
+            raise _Transient(f"{where}: {text}" if text else where, status=status, wait_hint=hint)
+        error: RemoteError
+        if status == 401:
+            error = AuthError(f"{where}: not authenticated", source=self.source, status=status)
+        elif status == 403:
+            error = AuthError(
+                f"{where}: forbidden (the account lacks permission){': ' + text if text else ''}",
+                source=self.source,
+                status=status,
+            )
+        elif status == 404:
+            error = NotFound(f"{where}: not found", source=self.source, status=status)
+        else:
+            error = RemoteRejected(
+                f"{where}: {text}" if text else where, source=self.source, status=status
+            )
+        raise error
+
+    # -- rate limits ----------------------------------------------------------------------
+
+    def _rate_limit_wait(self, response: httpx.Response) -> tuple[float, str] | None:
+        """How long the server asks us to wait, or None when this is not a rate limit."""
+        status = response.status_code
+        if status not in (403, 429):
+            return None
+        h = response.headers
+        now = self._clock()
+        retry_after = _retry_after(h, now)
+        remaining = _int_header(h, "x-ratelimit-remaining")
+        if status == 403:
+            body = response.text[:2000].lower() if response.content else ""
+            secondary = "secondary rate limit" in body
+            if not (secondary or retry_after is not None or remaining == 0):
+                return None
+            if retry_after is not None:
+                return retry_after, f"HTTP 403 Retry-After {retry_after:.0f} s"
+            if remaining == 0:
+                return _until_reset(h, now), "HTTP 403 quota exhausted until x-ratelimit-reset"
+            return self.policy.secondary_default_wait, "HTTP 403 secondary rate limit"
+        if retry_after is not None:
+            return retry_after, f"HTTP 429 Retry-After {retry_after:.0f} s"
+        if remaining == 0 and _header_reset(h, now) is not None:
+            return _until_reset(h, now), "HTTP 429 quota exhausted until x-ratelimit-reset"
+        return 0.0, "HTTP 429 without Retry-After"
+
+    def _note_quota(self, response: httpx.Response) -> None:
+        h = response.headers
+        remaining = _int_header(h, "x-ratelimit-remaining")
+        if remaining is None:
+            return
+        self._stats.quota_remaining = remaining
+        limit = _int_header(h, "x-ratelimit-limit")
+        low = remaining < self.policy.min_remaining or (
+            limit is not None and limit > 0 and remaining < limit * self.policy.min_remaining_ratio
+        )
+        if low and response.status_code < 400:
+            reset = _header_reset(h, self._clock())
+            if reset is not None:
+                self._pause_until = max(self._pause_until, reset)
+
+    async def _respect_pause(self) -> None:
+        if self._pause_until <= 0:
+            return
+        wait = min(self._pause_until - self._clock(), self.max_rate_limit_wait)
+        self._pause_until = 0.0
+        if wait > 0:
+            log.debug("%s: quota low, pausing %.1fs until reset", self.source, wait)
+            self._stats.rate_limit_waits += wait
+            await self._sleep(wait)
+
+    # -- tenacity hooks -------------------------------------------------------------------
+
+    def _should_stop(self, state: RetryCallState, attempts: _Attempts) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RateLimitWait):
+            attempts.rate_limited += 1
+            return attempts.rate_limited > self.policy.max_waits
+        attempts.transient += 1
+        return attempts.transient > self.max_retries
+
+    def _wait_for(self, state: RetryCallState, attempts: _Attempts) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _RateLimitWait):
+            if exc.seconds <= 0:
+                seconds = self._backoff(attempts.rate_limited)
+            else:
+                seconds = exc.seconds + random.uniform(0, self.policy.jitter)
+            self._stats.rate_limit_waits += seconds
+            log.debug("%s: rate limited (%s), waiting %.1fs", self.source, exc.reason, seconds)
+            return seconds
+        delay = self._backoff(attempts.transient)
+        if isinstance(exc, _Transient) and exc.wait_hint > 0:
+            delay = max(delay, min(exc.wait_hint, self.max_rate_limit_wait))
+        return delay
+
+    def _backoff(self, failures: int) -> float:
+        """Exponential backoff with full jitter on top: base, 2*base, 4*base ... capped at 60 s."""
+        exponent = min(max(failures, 1) - 1, 16)
+        delay: float = min(60.0, self.backoff_base * 2.0**exponent)
+        return delay + random.uniform(0, self.backoff_base)
+
+    def _count_retry(self) -> None:
+        self._stats.retries += 1
+
+    # -- scrubbing ------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _error_text(self, response: httpx.Response) -> str:
+        """The server's own error message (Jira errorMessages/errors, GitHub message)."""
+        raw = response.text if response.content else ""
+        text = raw
+        with contextlib.suppress(ValueError):
+            data = _json.loads(raw)
+            if isinstance(data, dict):
+                parts: list[str] = []
+                msgs = data.get("errorMessages")
+                if isinstance(msgs, list):
+                    parts.extend(str(m) for m in msgs)
+                errors = data.get("errors")
+                if isinstance(errors, dict):
+                    parts.extend(f"{k}: {v}" for k, v in errors.items())
+                if isinstance(data.get("message"), str):
+                    parts.append(data["message"])
+                if parts:
+                    text = "; ".join(parts)
+        text = " ".join(text.split())
+        if len(text) > MAX_ERROR_TEXT:
+            text = text[: MAX_ERROR_TEXT - 1] + "…"
+        return self._scrub(text)
+
+
+def _int_header(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def _retry_after(headers: httpx.Headers, now: float) -> float | None:
+    """Seconds asked by `Retry-After` (or Jira's `Beta-Retry-After`): a number or an HTTP date."""
+    for name in ("retry-after", "beta-retry-after"):
+        value = headers.get(name)
+        if not value:
+            continue
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        with contextlib.suppress(TypeError, ValueError):
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - now)
+    return None
+
+
+def _header_reset(headers: httpx.Headers, now: float) -> float | None:
+    """`x-ratelimit-reset` as an epoch time: GitHub sends epoch seconds, Jira ISO-8601."""
+    value = headers.get("x-ratelimit-reset")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    # Small numbers are "seconds from now" (some servers), large ones epoch seconds.
+    return number if number > 10**9 else now + number
+
+
+def _until_reset(headers: httpx.Headers, now: float) -> float:
+    reset = _header_reset(headers, now)
+    if reset is None:
+        return 60.0
+    return max(1.0, reset - now)
