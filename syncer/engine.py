@@ -68,6 +68,8 @@ class RunSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     pending: int = 0
     duration: float = 0.0
+    pull_seconds: float = 0.0
+    apply_seconds: float = 0.0
 
     @property
     def exit_code(self) -> ExitCode:
@@ -140,7 +142,8 @@ async def _pull_source(
     if progress:
         progress(name, "pull", 0)
     try:
-        async for page in conn.pull(cursor, PullOptions(full=full, hypothesis_pattern=hypothesis_pattern)):
+        options = PullOptions(full=full, hypothesis_pattern=hypothesis_pattern)
+        async for page in conn.pull(cursor, options):
             store.store_page(name, page, run_id, now=datetime.now(UTC))
             outcome.pulled += len(page.tickets)
             outcome.skipped += len(page.skipped)
@@ -215,6 +218,7 @@ async def _run(
             earlier = await apply_pending(store, connectors, run_id, concurrency=concurrency)
         outcomes = {name: SourceOutcome(name) for name in connectors}
         pattern = config.sync.hypothesis_pattern or None
+        pull_started = time.monotonic()
         await asyncio.gather(
             *(
                 _pull_source(
@@ -225,6 +229,7 @@ async def _run(
                 for name, conn in connectors.items()
             )
         )
+        summary.pull_seconds = round(time.monotonic() - pull_started, 3)
         summary.sources = list(outcomes.values())
         healthy = frozenset(name for name, o in outcomes.items() if o.healthy)
         now = datetime.now(UTC)
@@ -244,6 +249,7 @@ async def _run(
             store.snapshot_kr_values(store.kr_values(now), now=now)
             store.enqueue(run_id, the_plan.writebacks, now=now)
             writable = {name: c for name, c in connectors.items() if name in healthy}
+            apply_started = time.monotonic()
             applied = await apply_pending(
                 store, writable, run_id, concurrency=concurrency,
                 progress=(lambda s, k: progress(s, "apply", 1)) if progress else None,
@@ -252,6 +258,7 @@ async def _run(
             summary.unchanged = earlier.unchanged + applied.unchanged
             summary.failed = earlier.failed + applied.failed
             summary.pending = applied.left_pending
+            summary.apply_seconds = round(time.monotonic() - apply_started, 3)
         else:
             summary.pending = len(store.pending())
     finally:

@@ -1,0 +1,199 @@
+"""`okrsync demo`: the quickest honest tour — real sandboxes, a real sync, the real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from syncer.cli import app
+
+DEMO_CONFIG = """\
+# okrsync demo configuration, written by `okrsync demo`.
+# The sandboxes it points at ran only while the demo ran; `okrsync sandbox --seed {seed}
+# --epics {epics} --jira-port {jira_port} --github-port {github_port}` serves the same
+# organisation again. Tokens come from the environment (OKRSYNC_SOURCES__JIRA__TOKEN,
+# OKRSYNC_SOURCES__GITHUB__TOKEN), never from this file.
+
+[store]
+path = "okrsync.db"
+
+[okrs]
+catalog = "okrs.toml"
+rules = "rules.toml"
+
+[labels]
+explicit_prefix = "okr:"
+managed_prefix = "goal:"
+ktlo = ["ktlo", "maintenance"]
+
+[sources.jira]
+kind = "jira"
+base_url = "{jira_url}"
+email = "{jira_user}"
+token = ""
+jql = "{jql}"
+link_url_template = "https://okr.example.com/kr/{{kr_id}}"
+
+[sources.github]
+kind = "github"
+api_url = "{github_url}"
+token = ""
+org = "{org}"
+epic_label = "epic"
+
+[report]
+timezone = "UTC"
+recipients = ["leadership@example.com"]
+"""
+
+
+def write_demo_files(
+    directory: Path, *, jira_url: str, github_url: str, jira_user: str, org: str, jql: str,
+    seed: int, epics: int,
+) -> Path:
+    """Write okrsync.toml, okrs.toml and rules.toml for the demo organisation."""
+    from connectors.sandbox.data import demo_catalog_toml, demo_rules_toml
+
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "okrsync.toml"
+    config.write_text(DEMO_CONFIG.format(
+        jira_url=jira_url, github_url=github_url, jira_user=jira_user, org=org, jql=jql,
+        seed=seed, epics=epics, jira_port=jira_url.rsplit(":", 1)[-1].strip("/"),
+        github_port=github_url.rsplit(":", 1)[-1].strip("/"),
+    ))
+    (directory / "okrs.toml").write_text(demo_catalog_toml())
+    (directory / "rules.toml").write_text(demo_rules_toml())
+    return config
+
+
+def _jira_projects(sb: Any) -> list[str]:
+    keys: list[str] = sorted({str(k).split("-", 1)[0] for k in sb.jira.keys()})  # noqa: SIM118
+    return keys
+
+
+def _show(console: Console, config_path: Path, summary: Any) -> dict[str, Any]:
+    """The result a new user needs: links and why, untraceable work, bets per KR."""
+    from syncer.catalog import load_catalog
+    from syncer.config import load_config
+    from syncer.store import Store
+
+    cfg = load_config(config_path)
+    catalog = load_catalog(cfg.catalog_path)
+    store = Store.open(cfg.store_path)
+    try:
+        links = store.links()
+        untraceable = store.untraceable()
+        bets = store.bets()
+        tickets = {t.uid: t for t in store.tickets()}
+    finally:
+        store.close()
+
+    origins = Counter(lk.origin_text.split(":")[0] for lk in links)
+    table = Table(title=f"Links made and why ({len(links)} links; "
+                  + ", ".join(f"{n} by {o}" for o, n in sorted(origins.items())) + ")")
+    for col in ("epic", "title", "key result", "decided by"):
+        table.add_column(col, overflow="fold")
+    shown = sorted(links, key=lambda lk: (lk.origin.value, lk.source, lk.ticket_key))
+    for lk in shown[:8] + [x for x in shown if x.origin.value == "rule"][:8]:
+        t = tickets.get(f"{lk.source}:{lk.ticket_key}")
+        table.add_row(escape(lk.ticket_key), escape((t.title if t else "")[:50]),
+                      escape(lk.kr_id), escape(lk.reason or lk.origin_text))
+    console.print(table)
+
+    utable = Table(title=f"Untraceable work: {len(untraceable)} epics serve no key result")
+    for col in ("epic", "title", "project", "state"):
+        utable.add_column(col, overflow="fold")
+    for uid in sorted(untraceable)[:10]:
+        t = tickets.get(uid)
+        if t:
+            utable.add_row(escape(t.key), escape(t.title[:60]), escape(t.project), t.state.value)
+    console.print(utable)
+
+    btable = Table(title="Bets per key result")
+    for col in ("KR", "title", "planned", "active", "shipped", "killed", "with hypothesis"):
+        btable.add_column(col)
+    per_kr: dict[str, Counter[str]] = {}
+    for bet in bets:
+        c = per_kr.setdefault(bet.kr_id, Counter())
+        c[bet.status.value] += 1
+        c["hyp"] += 1 if bet.hypothesis else 0
+    for kr in catalog.key_results:
+        c = per_kr.get(kr.id, Counter())
+        btable.add_row(escape(kr.id), escape(kr.title[:40]), str(c["planned"]), str(c["active"]),
+                       str(c["shipped"]), str(c["killed"]), str(c["hyp"]))
+    console.print(btable)
+    return {
+        "links": len(links), "links_by_origin": dict(origins),
+        "untraceable": len(untraceable), "bets": len(bets),
+        "writes_applied": summary.applied, "pending": summary.pending,
+        "krs_without_bets": sorted(kr.id for kr in catalog.key_results if kr.id not in per_kr),
+    }
+
+
+@app.command()
+def demo(
+    directory: Path | None = typer.Option(
+        None, "--dir", help="Keep config, catalog, rules and store here (default: a temp dir)."
+    ),
+    epics: int = typer.Option(300, min=10, max=100_000, help="Epics in the seeded organisation."),
+    seed: int = typer.Option(7, help="Seed of the generated organisation."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+) -> None:
+    """Start loopback Jira and GitHub sandboxes with a seeded organisation, write a config,
+    catalog and rules, run a real sync with write-back, and show what it did.
+
+    The sandbox token is random, or `$OKRSYNC_SANDBOX_TOKEN` when set; it is passed through the
+    environment and never written to the directory.
+    """
+    from connectors.sandbox import sandbox
+    from syncer.commands.sync import print_summary
+    from syncer.config import load_config
+    from syncer.engine import run_sync
+
+    console = Console(stderr=as_json, highlight=False)
+    token = os.environ.get("OKRSYNC_SANDBOX_TOKEN") or f"sandbox-{secrets.token_hex(12)}"
+    workdir = directory or Path(tempfile.mkdtemp(prefix="okrsync-demo-"))
+    with sandbox(epics=epics, seed=seed, token=token) as sb:
+        projects = _jira_projects(sb)
+        config_path = write_demo_files(
+            workdir, jira_url=sb.jira_url, github_url=sb.github_url, jira_user=sb.jira_user,
+            org=sb.org, jql=f"project in ({', '.join(projects)})", seed=seed, epics=epics,
+        )
+        os.environ["OKRSYNC_SOURCES__JIRA__TOKEN"] = token
+        os.environ["OKRSYNC_SOURCES__GITHUB__TOKEN"] = token
+        try:
+            cfg = load_config(config_path)
+            console.print(f"[bold]okrsync demo[/]: {epics} epics in Jira ({escape(sb.jira_url)}) "
+                          f"and GitHub ({escape(sb.github_url)}), files in {escape(str(workdir))}")
+            summary = run_sync(cfg)
+            print_summary(console, summary)
+            outcome = _show(console, config_path, summary)
+            second = run_sync(cfg)
+            outcome["second_run_writes"] = second.applied
+        finally:
+            os.environ.pop("OKRSYNC_SOURCES__JIRA__TOKEN", None)
+            os.environ.pop("OKRSYNC_SOURCES__GITHUB__TOKEN", None)
+    outcome["dir"] = str(workdir)
+    if as_json:
+        print(json.dumps(outcome, indent=2))
+    else:
+        where = escape(str(config_path))
+        console.print(
+            f"A second sync right after made {outcome['second_run_writes']} writes.\n\n"
+            "[bold]Where to look next[/]\n"
+            f"  okrsync report --config {where}       untraceable work and bets\n"
+            f"  okrsync explain KEY --config {where}  why an epic maps where it maps\n"
+            f"  okrsync status --config {where}       runs, pending write-backs\n"
+            "  okrsync init ./okr   your own config, catalog and rules"
+        )
+    raise typer.Exit(int(summary.exit_code))
