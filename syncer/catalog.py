@@ -1,0 +1,191 @@
+"""The OKR catalog (`okrs.toml`): objectives and key results, validated before anything links.
+
+A link is only as good as the key result it names, so the catalog refuses ambiguity up front:
+unique ids (case-insensitively, because labels are compared that way), a named owner on every
+objective and key result, a target that differs from the baseline and agrees with the direction.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from syncer.errors import ConfigError
+from syncer.model import Catalog, Direction, KeyResult, Objective
+from syncer.tomlfile import dotted, line_of, read_toml
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
+
+
+class _KeyResultIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=1)
+    owner: str
+    metric: str = Field(min_length=1)
+    unit: str = ""
+    baseline: float
+    target: float
+    direction: Direction | None = None
+
+    @field_validator("owner")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("every key result needs a named owner")
+        return value.strip()
+
+    @field_validator("baseline", "target")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class _ObjectiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=1)
+    owner: str
+    cycle: str | None = None
+    key_result: list[_KeyResultIn] = Field(default_factory=list)
+
+    @field_validator("owner")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("every objective needs a named owner")
+        return value.strip()
+
+
+class _CatalogIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cycle: str | None = None
+    objective: list[_ObjectiveIn] = Field(default_factory=list)
+
+
+def load_catalog(path: Path | str) -> Catalog:
+    """Read and validate `okrs.toml`; every problem is listed in one ConfigError."""
+    file = Path(path)
+    data, text = read_toml(file, what="OKR catalog", hint="`okrsync init DIR` writes a starter")
+    return parse_catalog(data, text, file=str(file))
+
+
+def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.toml") -> Catalog:
+    """Validate already-parsed catalog data (`text` is only used to find line numbers)."""
+    try:
+        parsed = _CatalogIn.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append((loc, msg))
+        raise _error(problems, file, text) from None
+
+    problems_: list[tuple[tuple[str | int, ...], str]] = []
+    seen: dict[str, tuple[str | int, ...]] = {}
+    objectives: list[Objective] = []
+    key_results: list[KeyResult] = []
+    if not parsed.objective:
+        problems_.append((("objective",), "the catalog has no [[objective]]"))
+    for i, obj in enumerate(parsed.objective):
+        here: tuple[str | int, ...] = ("objective", i)
+        _unique(obj.id, here, seen, problems_)
+        cycle = obj.cycle or parsed.cycle
+        if not cycle:
+            msg = f"objective {obj.id} has no cycle (set it, or a top-level cycle)"
+            problems_.append(((*here, "cycle"), msg))
+        if not obj.key_result:
+            problems_.append((here, f"objective {obj.id} has no [[objective.key_result]]"))
+        objectives.append(Objective(obj.id, obj.title, obj.owner, cycle or ""))
+        for j, kr in enumerate(obj.key_result):
+            at: tuple[str | int, ...] = (*here, "key_result", j)
+            _unique(kr.id, at, seen, problems_)
+            direction = kr.direction
+            if kr.target == kr.baseline:
+                problems_.append(((*at, "target"), f"{kr.id}: target equals baseline"))
+            elif direction is None:
+                direction = Direction.UP if kr.target > kr.baseline else Direction.DOWN
+            elif (direction is Direction.UP) != (kr.target > kr.baseline):
+                problems_.append(
+                    (
+                        (*at, "direction"),
+                        f"{kr.id}: direction {direction.value} but target {kr.target:g} is "
+                        f"{'below' if kr.target < kr.baseline else 'above'} baseline "
+                        f"{kr.baseline:g}",
+                    )
+                )
+            key_results.append(
+                KeyResult(
+                    id=kr.id,
+                    objective_id=obj.id,
+                    title=kr.title,
+                    owner=kr.owner,
+                    metric=kr.metric,
+                    unit=kr.unit,
+                    baseline=kr.baseline,
+                    target=kr.target,
+                    direction=direction or Direction.UP,
+                )
+            )
+    if problems_:
+        raise _error(problems_, file, text)
+    return Catalog(objectives=tuple(objectives), key_results=tuple(key_results))
+
+
+def _unique(
+    ident: str,
+    at: tuple[str | int, ...],
+    seen: dict[str, tuple[str | int, ...]],
+    problems: list[tuple[tuple[str | int, ...], str]],
+) -> None:
+    folded = ident.casefold()
+    if folded in seen:
+        msg = f"duplicate id {ident!r} (first used at {dotted(seen[folded])})"
+        problems.append(((*at, "id"), msg))
+    else:
+        seen[folded] = at
+
+
+def _error(problems: list[tuple[tuple[str | int, ...], str]], file: str, text: str) -> ConfigError:
+    loc, msg = problems[0]
+    listed = [f"{dotted(p)}: {m}" for p, m in problems]
+    return ConfigError(
+        msg,
+        file=file,
+        key=dotted(loc),
+        line=line_of(text, loc) if text else None,
+        problems=listed if len(listed) > 1 else None,
+    )
+
+
+def find_kr(catalog: Catalog, kr_id: str) -> KeyResult | None:
+    """Look a KR up case-insensitively; the catalog's spelling is the one returned."""
+    exact = catalog.kr(kr_id)
+    if exact is not None:
+        return exact
+    folded = kr_id.casefold()
+    for kr in catalog.key_results:
+        if kr.id.casefold() == folded:
+            return kr
+    return None
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e15 else f"{value:.6g}"
+
+
+def kr_target_text(kr: KeyResult) -> str:
+    """What goal links show: `40 → 60 %` (baseline → target, then the unit)."""
+    text = f"{_number(kr.baseline)} → {_number(kr.target)}"
+    return f"{text} {kr.unit}" if kr.unit else text

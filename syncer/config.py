@@ -1,0 +1,348 @@
+"""`okrsync.toml` overlaid by `OKRSYNC_*` environment variables, validated once, up front.
+
+Every later step trusts `Config`: a problem here is a `ConfigError` naming the file, the dotted
+key (`sources.jira.max_retries`) and the line, so a bad deploy fails before touching anything.
+Secrets (`smtp.password`, source tokens) stay `SecretStr`; `Config.masked()` is the only dump.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connectors.base import SourceConfig, load_all
+from syncer.errors import ConfigError
+from syncer.tomlfile import dotted, line_of, read_toml
+
+ENV_PREFIX = "OKRSYNC_"
+CONFIG_ENV = "OKRSYNC_CONFIG"
+DEFAULT_NAME = "okrsync.toml"
+_SECRET_NAMES = re.compile(r"(token|password|secret|private_key|api_key)", re.IGNORECASE)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSection(_Section):
+    path: Path = Path("okrsync.db")
+
+
+class OkrsSection(_Section):
+    catalog: Path = Path("okrs.toml")
+    rules: Path = Path("rules.toml")
+
+
+class LabelSettings(_Section):
+    """Label conventions: people's explicit labels, the service's own, and run/maintenance."""
+
+    explicit_prefix: str = Field(default="okr:", min_length=1)
+    managed_prefix: str = Field(default="goal:", min_length=1)
+    ktlo: list[str] = Field(default_factory=lambda: ["ktlo"])
+
+
+class SyncSettings(_Section):
+    hypothesis_pattern: str = ""
+
+    @field_validator("hypothesis_pattern")
+    @classmethod
+    def _needs_group_h(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        if "h" not in compiled.groupindex:
+            raise ValueError("the pattern needs a named group `h`, e.g. (?P<h>.+)")
+        return value
+
+
+class Team(_Section):
+    """A team: which projects/repos are theirs (globs), who owns them, where mail goes."""
+
+    name: str = ""
+    owner: str = Field(min_length=1)
+    email: str = ""
+    projects: list[str] = Field(default_factory=list)
+
+    def owns(self, project: str) -> bool:
+        wanted = project.casefold()
+        return any(fnmatch.fnmatchcase(wanted, p.casefold()) for p in self.projects)
+
+
+class SmtpSettings(_Section):
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    sender: str = "okrsync@example.com"
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class ReportSettings(_Section):
+    recipients: list[str] = Field(default_factory=list)
+    timezone: str = "UTC"
+    send_cron: str = "0 8 * * 1"
+    per_team: bool = False
+    stale_weeks: int = Field(default=6, ge=1)
+    trend_weeks: int = Field(default=8, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)"
+            raise ValueError(msg) from None
+        return value
+
+    @field_validator("send_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from syncer.schedule import validate_cron
+
+        if not validate_cron(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
+
+
+class DaemonConfig(_Section):
+    interval_seconds: float = Field(default=900.0, gt=0)
+    jitter_seconds: float = Field(default=60.0, ge=0)
+    health_port: int = Field(default=9464, ge=0, le=65535)
+
+
+class _Layered(BaseSettings):
+    """The file's tables overlaid by `OKRSYNC_*` env (env wins). Sources stay raw here: their
+    model depends on `kind`, which only the connector registry knows."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    store: StoreSection = StoreSection()
+    okrs: OkrsSection = OkrsSection()
+    labels: LabelSettings = LabelSettings()
+    sync: SyncSettings = SyncSettings()
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    smtp: SmtpSettings = SmtpSettings()
+    report: ReportSettings = ReportSettings()
+    daemon: DaemonConfig = DaemonConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: the environment overrides the file (passed as init kwargs).
+        return (env_settings, init_settings)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration. Paths are absolute; `sources` are connector models."""
+
+    path: Path
+    store_path: Path
+    catalog_path: Path
+    rules_path: Path
+    labels: LabelSettings
+    sync: SyncSettings
+    sources: dict[str, SourceConfig]
+    teams: dict[str, Team]
+    smtp: SmtpSettings
+    report: ReportSettings
+    daemon: DaemonConfig
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def team_of(self, project: str) -> Team | None:
+        """The team owning a Jira project key or GitHub owner/repo: an exact (case-insensitive)
+        entry beats a glob; otherwise the first team in file order whose glob matches."""
+        wanted = project.casefold()
+        for team in self.teams.values():
+            if any(p.casefold() == wanted for p in team.projects):
+                return team
+        for team in self.teams.values():
+            if team.owns(project):
+                return team
+        return None
+
+    def masked(self) -> dict[str, Any]:
+        """The config as JSON-able data, every secret shown as `"***"` (empty ones as "")."""
+        return {
+            "path": str(self.path),
+            "store": {"path": str(self.store_path)},
+            "okrs": {"catalog": str(self.catalog_path), "rules": str(self.rules_path)},
+            "labels": _mask(self.labels),
+            "sync": _mask(self.sync),
+            "sources": {name: _mask(src) for name, src in self.sources.items()},
+            "teams": {name: _mask(team) for name, team in self.teams.items()},
+            "smtp": _mask(self.smtp),
+            "report": _mask(self.report),
+            "daemon": _mask(self.daemon),
+        }
+
+
+def _mask(value: Any, name: str = "") -> Any:
+    if isinstance(value, SecretStr):
+        return "***" if value.get_secret_value() else ""
+    if isinstance(value, BaseModel):
+        return {k: _mask(getattr(value, k), k) for k in type(value).model_fields}
+    if isinstance(value, Mapping):
+        return {str(k): _mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_mask(v, name) for v in value]
+    if isinstance(value, str) and value and _SECRET_NAMES.search(name):
+        return "***"  # a secret a connector forgot to declare as SecretStr
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def find_config(path: Path | None) -> Path:
+    """`--config PATH`, else `$OKRSYNC_CONFIG`, else `./okrsync.toml`; it must exist."""
+    if path is not None:
+        candidate, origin = Path(path), "--config"
+    elif os.environ.get(CONFIG_ENV):
+        candidate, origin = Path(os.environ[CONFIG_ENV]), f"${CONFIG_ENV}"
+    else:
+        candidate, origin = Path.cwd() / DEFAULT_NAME, "the working directory"
+    candidate = candidate.expanduser()
+    if not candidate.is_file():
+        raise ConfigError(
+            f"no config file at {candidate} (from {origin}; lookup order: --config PATH, "
+            f"${CONFIG_ENV}, ./{DEFAULT_NAME})",
+            file=str(candidate),
+            hint="create one with `okrsync init DIR` and pass --config DIR/okrsync.toml",
+        )
+    return candidate.resolve()
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Find, read, overlay with env and validate the config; raise ConfigError on any problem."""
+    file = find_config(path)
+    data, text = read_toml(file, what="config file")
+    try:
+        layered = _Layered(**data)
+    except ValidationError as exc:
+        raise _config_error(exc, file, text, ()) from None
+    base = file.parent
+    sources = _build_sources(layered.sources, file, text)
+    teams = _build_teams(layered.teams, file, text)
+    warnings: list[str] = []
+    if not sources:
+        warnings.append("no [sources.*] configured: sync will have nothing to pull")
+    return Config(
+        path=file,
+        store_path=_resolve(base, layered.store.path),
+        catalog_path=_resolve(base, layered.okrs.catalog),
+        rules_path=_resolve(base, layered.okrs.rules),
+        labels=layered.labels,
+        sync=layered.sync,
+        sources=sources,
+        teams=teams,
+        smtp=layered.smtp,
+        report=layered.report,
+        daemon=layered.daemon,
+        warnings=tuple(warnings),
+    )
+
+
+def _resolve(base: Path, value: Path) -> Path:
+    value = value.expanduser()
+    return value if value.is_absolute() else (base / value).resolve()
+
+
+def _build_sources(
+    raw: dict[str, dict[str, Any]], file: Path, text: str
+) -> dict[str, SourceConfig]:
+    registry = load_all()
+    known = ", ".join(sorted(registry)) or "none installed"
+    out: dict[str, SourceConfig] = {}
+    for name, table in raw.items():
+        kind = table.get("kind")
+        if not isinstance(kind, str) or not kind:
+            raise ConfigError(
+                f"source {name!r} has no kind; known kinds: {known}",
+                file=str(file),
+                key=f"sources.{name}.kind",
+                line=line_of(text, ("sources", name)),
+            )
+        spec = registry.get(kind)
+        if spec is None:
+            raise ConfigError(
+                f"unknown source kind {kind!r}; known kinds: {known}",
+                file=str(file),
+                key=f"sources.{name}.kind",
+                line=line_of(text, ("sources", name, "kind")),
+            )
+        try:
+            out[name] = spec.config_model.model_validate({**table, "name": name})
+        except ValidationError as exc:
+            raise _config_error(exc, file, text, ("sources", name)) from None
+    return out
+
+
+def _build_teams(raw: dict[str, dict[str, Any]], file: Path, text: str) -> dict[str, Team]:
+    out: dict[str, Team] = {}
+    for name, table in raw.items():
+        try:
+            out[name] = Team.model_validate({**table, "name": name})
+        except ValidationError as exc:
+            raise _config_error(exc, file, text, ("teams", name)) from None
+    return out
+
+
+def _env_name(loc: Sequence[str | int]) -> str | None:
+    """The env var that set `loc`, if one did (so the message blames env, not the file)."""
+    wanted = (ENV_PREFIX + "__".join(str(p) for p in loc)).upper()
+    for name in os.environ:
+        if name.upper() == wanted:
+            return name
+    return None
+
+
+def _config_error(
+    exc: ValidationError, file: Path, text: str, prefix: tuple[str | int, ...]
+) -> ConfigError:
+    """Turn pydantic's errors into one ConfigError; never echo input values (secrets)."""
+    problems: list[str] = []
+    first_key, first_line, first_msg = "", None, ""
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = prefix + tuple(p for p in err["loc"] if isinstance(p, str | int))
+        key = dotted(loc)
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        env = _env_name(loc)
+        where = f" (from env {env})" if env else ""
+        problems.append(f"{key}: {msg}{where}")
+        if not first_key:
+            first_key, first_msg = key, msg + where
+            first_line = None if env else line_of(text, loc)
+    return ConfigError(
+        first_msg,
+        file=str(file),
+        key=first_key,
+        line=first_line,
+        problems=problems if len(problems) > 1 else None,
+    )
