@@ -1,0 +1,136 @@
+"""The run lock: one okrsync run per store at a time (cron firing twice, a daemon and a manual
+run), so two runs never apply the same outbox or move the same cursors.
+
+An exclusive, non-blocking `flock` on `<store>.lock`. The kernel drops the lock when the
+holding process dies, however it dies, so a lock file left behind by a killed run is simply
+locked again: there is no stale-pid guessing. The file holds the holder's pid, host, start
+time and command only so the second run can say who is in the way.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from syncer.errors import LockHeld
+
+LOCK_SUFFIX = ".lock"
+
+
+def lock_file(path: Path | str) -> Path:
+    """The lock file for a store path; a path already ending in `.lock` is the lock file."""
+    path = Path(path)
+    return path if path.name.endswith(LOCK_SUFFIX) else Path(f"{path}{LOCK_SUFFIX}")
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        raw = os.read(fd, 4096)
+        data = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def describe_holder(holder: dict[str, Any]) -> str:
+    """`pid 123 on host-a since 2026-01-05T08:00:00+00:00 (sync)`, or what is known of it."""
+    if not holder:
+        return "another process (it has not written its details yet)"
+    text = f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}"
+    if holder.get("started_at"):
+        text += f" since {holder['started_at']}"
+    if holder.get("command"):
+        text += f" ({holder['command']})"
+    return text
+
+
+class RunLock:
+    """`with RunLock(store_path, command="sync"):` — raises LockHeld if another run holds it.
+
+    `path` is the store path (the lock is `<path>.lock`) or the lock file itself.
+    """
+
+    def __init__(self, path: Path | str, *, command: str = "") -> None:
+        self.path = lock_file(path)
+        self.command = command
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise LockHeld(
+                f"another okrsync run holds the lock {self.path}: {describe_holder(holder)}",
+                hint="wait for it to finish; a lock left by a dead process is released "
+                "automatically",
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": self.command,
+        }
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, json.dumps(holder).encode("utf-8"))
+        self._fd = fd
+
+    def release(self) -> None:
+        """Clear the holder details and drop the lock (the file stays: deleting a lock file
+        while another process waits on it would let two runs hold 'the' lock)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.ftruncate(fd, 0)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def lock_holder(path: Path | str) -> dict[str, Any] | None:
+    """Who holds the lock now (their details), or None when nobody does. Never blocks."""
+    target = lock_file(path)
+    if not target.exists():
+        return None
+    try:
+        fd = os.open(target, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(fd)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

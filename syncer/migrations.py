@@ -1,0 +1,232 @@
+"""The store's schema and the versioned migrations that build it.
+
+`MIGRATIONS[i]` takes the database from version `i` to version `i + 1`; the applied versions
+are rows of `schema_version`. Each migration runs in one transaction together with its
+`schema_version` row, so a crash mid-migration leaves the previous version intact. To change
+the schema, append a function: never edit one that has shipped. `docs/store.md` documents
+every table and column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from syncer.errors import StoreError
+
+Migration = Callable[[Database], None]
+
+_V1 = (
+    """create table tickets (
+        source text not null,
+        key text not null,
+        remote_id text not null,
+        url text not null,
+        title text not null,
+        project text not null,
+        issue_type text not null,
+        labels text not null,            -- JSON list
+        state text not null,
+        updated text not null,
+        created text,
+        components text not null,        -- JSON list
+        assignee text,
+        hypothesis text,
+        size real,
+        description text not null,
+        first_seen text not null,
+        last_seen text not null,
+        run_id integer,
+        primary key (source, key)
+    )""",
+    "create index tickets_key on tickets (key)",
+    """create table skipped (
+        source text not null,
+        key text not null,
+        reason text not null,
+        run_id integer,
+        at text not null,
+        primary key (source, key)
+    )""",
+    """create table cursors (
+        source text primary key,
+        cursor text not null,
+        updated_at text not null,
+        run_id integer
+    )""",
+    """create table links (
+        source text not null,
+        ticket_key text not null,
+        kr_id text not null,
+        origin text not null,
+        rule_id text,
+        reason text not null,
+        primary key (source, ticket_key, kr_id)
+    )""",
+    """create table broken_links (
+        source text not null,
+        ticket_key text not null,
+        label text not null,
+        kr_id text not null,
+        primary key (source, ticket_key, label)
+    )""",
+    """create table bets (
+        source text not null,
+        ticket_key text not null,
+        kr_id text not null,
+        status text not null,
+        hypothesis text,
+        opened_at text not null,
+        active_at text,
+        ended_at text,
+        kr_start real,
+        kr_end real,
+        updated_at text not null,
+        primary key (source, ticket_key, kr_id)
+    )""",
+    """create table ledger (
+        source text not null,
+        ticket_key text not null,
+        kind text not null,              -- 'label' or 'goal_links'
+        label text not null,             -- the managed label; '' for goal links
+        kr_ids text not null,            -- JSON list (goal links); '[]' for labels
+        remote_ref text,
+        digest text not null,
+        applied_at text not null,
+        removed_at text,
+        run_id integer,
+        primary key (source, ticket_key, kind, label)
+    )""",
+    """create table overrides (
+        source text not null,
+        ticket_key text not null,
+        label text not null,
+        kr_id text not null,
+        at text not null,
+        primary key (source, ticket_key, label)
+    )""",
+    """create table outbox (
+        id integer primary key autoincrement,
+        key text not null,
+        source text not null,
+        ticket_key text not null,
+        kind text not null,
+        writeback text not null,         -- JSON, WriteBack.to_json()
+        digest text not null,
+        status text not null,            -- 'pending', 'done' or 'replaced'
+        attempts integer not null default 0,
+        last_error text,
+        run_id integer,
+        created_at text not null,
+        updated_at text not null,
+        done_at text,
+        done_run_id integer
+    )""",
+    "create unique index outbox_one_pending on outbox (key) where status = 'pending'",
+    "create index outbox_status on outbox (status, id)",
+    """create table journal (
+        id integer primary key autoincrement,
+        run_id integer,
+        outbox_id integer references outbox (id) on delete set null,
+        source text not null,
+        ticket_key text not null,
+        kind text not null,
+        writeback text not null,         -- JSON
+        result text not null,            -- JSON {status, remote_ref, detail}
+        before text not null,            -- JSON, see docs/store.md
+        at text not null
+    )""",
+    "create index journal_run on journal (run_id, id)",
+    """create table checkins (
+        id integer primary key autoincrement,
+        kr_id text not null,
+        value real not null,
+        at text not null,
+        confidence real,
+        note text not null
+    )""",
+    "create index checkins_kr_at on checkins (kr_id, at)",
+    """create table kr_snapshots (
+        kr_id text not null,
+        at text not null,
+        value real not null,
+        primary key (kr_id, at)
+    )""",
+    """create table runs (
+        id integer primary key autoincrement,
+        kind text not null,
+        started_at text not null,
+        finished_at text,
+        status text not null,            -- 'running', then the caller's status
+        dry_run integer not null,
+        summary text not null            -- JSON object
+    )""",
+    "create index runs_kind on runs (kind, id)",
+    """create table untraceable (
+        uid text primary key,
+        source text not null,
+        since text not null
+    )""",
+    """create table sent_reports (
+        week text not null,
+        kind text not null,
+        recipient text not null,
+        sent_at text not null,
+        message_id text not null,
+        times integer not null default 1,
+        primary key (week, kind, recipient)
+    )""",
+    """create table report_snapshots (
+        week text not null,
+        kind text not null,
+        data text not null,              -- JSON object
+        created_at text not null,
+        primary key (week, kind)
+    )""",
+)
+
+
+def v1_initial(db: Database) -> None:
+    """Schema v1: every table listed in docs/architecture.md."""
+    for statement in _V1:
+        db.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [v1_initial]
+"""Append-only: index i takes the schema from version i to i + 1."""
+
+
+def schema_version(db: Database) -> int:
+    """The highest applied version; 0 for a new (empty) database."""
+    db.execute(
+        "create table if not exists schema_version "
+        "(version integer primary key, applied_at text not null)"
+    )
+    row = db.execute("select max(version) from schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: Database, path: Path, migrations: Sequence[Migration] | None = None) -> int:
+    """Apply every pending migration, each in its own transaction; return the new version.
+
+    A database written by a newer okrsync is refused rather than guessed at.
+    """
+    steps = MIGRATIONS if migrations is None else migrations
+    current = schema_version(db)
+    if current > len(steps):
+        raise StoreError(
+            f"{path}: the store has schema version {current} but this okrsync understands "
+            f"versions up to {len(steps)}",
+            hint="upgrade okrsync, or point [store].path at another file",
+        )
+    for version in range(current + 1, len(steps) + 1):
+        with db.atomic():
+            steps[version - 1](db)
+            db.execute(
+                "insert into schema_version (version, applied_at) values (?, ?)",
+                [version, datetime.now(UTC).isoformat(timespec="microseconds")],
+            )
+    return len(steps)
