@@ -271,27 +271,34 @@ class HttpClient:
             raise _RateLimitWait(seconds, reason, status)
         if status in expect or status < 400:
             return response
-        text = self._error_text(response)
-        where = f"{method} {path} -> {status}"
         if status in TRANSIENT_STATUSES:
             hint = _retry_after(response.headers, self._clock()) or 0.0
+            text = self._error_text(response)
+            where = f"{method} {path} -> {status}"
             raise _Transient(f"{where}: {text}" if text else where, status=status, wait_hint=hint)
-        error: RemoteError
+        raise self.error_for(method, path, response)
+
+    def error_for(self, method: str, path: str, response: httpx.Response) -> RemoteError:
+        """The `RemoteError` for a failed response, for callers that used `expect` and then
+        decided the status is an error after all. Carries no headers and no secrets."""
+        status = response.status_code
+        text = self._error_text(response)
+        where = f"{method} {httpx.URL(path).path or path} -> {status}"
         if status == 401:
-            error = AuthError(f"{where}: not authenticated", source=self.source, status=status)
-        elif status == 403:
-            error = AuthError(
+            return AuthError(f"{where}: not authenticated", source=self.source, status=status)
+        if status == 403:
+            return AuthError(
                 f"{where}: forbidden (the account lacks permission){': ' + text if text else ''}",
                 source=self.source,
                 status=status,
             )
-        elif status == 404:
-            error = NotFound(f"{where}: not found", source=self.source, status=status)
-        else:
-            error = RemoteRejected(
-                f"{where}: {text}" if text else where, source=self.source, status=status
-            )
-        raise error
+        if status == 404:
+            return NotFound(f"{where}: not found", source=self.source, status=status)
+        if status >= 500:
+            return Unavailable(f"{where}: {text}" if text else where, source=self.source,
+                               status=status)
+        return RemoteRejected(f"{where}: {text}" if text else where, source=self.source,
+                              status=status)
 
     # -- rate limits ----------------------------------------------------------------------
 

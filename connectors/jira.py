@@ -1,0 +1,575 @@
+"""The Jira connector (Cloud REST v3 and Data Center REST v2).
+
+Pull: epics in the source's JQL scope, incrementally by `updated` sent as epoch milliseconds
+(JQL date strings would be read in the account's time zone), with a lookback overlap and
+de-duplication of what the previous pull already saw at its boundary. Write-back: managed
+labels through `update` add/remove ops (never `set`, which races with people's edits) and one
+remote link per linked key result under a stable `globalId`, always sent whole (a globalId
+upsert nulls omitted fields). Writes on one issue are serialised (Jira limits writes per issue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+from pydantic import Field, SecretStr
+
+from connectors.base import PullOptions, SourceConfig, register
+from connectors.http import HttpClient, Sleep
+from connectors.text import adf_to_text, clean, extract_hypothesis, wiki_to_text
+from syncer.errors import RemoteError, Unavailable
+from syncer.model import (
+    ApplyResult,
+    ApplyStatus,
+    DoctorCheck,
+    GoalRef,
+    Page,
+    RequestStats,
+    Skipped,
+    Ticket,
+    TicketState,
+    WriteBack,
+    WriteBackKind,
+)
+
+log = logging.getLogger("okrsync.jira")
+
+WONT_DO_RESOLUTIONS = frozenset({"won't do", "won't fix", "wont do", "wont fix", "cancelled",
+                                 "canceled", "duplicate"})
+BASE_FIELDS = ("summary", "status", "resolution", "labels", "components", "assignee",
+               "issuetype", "project", "created", "updated", "description", "subtasks")
+APPLICATION = {"type": "okrsync", "name": "okrsync"}
+RELATIONSHIP = "serves goal"
+
+
+class JiraSourceConfig(SourceConfig):
+    """One Jira site and the JQL scope whose epics okrsync maps to goals."""
+
+    kind: Literal["jira"] = "jira"
+    base_url: str
+    flavour: Literal["cloud", "datacenter"] = "cloud"
+    email: str = ""
+    token: SecretStr
+    cloud_id: str = ""
+    gateway_url: str = "https://api.atlassian.com"
+    jql: str = ""
+    epic_jql: str = "issuetype = Epic"
+    page_size: int = Field(default=100, ge=1, le=1000)
+    lookback_seconds: int = Field(default=120, ge=0)
+    story_points_field: str = ""
+    hypothesis_pattern: str = ""
+    notify_users: bool = False
+
+    @property
+    def site_url(self) -> str:
+        return self.base_url.rstrip("/")
+
+    @property
+    def api_base(self) -> str:
+        """Where requests go: the site, or the api.atlassian.com gateway for scoped tokens."""
+        if self.cloud_id:
+            return f"{self.gateway_url.rstrip('/')}/ex/jira/{self.cloud_id}"
+        return self.site_url
+
+    @property
+    def api(self) -> str:
+        return "/rest/api/3" if self.flavour == "cloud" else "/rest/api/2"
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime:
+    """Jira timestamps (`2023-06-24T19:24:50.000+0000`, or epoch ms) as tz-aware UTC."""
+    if isinstance(value, bool):
+        raise ValueError("boolean timestamp")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"not a timestamp: {value!r}")
+    text = value.strip().replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def _name(value: Any, key: str = "name") -> str:
+    if isinstance(value, dict):
+        found = value.get(key)
+        return str(found) if found is not None else ""
+    return ""
+
+
+def ticket_state(fields: dict[str, Any]) -> TicketState:
+    """Status category (new / indeterminate / done) plus resolution give the bet state."""
+    status = fields.get("status")
+    category = _name(status.get("statusCategory") if isinstance(status, dict) else None, "key")
+    if category == "done":
+        resolution = _name(fields.get("resolution")).strip().lower().replace("’", "'")
+        return TicketState.WONT_DO if resolution in WONT_DO_RESOLUTIONS else TicketState.DONE
+    if category == "indeterminate":
+        return TicketState.IN_PROGRESS
+    return TicketState.TODO
+
+
+def _size(fields: dict[str, Any], story_points_field: str) -> float | None:
+    if story_points_field:
+        points = fields.get(story_points_field)
+        if isinstance(points, int | float) and not isinstance(points, bool):
+            return float(points)
+    subtasks = fields.get("subtasks")
+    if isinstance(subtasks, list) and subtasks:
+        return float(len(subtasks))
+    return None
+
+
+def parse_issue(
+    raw: Any,
+    *,
+    source: str,
+    site_url: str,
+    story_points_field: str = "",
+    hypothesis_pattern: str | None = None,
+) -> Ticket:
+    """One search-result issue as a Ticket; ValueError when it lacks what identifies it."""
+    if not isinstance(raw, dict):
+        raise ValueError("issue is not an object")
+    key, remote_id, fields = raw.get("key"), raw.get("id"), raw.get("fields")
+    if not isinstance(key, str) or not key:
+        raise ValueError("issue has no key")
+    if not isinstance(remote_id, str | int) or isinstance(remote_id, bool) or remote_id == "":
+        raise ValueError("issue has no id")
+    if not isinstance(fields, dict):
+        raise ValueError("issue has no fields")
+    updated = parse_time(fields.get("updated"))
+    created_raw = fields.get("created")
+    created = parse_time(created_raw) if created_raw not in (None, "") else None
+    description = fields.get("description")
+    if isinstance(description, dict):
+        text = adf_to_text(description)
+    elif isinstance(description, str):
+        text = wiki_to_text(description)
+    else:
+        text = ""
+    project = fields.get("project")
+    labels = fields.get("labels") or []
+    components = fields.get("components") or []
+    if not isinstance(labels, list) or not isinstance(components, list):
+        raise ValueError("labels or components are not lists")
+    return Ticket(
+        source=source,
+        key=key,
+        remote_id=str(remote_id),
+        url=f"{site_url}/browse/{quote(key)}",
+        title=clean(str(fields.get("summary") or ""), 1000),
+        project=_name(project, "key") or key.rsplit("-", 1)[0],
+        issue_type=_name(fields.get("issuetype")),
+        labels=tuple(str(label) for label in labels),
+        state=ticket_state(fields),
+        updated=updated,
+        created=created,
+        components=tuple(n for n in (_name(c) for c in components) if n),
+        assignee=_name(fields.get("assignee"), "displayName") or None,
+        hypothesis=extract_hypothesis(text, hypothesis_pattern),
+        size=_size(fields, story_points_field),
+        description=text,
+    )
+
+
+# -- cursor ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Cursor:
+    """Where the last pull stopped: the newest `updated` stored, and the (key, updated) pairs
+    within the lookback window of it, so the overlapping next pull can drop what it saw."""
+
+    since_ms: int | None = None
+    boundary: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, raw: str | None) -> Cursor:
+        if not raw:
+            return cls()
+        try:
+            data = json.loads(raw)
+            since = data.get("since_ms")
+            boundary = {str(k): int(v) for k, v in (data.get("boundary") or {}).items()}
+            return cls(int(since) if since is not None else None, boundary)
+        except (ValueError, TypeError, AttributeError):
+            log.warning("unreadable Jira cursor; pulling everything again")
+            return cls()
+
+    def dump(self) -> str:
+        return json.dumps({"since_ms": self.since_ms, "boundary": self.boundary},
+                          sort_keys=True, separators=(",", ":"))
+
+    def seen(self, key: str, updated_ms: int) -> bool:
+        return self.boundary.get(key) == updated_ms
+
+    def advance(self, key: str, updated_ms: int, lookback_ms: int) -> None:
+        """Record a stored ticket; keep only boundary entries inside the lookback window."""
+        if self.since_ms is None or updated_ms > self.since_ms:
+            self.since_ms = updated_ms
+        self.boundary[key] = max(updated_ms, self.boundary.get(key, updated_ms))
+        floor = self.since_ms - lookback_ms
+        self.boundary = {k: v for k, v in self.boundary.items() if v >= floor}
+
+
+def build_jql(config: JiraSourceConfig, since_ms: int | None) -> str:
+    """`(<scope>) AND (<epic_jql>) AND updated >= <ms> ORDER BY updated ASC, key ASC`."""
+    clauses = [f"({q.strip()})" for q in (config.jql, config.epic_jql) if q.strip()]
+    if since_ms is not None:
+        clauses.append(f"updated >= {max(0, since_ms - config.lookback_seconds * 1000)}")
+    where = " AND ".join(clauses) or "updated >= 0"
+    return f"{where} ORDER BY updated ASC, key ASC"
+
+
+# -- the connector --------------------------------------------------------------------------
+
+
+class JiraConnector:
+    """The connector protocol for one Jira source (see `connectors.base.Connector`)."""
+
+    def __init__(
+        self,
+        config: SourceConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if not isinstance(config, JiraSourceConfig):
+            raise TypeError(f"JiraConnector needs a JiraSourceConfig, got {type(config).__name__}")
+        self.config = config
+        self.name = config.name or "jira"
+        token = config.token.get_secret_value()
+        if config.email:
+            basic = base64.b64encode(f"{config.email}:{token}".encode()).decode()
+            auth = f"Basic {basic}"
+        else:
+            auth = f"Bearer {token}"
+        self._http = HttpClient(
+            base_url=config.api_base,
+            source=self.name,
+            headers={"Authorization": auth, "Accept": "application/json"},
+            max_concurrency=config.max_concurrency,
+            timeout=config.timeout,
+            verify_tls=config.verify_tls,
+            max_retries=config.max_retries,
+            max_rate_limit_wait=config.max_rate_limit_wait,
+            transport=transport,
+            sleep=sleep,
+        )
+        self._api = config.api
+        self._issue_locks: dict[str, asyncio.Lock] = {}
+        self._notify_refused = False
+
+    # -- pull ---------------------------------------------------------------------------
+
+    async def pull(self, cursor: str | None, options: PullOptions) -> AsyncIterator[Page]:
+        """Stream pages of epics updated since the cursor; each page carries the next cursor."""
+        start = Cursor() if options.full else Cursor.load(cursor)
+        running = Cursor(start.since_ms, dict(start.boundary))
+        pattern = self.config.hypothesis_pattern or options.hypothesis_pattern or None
+        lookback_ms = self.config.lookback_seconds * 1000
+        jql = build_jql(self.config, start.since_ms)
+        yielded = False
+        async for issues in self._search(jql):
+            tickets: list[Ticket] = []
+            skipped: list[Skipped] = []
+            for raw in issues:
+                try:
+                    ticket = parse_issue(
+                        raw,
+                        source=self.name,
+                        site_url=self.config.site_url,
+                        story_points_field=self.config.story_points_field,
+                        hypothesis_pattern=pattern,
+                    )
+                except (ValueError, TypeError, KeyError) as exc:
+                    key = raw.get("key") if isinstance(raw, dict) else None
+                    skipped.append(Skipped(self.name, str(key or "?"), f"unreadable: {exc}"))
+                    continue
+                updated_ms = to_ms(ticket.updated)
+                if running.seen(ticket.key, updated_ms):
+                    continue
+                running.advance(ticket.key, updated_ms, lookback_ms)
+                tickets.append(ticket)
+            yielded = True
+            yield Page(tuple(tickets), tuple(skipped), running.dump(), self.config.jql)
+        if not yielded:
+            yield Page((), (), running.dump(), self.config.jql)
+
+    async def _search(self, jql: str) -> AsyncIterator[list[Any]]:
+        fields = list(BASE_FIELDS)
+        if self.config.story_points_field:
+            fields.append(self.config.story_points_field)
+        params: dict[str, Any] = {"jql": jql, "maxResults": self.config.page_size,
+                                  "fields": ",".join(fields)}
+        if self.config.flavour == "cloud":
+            endpoint = f"GET {self._api}/search/jql"
+            token: str | None = None
+            while True:
+                page_params = dict(params, nextPageToken=token) if token else params
+                data = await self._get_json(f"{self._api}/search/jql", page_params, endpoint)
+                issues = _issues_of(data)
+                yield issues
+                next_token = data.get("nextPageToken")
+                if not next_token or not issues or next_token == token or data.get("isLast"):
+                    return
+                token = str(next_token)
+        else:
+            endpoint = f"GET {self._api}/search"
+            start_at = 0
+            while True:
+                data = await self._get_json(
+                    f"{self._api}/search", dict(params, startAt=start_at), endpoint
+                )
+                issues = _issues_of(data)
+                yield issues
+                start_at += len(issues)
+                total = data.get("total")
+                if not issues or not isinstance(total, int) or start_at >= total:
+                    return
+
+    async def _get_json(self, path: str, params: dict[str, Any], endpoint: str) -> Any:
+        response = await self._http.request("GET", path, params=params, endpoint=endpoint)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise Unavailable(f"GET {path}: response is not JSON", source=self.name,
+                              status=response.status_code) from exc
+        if not isinstance(data, dict):
+            raise Unavailable(f"GET {path}: unexpected response shape", source=self.name)
+        return data
+
+    # -- apply --------------------------------------------------------------------------
+
+    async def apply(self, writeback: WriteBack) -> ApplyResult:
+        """Apply one write-back idempotently; writes on one issue go one at a time."""
+        lock = self._issue_locks.setdefault(writeback.ticket_key, asyncio.Lock())
+        async with lock:
+            kind = writeback.kind
+            if kind in (WriteBackKind.ADD_LABEL, WriteBackKind.REMOVE_LABEL):
+                return await self._apply_label(writeback)
+            if kind is WriteBackKind.SET_GOAL_LINKS:
+                return await self._sync_links(writeback.ticket_key, writeback.goals,
+                                              writeback.previous)
+            if kind is WriteBackKind.REMOVE_GOAL_LINKS:
+                return await self._sync_links(writeback.ticket_key, (), writeback.previous)
+            raise ValueError(f"unknown write-back kind {kind}")
+
+    def _issue_path(self, key: str) -> str:
+        return f"{self._api}/issue/{quote(key, safe='')}"
+
+    async def _apply_label(self, wb: WriteBack) -> ApplyResult:
+        add = wb.kind is WriteBackKind.ADD_LABEL
+        path = self._issue_path(wb.ticket_key)
+        current = await self._get_json(path, {"fields": "labels"},
+                                       f"GET {self._api}/issue/{{key}}")
+        labels = (current.get("fields") or {}).get("labels") or []
+        if (wb.label in labels) == add:
+            return ApplyResult(ApplyStatus.UNCHANGED, detail="label already as wanted")
+        op = "add" if add else "remove"
+        await self._edit(path, {"update": {"labels": [{op: wb.label}]}})
+        return ApplyResult(ApplyStatus.APPLIED, detail=f"{op} label {wb.label}")
+
+    async def _edit(self, path: str, body: dict[str, Any]) -> None:
+        """PUT an issue edit quietly when allowed; if Jira refuses `notifyUsers=false`
+        (only admins may), remember it and edit with notifications instead."""
+        endpoint = f"PUT {self._api}/issue/{{key}}"
+        if not self.config.notify_users and not self._notify_refused:
+            response = await self._http.request(
+                "PUT", path, params={"notifyUsers": "false"}, json=body, endpoint=endpoint,
+                expect=(403, 400),
+            )
+            if response.status_code < 400:
+                return
+            if "notif" not in response.text.lower():
+                raise self._http.error_for("PUT", path, response)
+            log.info("%s: Jira refused notifyUsers=false; editing with notifications", self.name)
+            self._notify_refused = True
+        await self._http.request("PUT", path, json=body, endpoint=endpoint)
+
+    def _global_id(self, key: str, kr_id: str) -> str:
+        return f"okrsync:{self.name}:{key}:{kr_id}"[:255]
+
+    def link_payload(self, key: str, goal: GoalRef) -> dict[str, Any]:
+        """The whole remote-link object for one goal (omitted fields would be nulled)."""
+        title = (f"{goal.objective_id} {goal.objective_title} → {goal.kr_id} {goal.kr_title}"
+                 f" (owner {goal.owner}, target {goal.target})")
+        summary = (f"This epic serves key result {goal.kr_id} “{goal.kr_title}” of objective "
+                   f"{goal.objective_id} “{goal.objective_title}”. Owner: {goal.owner}. "
+                   f"Target: {goal.target}.")
+        return {
+            "globalId": self._global_id(key, goal.kr_id),
+            "application": dict(APPLICATION),
+            "relationship": RELATIONSHIP,
+            "object": {
+                "url": goal.url or self._fallback_url(goal.kr_id),
+                "title": clean(title, 255),
+                "summary": clean(summary, 1000),
+            },
+        }
+
+    def _fallback_url(self, kr_id: str) -> str:
+        template = self.config.link_url_template
+        if template:
+            try:
+                return template.format(kr_id=quote(kr_id, safe=""))
+            except (KeyError, IndexError, ValueError):
+                log.warning("%s: link_url_template is not usable; using a JQL link", self.name)
+        jql = 'labels = "' + self.config.managed_label_prefix + kr_id + '"'
+        return f"{self.config.site_url}/issues/?jql={quote(jql, safe='')}"
+
+    async def _sync_links(
+        self, key: str, goals: tuple[GoalRef, ...], previous: tuple[str, ...]
+    ) -> ApplyResult:
+        path = f"{self._issue_path(key)}/remotelink"
+        response = await self._http.request(
+            "GET", path, endpoint=f"GET {self._api}/issue/{{key}}/remotelink"
+        )
+        try:
+            links = response.json()
+        except ValueError as exc:
+            raise Unavailable(f"GET {path}: response is not JSON", source=self.name) from exc
+        existing = {
+            str(link.get("globalId")): link
+            for link in (links if isinstance(links, list) else [])
+            if isinstance(link, dict) and link.get("globalId")
+        }
+        changed: list[str] = []
+        wanted: set[str] = set()
+        for goal in goals:
+            payload = self.link_payload(key, goal)
+            wanted.add(payload["globalId"])
+            if _same_link(existing.get(payload["globalId"]), payload):
+                continue
+            await self._http.request("POST", path, json=payload,
+                                     endpoint=f"POST {self._api}/issue/{{key}}/remotelink")
+            changed.append(f"upsert {goal.kr_id}")
+        ours = f"okrsync:{self.name}:{key}:"
+        stale = {self._global_id(key, kr) for kr in previous}
+        stale |= {gid for gid in existing if gid.startswith(ours)}
+        for gid in sorted((stale & existing.keys()) - wanted):
+            await self._http.request(
+                "DELETE", path, params={"globalId": gid}, expect=(404,),
+                endpoint=f"DELETE {self._api}/issue/{{key}}/remotelink",
+            )
+            changed.append(f"delete {gid.removeprefix(ours)}")
+        if not changed:
+            return ApplyResult(ApplyStatus.UNCHANGED, detail="goal links already as wanted")
+        return ApplyResult(ApplyStatus.APPLIED, detail=", ".join(changed))
+
+    # -- doctor, stats ------------------------------------------------------------------
+
+    async def doctor(self) -> list[DoctorCheck]:
+        """Read-only checks: server, identity, scope visibility, edit/link permissions."""
+        checks: list[DoctorCheck] = []
+
+        async def check(name: str, probe: Any) -> None:
+            try:
+                ok, detail = await probe()
+            except RemoteError as exc:
+                ok, detail = False, str(exc)
+            checks.append(DoctorCheck(name, ok, detail))
+
+        await check("server", self._doctor_server)
+        await check("authenticated", self._doctor_myself)
+        await check("browse scope", self._doctor_scope)
+        await check("permissions", self._doctor_permissions)
+        return checks
+
+    async def _doctor_server(self) -> tuple[bool, str]:
+        info = await self._get_json(f"{self._api}/serverInfo", {}, f"GET {self._api}/serverInfo")
+        deployment = str(info.get("deploymentType") or "")
+        detail = f"{deployment or self.config.flavour} {info.get('version', '?')} at " \
+                 f"{self.config.api_base}"
+        is_cloud = deployment.lower() == "cloud"
+        if deployment and is_cloud != (self.config.flavour == "cloud"):
+            return False, f"{detail}; config says flavour = {self.config.flavour!r}"
+        return True, detail
+
+    async def _doctor_myself(self) -> tuple[bool, str]:
+        me = await self._get_json(f"{self._api}/myself", {}, f"GET {self._api}/myself")
+        who = me.get("displayName") or me.get("name") or me.get("accountId") or "?"
+        mail = me.get("emailAddress")
+        return True, f"as {who}" + (f" <{mail}>" if mail else "")
+
+    async def _doctor_scope(self) -> tuple[bool, str]:
+        jql = build_jql(self.config, None)
+        data = await self._search_one(jql)
+        issues = _issues_of(data)
+        total = data.get("total")
+        if isinstance(total, int):
+            return True, f"{total} epics match {jql!r}"
+        if issues:
+            return True, f"epics visible for {jql!r}"
+        return True, f"no epics match {jql!r} (check the scope)"
+
+    async def _search_one(self, jql: str) -> Any:
+        search = "search/jql" if self.config.flavour == "cloud" else "search"
+        return await self._get_json(f"{self._api}/{search}",
+                                    {"jql": jql, "maxResults": 1, "fields": "key"},
+                                    f"GET {self._api}/{search}")
+
+    async def _doctor_permissions(self) -> tuple[bool, str]:
+        wanted = ("BROWSE_PROJECTS", "EDIT_ISSUES", "LINK_ISSUES")
+        data = await self._get_json(f"{self._api}/mypermissions",
+                                    {"permissions": ",".join(wanted)},
+                                    f"GET {self._api}/mypermissions")
+        perms = data.get("permissions") or {}
+        missing = [p for p in wanted
+                   if p in perms and not (perms.get(p) or {}).get("havePermission")]
+        unknown = [p for p in wanted if p not in perms]
+        if missing:
+            return False, f"missing {', '.join(missing)}: labels or goal links cannot be written"
+        detail = "can browse, edit labels and add links"
+        if unknown:
+            detail += f" (not reported: {', '.join(unknown)})"
+        return True, detail
+
+    def stats(self) -> RequestStats:
+        return self._http.stats()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _issues_of(data: Any) -> list[Any]:
+    issues = data.get("issues") if isinstance(data, dict) else None
+    if not isinstance(issues, list):
+        raise Unavailable("search response has no issues list")
+    return issues
+
+
+def _same_link(existing: Any, payload: dict[str, Any]) -> bool:
+    if not isinstance(existing, dict):
+        return False
+    have, want = existing.get("object") or {}, payload["object"]
+    return (
+        all(have.get(k) == want[k] for k in ("url", "title", "summary"))
+        and existing.get("relationship") == payload["relationship"]
+        and (existing.get("application") or {}).get("name") == APPLICATION["name"]
+    )
+
+
+register("jira", JiraSourceConfig, JiraConnector)
+
+__all__ = ["JiraConnector", "JiraSourceConfig", "build_jql", "parse_issue"]
