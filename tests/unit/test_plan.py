@@ -147,6 +147,16 @@ def test_an_overridden_kr_stays_off_after_the_rule_changes_and_back() -> None:
     assert result.overrides == ()
 
 
+def test_a_label_a_person_put_back_after_an_override_is_theirs_not_ours() -> None:
+    applied = replace(
+        linked("WEB-1", "KR-1"), overrides=frozenset({("jira", "WEB-1", "goal:KR-1")})
+    )
+    t = ticket("WEB-1", ["search", "goal:KR-1"])  # re-added by hand; the rule now says KR-2
+    result = run_plan([t], CAT, RULES, applied)
+    assert ("WEB-1", "remove_label", "goal:KR-1") not in kinds(result.writebacks)
+    assert ("WEB-1", "add_label", "goal:KR-2") in kinds(result.writebacks)
+
+
 def test_a_managed_label_a_person_added_is_neither_added_nor_claimed_nor_removed() -> None:
     t = ticket("WEB-1", ["checkout", "goal:KR-1", "goal:KR-2"])
     result = run_plan([t], CAT, RULES)
