@@ -71,8 +71,8 @@ def checkin(
         )
     entry = CheckIn(kr_id=kr.id, value=value, at=_parse_at(at), confidence=confidence,
                     note=note)
-    store = Store.open(cfg.store_path)
-    store.add_checkin(entry)
+    with Store.open(cfg.store_path) as store:
+        store.add_checkin(entry)
     if as_json:
         typer.echo(json.dumps({
             "kr_id": entry.kr_id, "value": entry.value, "at": entry.at.isoformat(),

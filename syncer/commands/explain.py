@@ -160,7 +160,8 @@ def _stored_ticket(store_path: Path, key: str) -> Ticket:
                         hint="run `okrsync sync` first, or describe the ticket with --labels ...")
     from syncer.store import Store
 
-    ticket = Store.open(store_path).find_ticket(key)
+    with Store.open(store_path) as store:
+        ticket = store.find_ticket(key)
     if ticket is None:
         raise UserError(f"ticket {key!r} is not in the store", key="KEY",
                         hint="check the key (WEB-123, acme/app#45) or run `okrsync sync`")
