@@ -482,10 +482,18 @@ class JiraConnector:
     async def doctor(self) -> list[DoctorCheck]:
         """Read-only checks: server, identity, scope visibility, edit/link permissions."""
         checks: list[DoctorCheck] = []
+        unreachable = ""
 
         async def check(name: str, probe: Any) -> None:
+            nonlocal unreachable
+            if unreachable:
+                checks.append(DoctorCheck(name, False, f"not checked: {unreachable}"))
+                return
             try:
                 ok, detail = await probe()
+            except Unavailable as exc:
+                ok, detail = False, str(exc)
+                unreachable = f"{self.config.api_base} is unreachable"
             except RemoteError as exc:
                 ok, detail = False, str(exc)
             checks.append(DoctorCheck(name, ok, detail))

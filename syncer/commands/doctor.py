@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from syncer.cli import app
-from syncer.errors import ConfigError, OkrsyncError
+from syncer.errors import ConfigError, ExitCode, OkrsyncError
 from syncer.model import DoctorCheck
 
 CONFIG_OPTION = typer.Option(
@@ -109,4 +110,7 @@ def doctor(
         typer.echo(json.dumps(report, indent=2))
     else:
         render(Console(highlight=False), results)
-    raise typer.Exit(0 if report["ok"] else 1)
+    if not report["ok"]:
+        # SystemExit, not typer.Exit: the entry point runs click with standalone_mode=False,
+        # where an Exit's code would be returned and lost instead of reaching the shell.
+        sys.exit(int(ExitCode.FAILURES))
