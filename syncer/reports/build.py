@@ -1,0 +1,98 @@
+"""`build_weekly_report`: the whole weekly report from plain values. Pure — the shell
+(`syncer.reports.load`) reads the store and config and calls this."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from syncer.model import Bet, BrokenLink, Catalog, CheckIn, Link, Override, Ticket
+from syncer.reports.bets import build_portfolio
+from syncer.reports.model import ReportKind, WeeklyReport
+from syncer.reports.untraceable import (
+    Suggester,
+    TeamLike,
+    UntraceableInputs,
+    build_untraceable,
+    team_of,
+)
+from syncer.reports.weeks import IsoWeek
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The config values a report depends on (from `[report]` and `[labels]`)."""
+
+    timezone: str = "UTC"
+    stale_weeks: int = 6
+    trend_weeks: int = 8
+    ktlo: tuple[str, ...] = ("ktlo",)
+    explicit_prefix: str = "okr:"
+
+
+def build_weekly_report(
+    *,
+    tickets: Sequence[Ticket],
+    links: Sequence[Link],
+    broken: Sequence[BrokenLink],
+    bets: Sequence[Bet],
+    overrides: Sequence[Override],
+    untraceable_since: Mapping[str, datetime],
+    checkins: Sequence[CheckIn],
+    catalog: Catalog,
+    teams: Mapping[str, TeamLike],
+    week: IsoWeek,
+    now: datetime,
+    trend: Sequence[Mapping[str, Any]],
+    settings: ReportSettings,
+    kind: ReportKind = ReportKind.ALL,
+    suggest: Suggester | None = None,
+    kr_values: Mapping[str, float] | None = None,
+) -> WeeklyReport:
+    """The report for `week`. `trend` holds earlier weeks' snapshot summaries; values are
+    read as of `now`, or the end of `week` when that week is over."""
+    start, end = week.start(settings.timezone), week.end(settings.timezone)
+    as_of = min(now, end)
+    untraceable = None
+    if kind in (ReportKind.UNTRACEABLE, ReportKind.ALL):
+        untraceable = build_untraceable(
+            UntraceableInputs(tickets, broken, overrides, untraceable_since, teams, trend),
+            week=week,
+            timezone=settings.timezone,
+            as_of=as_of,
+            ktlo_patterns=settings.ktlo,
+            explicit_prefix=settings.explicit_prefix,
+            trend_weeks=settings.trend_weeks,
+            suggest=suggest,
+        )
+    portfolio = None
+    if kind in (ReportKind.BETS, ReportKind.ALL):
+
+        def team_name(project: str) -> str | None:
+            team = team_of(project, teams)
+            return team.name if team else None
+
+        portfolio = build_portfolio(
+            catalog=catalog,
+            bets=bets,
+            links=links,
+            tickets=tickets,
+            checkins=checkins,
+            as_of=as_of,
+            stale_weeks=settings.stale_weeks,
+            team_of_project=team_name,
+            kr_values=kr_values,
+        )
+    return WeeklyReport(
+        week=str(week),
+        kind=kind,
+        timezone=settings.timezone,
+        week_start=start,
+        week_end=end,
+        as_of=as_of,
+        generated_at=now,
+        untraceable=untraceable,
+        bets=portfolio,
+    )

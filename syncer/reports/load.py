@@ -1,0 +1,115 @@
+"""The imperative shell of reports: read the store and config, build the report (pure), and
+keep this week's snapshot so trends survive later rule changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mappings.rules import load_rules, suggest_krs
+from syncer.errors import UserError
+from syncer.model import Catalog, Ticket
+from syncer.reports.build import ReportSettings, build_weekly_report
+from syncer.reports.model import ReportKind, WeeklyReport
+from syncer.reports.untraceable import Suggester, snapshot_summary
+from syncer.reports.weeks import IsoWeek, parse_week, week_of
+
+if TYPE_CHECKING:
+    from syncer.config import Config
+    from syncer.store import Store
+
+SNAPSHOT_PREFIX = "weekly-"
+"""Snapshot kinds: `weekly-all`, `weekly-untraceable`, `weekly-bets` (the report as JSON plus
+the untraceable summary the trend reads); `unsent-<kind>` for mail that could not be sent."""
+
+
+def settings_of(config: Config) -> ReportSettings:
+    return ReportSettings(
+        timezone=config.report.timezone,
+        stale_weeks=config.report.stale_weeks,
+        trend_weeks=config.report.trend_weeks,
+        ktlo=tuple(config.labels.ktlo),
+        explicit_prefix=config.labels.explicit_prefix,
+    )
+
+
+def resolve_week(week: IsoWeek | str | None, now: datetime, timezone: str) -> IsoWeek:
+    """`--week` (or the current ISO week in the report's zone); future weeks are refused."""
+    current = week_of(now, timezone)
+    if week is None:
+        return current
+    wanted = parse_week(week) if isinstance(week, str) else week
+    if wanted > current:
+        raise UserError(
+            f"week {wanted} has not started yet (this week is {current})", key="--week"
+        )
+    return wanted
+
+
+def trend_history(store: Store, weeks: int) -> list[dict[str, Any]]:
+    """Earlier weeks' untraceable summaries, one per week (from any report kind that had one)."""
+    found: dict[str, dict[str, Any]] = {}
+    for kind in (ReportKind.ALL, ReportKind.UNTRACEABLE):
+        for snap in store.report_snapshots(SNAPSHOT_PREFIX + kind.value, weeks + 1):
+            summary = snap.data.get("summary")
+            if isinstance(summary, Mapping) and snap.week not in found:
+                found[snap.week] = {**summary, "week": snap.week}
+    return [found[w] for w in sorted(found)]
+
+
+def make_suggester(config: Config, catalog: Catalog) -> Suggester:
+    """Suggested KRs from the rule engine: the rules that came closest, then shared words."""
+    ruleset = load_rules(
+        config.rules_path, catalog, explicit_prefix=config.labels.explicit_prefix
+    )
+
+    def suggest(ticket: Ticket) -> Sequence[tuple[str, str]]:
+        return suggest_krs(ticket, ruleset, catalog)
+
+    return suggest
+
+
+def build_report(
+    store: Store,
+    catalog: Catalog,
+    config: Config,
+    week: IsoWeek | str | None = None,
+    *,
+    kind: ReportKind = ReportKind.ALL,
+    now: datetime | None = None,
+    suggest: Suggester | None = None,
+    save_snapshot: bool = True,
+) -> WeeklyReport:
+    """Load the inputs, build the report, and snapshot it when it is for the current week."""
+    now = now or datetime.now(UTC)
+    settings = settings_of(config)
+    wk = resolve_week(week, now, settings.timezone)
+    report = build_weekly_report(
+        tickets=store.tickets(),
+        links=store.links(),
+        broken=store.broken_links(),
+        bets=store.bets(),
+        overrides=store.overrides(),
+        untraceable_since=store.untraceable(),
+        checkins=store.checkins(),
+        catalog=catalog,
+        teams=config.teams,
+        week=wk,
+        now=now,
+        trend=trend_history(store, settings.trend_weeks),
+        settings=settings,
+        kind=kind,
+        suggest=suggest if suggest is not None else make_suggester(config, catalog),
+    )
+    if save_snapshot and wk == week_of(now, settings.timezone):
+        save_snapshot_of(store, report, now=now)
+    return report
+
+
+def save_snapshot_of(store: Store, report: WeeklyReport, *, now: datetime) -> None:
+    """Keep the report (for BI) and its untraceable summary (for future trends)."""
+    data: dict[str, Any] = {"report": report.to_json()}
+    if report.untraceable is not None:
+        data["summary"] = snapshot_summary(report.untraceable, report.week)
+    store.save_report_snapshot(report.week, SNAPSHOT_PREFIX + report.kind.value, data, now=now)
