@@ -1,0 +1,154 @@
+"""`okrsync status`: what the store holds and how the last runs went, without running anything.
+
+Read-only in effect (it never takes the run lock, so it works while a sync runs); the one
+write it can cause is migrating an older store to the current schema on open.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from syncer.cli import app
+from syncer.lock import describe_holder, lock_holder
+from syncer.store import Store
+from syncer.store_rows import RunRow
+
+TERMINAL_PENDING = 20
+
+
+def _run_json(row: RunRow) -> dict[str, Any]:
+    """A run as status shows it: when, how it ended, its counts, requests and duration."""
+    summary = row.summary
+    counts = {
+        k: (len(v) if isinstance(v, list) else v)
+        for k, v in summary.items()
+        if k in {"tickets", "linked", "untraceable", "ktlo", "broken", "new_overrides",
+                 "applied", "unchanged", "failed", "pending"}
+        and isinstance(v, int | list)
+    }
+    sources = summary.get("sources")
+    requests = None
+    if isinstance(sources, list):
+        requests = sum(int(s.get("requests", 0)) for s in sources if isinstance(s, dict))
+        counts["pulled"] = sum(int(s.get("pulled", 0)) for s in sources if isinstance(s, dict))
+    duration = summary.get("duration")
+    if not isinstance(duration, int | float):
+        duration = row.duration
+    return {
+        "id": row.id,
+        "status": row.status,
+        "dry_run": row.dry_run,
+        "started_at": row.started_at.isoformat(),
+        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+        "duration": duration,
+        "requests": requests,
+        "counts": counts,
+        "error": summary.get("error"),
+    }
+
+
+def collect_status(store_path: Path) -> dict[str, Any]:
+    """Everything `okrsync status` reports, as JSON-able data."""
+    out: dict[str, Any] = {
+        "store": {"path": str(store_path), "exists": store_path.exists(),
+                  "schema_version": None},
+        "lock": lock_holder(store_path),
+    }
+    if not store_path.exists():
+        return out
+    with Store.open(store_path) as store:
+        counts = store.counts()
+        out["store"]["schema_version"] = store.version
+        out["tickets"] = store.tickets_per_source()
+        out["tickets_total"] = counts["tickets"]
+        out["skipped"] = counts["skipped"]
+        out["last_runs"] = {kind: _run_json(r) for kind, r in sorted(store.last_runs().items())}
+        out["pending"] = [
+            {
+                "id": item.id,
+                "key": item.writeback.key,
+                "source": item.writeback.source,
+                "ticket": item.writeback.ticket_key,
+                "kind": item.writeback.kind.value,
+                "attempts": item.attempts,
+                "last_error": item.last_error,
+                "queued_at": item.created_at.isoformat() if item.created_at else None,
+            }
+            for item in store.pending()
+        ]
+        out["overrides"] = counts["overrides"]
+        out["broken_links"] = counts["broken_links"]
+        out["untraceable"] = counts["untraceable"]
+    return out
+
+
+def print_status(console: Console, data: dict[str, Any]) -> None:
+    store = data["store"]
+    console.print(f"store: {escape(store['path'])}")
+    if data["lock"]:
+        console.print(f"a run is in progress: {escape(describe_holder(data['lock']))}")
+    if not store["exists"]:
+        console.print("no store yet: the first `okrsync sync` creates it")
+        return
+    console.print(f"schema version {store['schema_version']}")
+    per_source = ", ".join(f"{escape(s)} {n}" for s, n in data["tickets"].items()) or "none"
+    console.print(f"tickets: {data['tickets_total']} ({per_source}); "
+                  f"{data['skipped']} unreadable payloads skipped")
+    if data["last_runs"]:
+        table = Table(title="last runs")
+        for col in ("kind", "run", "status", "started (UTC)", "duration", "requests", "counts"):
+            table.add_column(col, no_wrap=col.startswith("started"))
+        for kind, run in data["last_runs"].items():
+            counts = ", ".join(f"{k} {v}" for k, v in run["counts"].items())
+            table.add_row(
+                escape(kind), str(run["id"]),
+                escape(run["status"]) + (" (dry run)" if run["dry_run"] else ""),
+                run["started_at"].replace("T", " ")[:16],
+                "-" if run["duration"] is None else f"{run['duration']:.1f}s",
+                "-" if run["requests"] is None else str(run["requests"]),
+                escape(counts),
+            )
+        console.print(table)
+    else:
+        console.print("no runs yet")
+    pending = data["pending"]
+    console.print(f"pending write-backs: {len(pending)}")
+    for item in pending[:TERMINAL_PENDING]:
+        error = f" - last error: {item['last_error']}" if item["last_error"] else ""
+        console.print(
+            f"  {escape(item['source'])} {escape(item['ticket'])} {item['kind']} "
+            f"(attempts {item['attempts']}){escape(error)}"
+        )
+    if len(pending) > TERMINAL_PENDING:
+        console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
+    console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
+                  f"untraceable epics: {data['untraceable']}")
+
+
+@app.command()
+def status(
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+) -> None:
+    """Show the store: tickets per source, the last run of each kind, pending write-backs
+    with their attempts and last error, overrides, broken links and untraceable epics.
+
+    Safe while a sync runs; changes nothing remote.
+    """
+    from syncer.config import load_config
+
+    cfg = load_config(config)
+    data = collect_status(Path(cfg.store_path))
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print_status(Console(highlight=False), data)
