@@ -402,8 +402,6 @@ class GitHubConnector:
             skipped: list[Skipped] = []
             older = False
             for issue in self._json_list(resp, endpoint):
-                if isinstance(issue, dict) and is_pull_request(issue):
-                    continue
                 if not isinstance(issue, dict) or not isinstance(issue.get("number"), int):
                     skipped.append(Skipped(self.name, f"{repo}#?", "malformed issue: no number"))
                     continue
@@ -418,7 +416,12 @@ class GitHubConnector:
                 if rc.is_older(updated):
                     older = True
                     break
-                if not rc.is_new(number, updated) or not self._is_epic(issue):
+                if not rc.is_new(number, updated):
+                    continue
+                # The watermark covers everything the listing showed, pull requests and
+                # non-epics included, so the next pull can stop at the first older item.
+                seen.append((number, updated))
+                if is_pull_request(issue) or not self._is_epic(issue):
                     continue
                 parsed = parse_or_skip(issue, source=self.name, repo=repo,
                                        hypothesis_pattern=pattern)
@@ -426,7 +429,6 @@ class GitHubConnector:
                     tickets.append(parsed)
                 else:
                     skipped.append(parsed)
-                seen.append((number, updated))
             nxt = None if older else self._next_link(resp)
             final = rc.advanced(seen, etag) if nxt is None else None
             await queue.put(_Chunk(repo, tuple(tickets), tuple(skipped), final))

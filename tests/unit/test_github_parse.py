@@ -233,7 +233,7 @@ def test_split_pulls_never_lose_or_repeat(items: list[tuple[int, int]], cut: int
     rc = RepoCursor().advanced(first, None)
     # later events happen after the first pull; same-second ones are possible
     returned = [(n, u) for n, u in later if rc.is_new(n, u)]
-    newest = {n: u for n, u in events}
+    newest = dict(events)
     assert {n for n, _ in first} | {n for n, _ in returned} == set(newest)
     assert len({n for n, _ in returned}) == len(returned)
     assert all(rc.is_new(n, u) for n, u in later if u > (first[-1][1] if first else T0))
