@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.base import SourceConfig, load_all
@@ -48,6 +56,16 @@ class LabelSettings(_Section):
     explicit_prefix: str = Field(default="okr:", min_length=1)
     managed_prefix: str = Field(default="goal:", min_length=1)
     ktlo: list[str] = Field(default_factory=lambda: ["ktlo"])
+
+    @model_validator(mode="after")
+    def _prefixes_distinct(self) -> LabelSettings:
+        a, b = self.explicit_prefix.casefold(), self.managed_prefix.casefold()
+        if a.startswith(b) or b.startswith(a):
+            raise ValueError(
+                "explicit_prefix and managed_prefix must differ (neither may start with the "
+                "other): people's labels are inputs, the service's are outputs"
+            )
+        return self
 
 
 class SyncSettings(_Section):
@@ -246,7 +264,9 @@ def load_config(path: Path | None = None) -> Config:
     except ValidationError as exc:
         raise _config_error(exc, file, text, ()) from None
     base = file.parent
-    sources = _build_sources(layered.sources, file, text)
+    sources = _build_sources(
+        _merge_env_sources(layered.sources), file, text, layered.labels.managed_prefix
+    )
     teams = _build_teams(layered.teams, file, text)
     warnings: list[str] = []
     if not sources:
@@ -272,8 +292,22 @@ def _resolve(base: Path, value: Path) -> Path:
     return value if value.is_absolute() else (base / value).resolve()
 
 
+def _merge_env_sources(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Env variable names are case-insensitive, so `OKRSYNC_SOURCES__JIRAPROD__TOKEN` arrives
+    as source `jiraprod`; fold such a kind-less fragment into the file's `JiraProd` table."""
+    merged = {name: dict(table) for name, table in raw.items()}
+    for name, table in raw.items():
+        if "kind" in table:
+            continue
+        twins = [n for n in merged if n != name and n.casefold() == name.casefold()]
+        if len(twins) == 1:
+            merged[twins[0]].update(table)
+            del merged[name]
+    return merged
+
+
 def _build_sources(
-    raw: dict[str, dict[str, Any]], file: Path, text: str
+    raw: dict[str, dict[str, Any]], file: Path, text: str, managed_prefix: str = "goal:"
 ) -> dict[str, SourceConfig]:
     registry = load_all()
     known = ", ".join(sorted(registry)) or "none installed"
@@ -296,7 +330,10 @@ def _build_sources(
                 line=line_of(text, ("sources", name, "kind")),
             )
         try:
-            out[name] = spec.config_model.model_validate({**table, "name": name})
+            values = {**table, "name": name}
+            if "managed_label_prefix" in spec.config_model.model_fields:
+                values.setdefault("managed_label_prefix", managed_prefix)
+            out[name] = spec.config_model.model_validate(values)
         except ValidationError as exc:
             raise _config_error(exc, file, text, ("sources", name)) from None
     return out

@@ -254,3 +254,68 @@ def test_real_connector_kinds_when_present(tmp_path: Path, monkeypatch: pytest.M
     assert any("not_a_jira_field" in p for p in info.value.problems) or (
         info.value.key == "sources.jira.not_a_jira_field"
     )
+
+
+def test_prefixes_must_differ(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write_project(tmp_path, '[labels]\nmanaged_prefix = "OKR:"\n'))
+    assert info.value.key == "labels"
+
+
+def test_sources_inherit_the_managed_prefix_unless_they_set_one(tmp_path: Path) -> None:
+    body = '[labels]\nmanaged_prefix = "serves:"\n\n' + SOURCE
+    cfg = load_config(write_project(tmp_path, body))
+    assert cfg.sources["src"].managed_label_prefix == "serves:"
+    own = load_config(write_project(tmp_path, body + 'managed_label_prefix = "g/"\n'))
+    assert own.sources["src"].managed_label_prefix == "g/"
+
+
+def test_env_reaches_a_mixed_case_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_project(tmp_path, SOURCE.replace("[sources.src]", "[sources.MySrc]"))
+    monkeypatch.setenv("OKRSYNC_SOURCES__MYSRC__TOKEN", "tok-1")
+    cfg = load_config(path)
+    assert list(cfg.sources) == ["MySrc"]
+    assert cfg.sources["MySrc"].token.get_secret_value() == "tok-1"  # type: ignore[attr-defined]
+
+
+def test_a_whole_source_can_come_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OKRSYNC_SOURCES__CI__KIND", "testkind")
+    monkeypatch.setenv("OKRSYNC_SOURCES__CI__URL", "http://ci.local")
+    cfg = load_config(write_project(tmp_path, ""))
+    assert cfg.sources["ci"].url == "http://ci.local"  # type: ignore[attr-defined]
+
+
+def test_line_finder_handles_arrays_of_tables_and_quoted_keys() -> None:
+    from syncer.tomlfile import key_lines, line_of
+
+    text = (
+        '[[objective]]\nid = "A"\n  [[objective.key_result]]\n  id = "K1"\n'
+        '  [[objective.key_result]]\n  id = "K2"\n  owner = ""\n'
+        '[[objective]]\nid = "B"\n  [[objective.key_result]]\n  id = "K3"\n'
+        '[sources."my-jira"]\nkind = "jira"\ndesc = """\nx = 1\n"""\nafter = 2\n'
+    )
+    lines = key_lines(text)
+    assert lines[("objective", 0, "key_result", 1, "owner")] == 7
+    assert lines[("objective", 1, "key_result", 0, "id")] == 11
+    assert lines[("sources", "my-jira", "kind")] == 13
+    assert ("sources", "my-jira", "x") not in lines  # inside a multi-line string
+    assert lines[("sources", "my-jira", "after")] == 17
+    # unknown keys fall back to their table's line
+    assert line_of(text, ("objective", 1, "key_result", 0, "unit")) == 10
+    assert line_of(text, ("nothing",)) is None
+
+
+def test_every_config_key_is_documented() -> None:
+    from syncer import config as c
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text()
+    sections = {
+        "store": c.StoreSection, "okrs": c.OkrsSection, "labels": c.LabelSettings,
+        "sync": c.SyncSettings, "smtp": c.SmtpSettings, "report": c.ReportSettings,
+        "daemon": c.DaemonConfig, "teams.payments": c.Team,
+    }
+    for section, model in sections.items():
+        assert f"[{section}]" in doc
+        for name in model.model_fields:
+            if name != "name":
+                assert f"{name} =" in doc, f"{section}.{name} is not in docs/config.md"
