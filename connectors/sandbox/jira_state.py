@@ -171,8 +171,8 @@ class JiraState:
         if resolution is None and category == "done":
             resolution = "Won't Do" if status == "Won't Do" else "Done"
         default_ms = now_ms()
-        created = parse_time(fields.pop("created", None), default_ms)
-        updated = parse_time(fields.pop("updated", None), max(created, default_ms))
+        updated = parse_time(fields.pop("updated", None), default_ms)
+        created = min(parse_time(fields.pop("created", None), updated), updated)
         assignee_raw = fields.pop("assignee", None)
         raw_id = raw.get("id")
         return IssueRecord(

@@ -59,7 +59,8 @@ def running(flavour: str) -> Iterator[Running]:
 
 
 def _epic_keys(state: JiraState) -> set[str]:
-    return {k for k in state.keys() if state.issue(k)["fields"]["issuetype"]["name"] == "Epic"}
+    keys = state.keys()
+    return {k for k in keys if state.issue(k)["fields"]["issuetype"]["name"] == "Epic"}
 
 
 def test_official_client_searches_epics_across_pages(running: Running, flavour: str) -> None:
