@@ -42,7 +42,7 @@ from connectors.github_parse import (
     type_name,
 )
 from connectors.http import HttpClient
-from syncer.errors import NotFound, RemoteError, RemoteRejected
+from syncer.errors import NotFound, RemoteRejected
 from syncer.model import (
     ApplyResult,
     ApplyStatus,
@@ -103,6 +103,16 @@ class GitHubSourceConfig(SourceConfig):
         if not _COLOR.match(value):
             raise ValueError("label_color must be six hex digits, e.g. 0e8a16")
         return value.lower()
+
+    @field_validator("hypothesis_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        if value:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"hypothesis_pattern is not a valid regex: {exc}") from exc
+        return value
 
     @field_validator("api_url")
     @classmethod
@@ -320,7 +330,7 @@ class GitHubConnector:
         state = SourceCursor() if options.full else SourceCursor.loads(cursor)
         repos = await self._repos(state)
         state.repos = {r: c for r, c in state.repos.items() if r in repos}
-        pattern = options.hypothesis_pattern or self.config.hypothesis_pattern or None
+        pattern = self.config.hypothesis_pattern or options.hypothesis_pattern or None
         queue: asyncio.Queue[_Chunk] = asyncio.Queue(maxsize=2 * self.config.max_concurrency)
         gate = asyncio.Semaphore(self.config.max_concurrency)
         from_org = set(repos) - set(self.config.repos)
@@ -371,7 +381,7 @@ class GitHubConnector:
                 await queue.put(_Chunk(repo, error=exc))
                 return
             log.info("%s: %s vanished from the org listing; skipping it", self.name, repo)
-        except (RemoteError, ValueError) as exc:
+        except Exception as exc:  # forwarded: the stream must end with the error, never hang
             await queue.put(_Chunk(repo, error=exc))
             return
         await queue.put(_Chunk(repo, done=True))

@@ -356,3 +356,32 @@ def test_config_secrets_masked_and_registered() -> None:
     assert app.token is None
     spec = load_all()["github"]
     assert spec.config_model is GitHubSourceConfig
+
+
+def test_an_unexpected_error_in_one_repo_ends_the_stream_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake = _world()
+    conn = _connector(fake)
+
+    async def boom(*_: Any) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(conn, "_read_repo", boom)
+    with pytest.raises(RuntimeError, match="bug"):
+        _pull(conn, None)
+
+
+def test_source_hypothesis_pattern_wins_and_is_validated() -> None:
+    fake = FakeGitHub()
+    fake.add_issue("acme/app", 1, body="BET: ship it\nHypothesis: other")
+    conn = _connector(fake, repos=["acme/app"], hypothesis_pattern=r"BET: (?P<h>.+)")
+
+    async def go() -> list[Page]:
+        opts = PullOptions(hypothesis_pattern=r"Hypothesis: (?P<h>.+)")
+        return [p async for p in conn.pull(None, opts)]
+
+    (ticket,) = [t for p in asyncio.run(go()) for t in p.tickets]
+    assert ticket.hypothesis == "ship it"
+    with pytest.raises(ValidationError, match="regex"):
+        GitHubSourceConfig(token="t", repos=["a/b"], hypothesis_pattern="(")
