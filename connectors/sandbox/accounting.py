@@ -38,7 +38,12 @@ def resolve_endpoint(app: ASGIApp, scope: Scope) -> str:
     Falls back to the raw path when `app` has no Starlette routes or none matches.
     """
     method = str(scope.get("method", "GET"))
-    routes: list[BaseRoute] = list(getattr(app, "routes", []) or [])
+    target: Any = app
+    for _ in range(8):  # middleware layers keep the wrapped app in `.app`
+        if hasattr(target, "routes") or not hasattr(target, "app"):
+            break
+        target = target.app
+    routes: list[BaseRoute] = list(getattr(target, "routes", []) or [])
     partial: str | None = None
     for route in routes:
         path = getattr(route, "path", None)
