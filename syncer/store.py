@@ -45,6 +45,7 @@ from syncer.model import (
     WriteBack,
     WriteBackKind,
 )
+from syncer.plan import goals_digest
 from syncer.store_rows import (
     BET_COLUMNS,
     TICKET_COLUMNS,
@@ -443,10 +444,10 @@ class Store:
             if ref is None:
                 ref = old[1] if old is not None else wb.remote_ref
             kr_ids = json.dumps([g.kr_id for g in wb.goals])
+            digest = goals_digest(wb.goals)  # what the planner compares the goal text with
             self.db.execute(
                 _LEDGER_UPSERT,
-                [wb.source, wb.ticket_key, "goal_links", "", kr_ids, ref, wb.digest, stamp,
-                 run_id],
+                [wb.source, wb.ticket_key, "goal_links", "", kr_ids, ref, digest, stamp, run_id],
             )
         else:  # REMOVE_GOAL_LINKS: the service's goal links are gone from the ticket
             self.db.execute(
@@ -466,9 +467,12 @@ class Store:
             "kind = 'label' and label = ?",
             [wb.source, wb.ticket_key, wb.label],
         )
+        wanted = wb.label.casefold()  # GitHub labels are case-insensitive; the planner too
         before = {
             "label": wb.label,
-            "label_present": None if labels is None else wb.label in labels,
+            "label_present": None if labels is None else wanted in {
+                lb.casefold() for lb in labels
+            },
             "ledger_active": ledger_row is not None and ledger_row[0] is None,
         }
         if wb.kind is WriteBackKind.ADD_LABEL:
@@ -477,14 +481,17 @@ class Store:
                 [wb.source, wb.ticket_key, "label", wb.label, "[]", None, wb.digest, stamp,
                  run_id],
             )
-            new_labels = labels if labels is None or wb.label in labels else [*labels, wb.label]
+            present = labels is not None and wanted in {lb.casefold() for lb in labels}
+            new_labels = labels if labels is None or present else [*labels, wb.label]
         else:
             self.db.execute(
                 "update ledger set removed_at = ?, run_id = ? where source = ? and "
                 "ticket_key = ? and kind = 'label' and label = ? and removed_at is null",
                 [stamp, run_id, wb.source, wb.ticket_key, wb.label],
             )
-            new_labels = None if labels is None else [lb for lb in labels if lb != wb.label]
+            new_labels = None if labels is None else [
+                lb for lb in labels if lb.casefold() != wanted
+            ]
         if new_labels is not None and new_labels != labels:
             self.db.execute(
                 "update tickets set labels = ? where source = ? and key = ?",

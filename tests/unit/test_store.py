@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 import stat
@@ -36,6 +37,7 @@ from syncer.model import (
     WriteBack,
     WriteBackKind,
 )
+from syncer.plan import goals_digest
 from syncer.store import Store
 from tests.helpers.store_helpers import (
     T0,
@@ -449,17 +451,17 @@ def test_mark_done_goal_links_keeps_kr_ids_ref_and_digest_and_the_before_state(
     store.mark_done(store.pending()[0].id, ApplyResult(ApplyStatus.APPLIED, "comment-9"), 1,
                     now=at(1))
     assert store.applied_state().goal_links == {
-        ("jira", "WEB-1"): AppliedGoalLinks(("KR1",), "comment-9", first.digest)
+        ("jira", "WEB-1"): AppliedGoalLinks(("KR1",), "comment-9", goals_digest(first.goals))
     }
     second = set_goals("KR1", "KR2", previous=("KR1",), remote_ref="comment-9")
     store.enqueue(2, [second], now=at(2))
     store.mark_done(store.pending()[0].id, ApplyResult(ApplyStatus.APPLIED), 2, now=at(3))
     assert store.applied_state().goal_links[("jira", "WEB-1")] == AppliedGoalLinks(
-        ("KR1", "KR2"), "comment-9", second.digest  # no new ref from the connector: kept
+        ("KR1", "KR2"), "comment-9", goals_digest(second.goals)  # no new ref: kept
     )
     (row,) = store.journal(2)
     assert row.before == {"goal_links": {"kr_ids": ["KR1"], "remote_ref": "comment-9",
-                                         "digest": first.digest, "active": True}}
+                                         "digest": goals_digest(first.goals), "active": True}}
     assert store.journal(1)[0].before == {"goal_links": None}
 
 
@@ -470,7 +472,7 @@ def test_ended_goal_links_stay_in_the_ledger_with_their_ref(store: Store) -> Non
     store.enqueue(2, [ended], now=at(2))
     store.mark_done(store.pending()[0].id, APPLIED, 2, now=at(3))
     assert store.applied_state().goal_links[("jira", "WEB-1")] == AppliedGoalLinks(
-        (), "c1", ended.digest
+        (), "c1", goals_digest(())
     )
 
 
@@ -687,3 +689,48 @@ def test_counts_and_integrity_check(store: Store) -> None:
     assert counts["tickets"] == 1 and counts["skipped"] == 1 and counts["pending"] == 1
     assert counts["overrides"] == 0
     assert store.integrity_check() == "ok"
+
+
+# -- with the real planner: what mark_done records is what the next plan expects -------------
+
+
+def _sync_once(s: Store, tickets: list[Ticket], cat: object, ruleset: object, n: int) -> list[
+    WriteBack
+]:
+    """One run's store side: pull, plan, save, queue, apply everything, mark done."""
+    from tests.helpers.plan_helpers import run_plan
+
+    s.store_page("jira", Page(tuple(tickets)), n, now=at(n))
+    the_plan = run_plan(s.tickets(), cat, ruleset, s.applied_state(),  # type: ignore[arg-type]
+                        prior_bets=s.bets(), now=at(n))
+    s.save_plan_outcome(the_plan.links, the_plan.broken, the_plan.bets, the_plan.untraceable,
+                        the_plan.overrides, sources={"jira"}, now=at(n))
+    s.enqueue(n, the_plan.writebacks, now=at(n))
+    for item in s.pending():
+        s.mark_done(item.id, ApplyResult(ApplyStatus.APPLIED, f"ref-{item.id}"), n, now=at(n))
+    return list(the_plan.writebacks)
+
+
+def test_a_second_plan_after_mark_done_writes_nothing(store: Store) -> None:
+    from tests.helpers import plan_helpers as ph
+
+    cat = ph.catalog("KR-1", "KR-2")
+    ruleset = ph.rules(ph.label_rule("r1", "checkout", "KR-1"))
+    pulled = [
+        ph.ticket("WEB-1", ["checkout"]),
+        ph.ticket("WEB-2", ["okr:KR-2"]),
+        ph.ticket("WEB-3", ["misc"]),
+    ]
+    first = _sync_once(store, pulled, cat, ruleset, 1)
+    assert {wb.kind for wb in first} == {WriteBackKind.ADD_LABEL, WriteBackKind.SET_GOAL_LINKS}
+    # the tracker did what was asked: the next pull returns what the store now holds
+    assert _sync_once(store, store.tickets(), cat, ruleset, 2) == []
+    assert store.untraceable() == {"jira:WEB-3": at(1)}
+    # a person removes the service's label: an override, never re-added, nothing fought
+    web1 = store.ticket("jira", "WEB-1")
+    assert web1 is not None and "goal:KR-1" in web1.labels
+    removed = [dataclasses.replace(web1, labels=("checkout",))]
+    third = _sync_once(store, removed, cat, ruleset, 3)
+    assert [o.label for o in store.overrides()] == ["goal:KR-1"]
+    assert all(wb.kind is not WriteBackKind.ADD_LABEL for wb in third)
+    assert _sync_once(store, removed, cat, ruleset, 4) == []
