@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -241,6 +241,10 @@ class JiraState:
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+    def __iter__(self) -> Iterator[str]:
+        """Issue keys, like `keys()`."""
+        return iter(self.keys())
 
     def projects(self) -> dict[str, str]:
         """Project key -> name, in first-seen order."""
