@@ -380,12 +380,17 @@ def _words(text: str) -> set[str]:
 
 
 def suggest_krs(
-    ticket: Ticket, ruleset: RuleSet, catalog: Catalog, *, limit: int = 5
+    ticket: Ticket,
+    ruleset: RuleSet,
+    catalog: Catalog,
+    *,
+    limit: int = 5,
+    managed_prefix: str = "goal:",
 ) -> list[tuple[str, str]]:
     """KRs an unlinked ticket might serve, best first, each with why: the rules that came
     closest (most conditions held), then KRs whose title or metric shares words with the title.
     """
-    labels = _input_labels(ticket, "")
+    labels = _input_labels(ticket, managed_prefix)
     scored: list[tuple[float, int, str, Rule, int]] = []
     for rule in ruleset.rules:
         if catalog.kr(rule.kr_id) is None:

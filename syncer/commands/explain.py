@@ -105,7 +105,9 @@ def _print(data: dict[str, Any]) -> None:
 @app.command()
 def explain(
     key: str | None = typer.Argument(
-        None, help="A ticket in the store (WEB-123 or acme/app#45); omit to describe one."
+        None,
+        metavar="KEY",
+        help="A ticket in the store (WEB-123 or acme/app#45); omit to describe one.",
     ),
     source: str = typer.Option("cli", "--source", help="Source name of a described ticket."),
     project: str = typer.Option("", "--project", help="Jira project key or GitHub owner/repo."),

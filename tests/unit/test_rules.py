@@ -317,3 +317,13 @@ def test_property_never_crashes_on_arbitrary_text(
     m = map_ticket(t, RULES, CATALOG)
     assert {link.kr_id for link in m.links} <= CATALOG.kr_ids
     assert isinstance(suggest_krs(t, RULES, CATALOG), list)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ticket_st, rules_st)
+def test_property_suggestions_are_deterministic_catalog_krs(t: Ticket, rules: list[Rule]) -> None:
+    rs = RuleSet(tuple(rules))
+    found = suggest_krs(t, rs, CATALOG)
+    assert found == suggest_krs(t, rs, CATALOG)
+    assert len(found) <= 5 and {k for k, _ in found} <= CATALOG.kr_ids
+    assert len({k for k, _ in found}) == len(found)
