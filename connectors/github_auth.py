@@ -97,6 +97,7 @@ class InstallationTokens:
     def _mint(self) -> tuple[str, float, dict[str, str]]:
         """Blocking: sign the app JWT and exchange it for an installation token (PyGithub)."""
         from github import Auth, GithubException, GithubIntegration
+        from jwt.exceptions import PyJWTError
 
         try:
             integration = GithubIntegration(
@@ -116,7 +117,7 @@ class InstallationTokens:
                 source=self._source,
                 status=exc.status,
             ) from None
-        except (ValueError, TypeError) as exc:
+        except (PyJWTError, ValueError, TypeError) as exc:
             # a malformed private key: say so without echoing it
             raise AuthError(
                 f"GitHub App {self.app_id}: the private key cannot sign a JWT "

@@ -385,3 +385,75 @@ def test_source_hypothesis_pattern_wins_and_is_validated() -> None:
     assert ticket.hypothesis == "ship it"
     with pytest.raises(ValidationError, match="regex"):
         GitHubSourceConfig(token="t", repos=["a/b"], hypothesis_pattern="(")
+
+
+def test_next_link_to_another_host_is_refused() -> None:
+    fake = _world()
+    original = fake._paged
+
+    def evil(request: Any, items: list[Any]) -> Any:
+        response = original(request, items)
+        if "link" in response.headers:
+            response.headers["link"] = '<https://evil.test/steal?page=2>; rel="next"'
+        return response
+
+    fake._paged = evil  # type: ignore[method-assign]
+    with pytest.raises(RemoteRejected, match="another host"):
+        _pull(_connector(fake), None)
+    assert not any("evil" in p for _, p, _ in fake.calls)
+
+
+def test_installation_token_is_reminted_before_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from connectors.github_auth import REFRESH_BEFORE, InstallationTokens
+
+    tokens = InstallationTokens(api_url="https://gh.test", app_id=1, installation_id=2,
+                                private_key=None, private_key_path="/nonexistent.pem",
+                                verify_tls=True, timeout=5, source="gh")
+    lifetimes = iter([REFRESH_BEFORE + 100, 3600])
+    minted: list[str] = []
+
+    def fake_mint() -> tuple[str, float, dict[str, str]]:
+        minted.append(f"ghs_{len(minted)}")
+        return minted[-1], time.time() + next(lifetimes), {"issues": "write"}
+
+    monkeypatch.setattr(tokens, "_mint", fake_mint)
+
+    async def go() -> list[dict[str, str]]:
+        first = await tokens.headers()
+        again = await tokens.headers()  # still valid for > 5 min: cached
+        monkeypatch.setattr(time, "time", lambda: tokens.expires_at - REFRESH_BEFORE + 1)
+        later = await tokens.headers()  # within 5 min of expiry: re-minted
+        return [first, again, later]
+
+    first, again, later = asyncio.run(go())
+    assert first == again == {"Authorization": "Bearer ghs_0"}
+    assert later == {"Authorization": "Bearer ghs_1"}
+    assert tokens.mints == 2 and tokens.permissions == {"issues": "write"}
+
+
+def test_unreadable_private_key_is_an_auth_error_without_the_path_contents() -> None:
+    from connectors.github_auth import InstallationTokens
+    from syncer.errors import AuthError
+
+    tokens = InstallationTokens(api_url="https://gh.test", app_id=1, installation_id=2,
+                                private_key=None, private_key_path="/nonexistent/key.pem",
+                                verify_tls=True, timeout=5, source="gh")
+    with pytest.raises(AuthError, match="private_key_path"):
+        asyncio.run(tokens.headers())
+
+
+def test_bad_private_key_is_an_auth_error_that_does_not_echo_it() -> None:
+    from pydantic import SecretStr
+
+    from connectors.github_auth import InstallationTokens
+    from syncer.errors import AuthError
+
+    key = "-----BEGIN PRIVATE KEY-----\nnot-a-key-SECRETBITS\n-----END PRIVATE KEY-----\n"
+    tokens = InstallationTokens(api_url="http://127.0.0.1:9", app_id=1, installation_id=2,
+                                private_key=SecretStr(key), private_key_path="",
+                                verify_tls=True, timeout=1, source="gh")
+    with pytest.raises(AuthError) as info:
+        asyncio.run(tokens.headers())
+    assert "SECRETBITS" not in str(info.value)
