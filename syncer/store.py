@@ -15,37 +15,29 @@ Tables and columns: docs/store.md. Schema versions: `syncer.migrations`.
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import sqlite3
 import stat
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlite_utils import Database
 
 from syncer import migrations
 from syncer.errors import StoreError
 from syncer.model import (
-    AppliedGoalLinks,
-    AppliedState,
-    ApplyResult,
     Bet,
     BrokenLink,
-    CheckIn,
     Link,
     Origin,
     Override,
     Page,
     Ticket,
-    WriteBack,
-    WriteBackKind,
 )
-from syncer.plan import goals_digest
+from syncer.store_base import guarded, in_list, store_error
+from syncer.store_outbox import OutboxStore
+from syncer.store_records import RecordsStore
 from syncer.store_rows import (
     BET_COLUMNS,
     TICKET_COLUMNS,
@@ -58,11 +50,6 @@ from syncer.store_rows import (
     bet_of,
     bet_params,
     dt,
-    dumps,
-    outbox_of,
-    result_json,
-    result_of,
-    run_of,
     ticket_of,
     ticket_params,
     ts,
@@ -72,10 +59,6 @@ __all__ = [
     "JournalRow", "OutboxItem", "ReportSnapshot", "RunRow", "SentReport", "SkippedRow", "Store",
 ]
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-MAX_ERROR_CHARS = 2000
 _TICKET_COLS = ", ".join(TICKET_COLUMNS)
 _UPSERT_TICKET = (
     f"insert into tickets ({_TICKET_COLS}, first_seen, last_seen, run_id) "
@@ -85,44 +68,12 @@ _UPSERT_TICKET = (
     + ", last_seen = excluded.last_seen, run_id = excluded.run_id"
 )
 _BET_COLS = ", ".join(BET_COLUMNS)
-_LEDGER_UPSERT = (
-    "insert into ledger (source, ticket_key, kind, label, kr_ids, remote_ref, digest, "
-    "applied_at, removed_at, run_id) values (?, ?, ?, ?, ?, ?, ?, ?, null, ?) "
-    "on conflict (source, ticket_key, kind, label) do update set kr_ids = excluded.kr_ids, "
-    "remote_ref = excluded.remote_ref, digest = excluded.digest, "
-    "applied_at = excluded.applied_at, removed_at = null, run_id = excluded.run_id"
+_UPSERT_BET = (
+    f"insert into bets ({_BET_COLS}, updated_at) values ({in_list(BET_COLUMNS)}, ?) "
+    "on conflict (source, ticket_key, kr_id) do update set "
+    + ", ".join(f"{c} = excluded.{c}" for c in BET_COLUMNS[3:])
+    + ", updated_at = excluded.updated_at"
 )
-
-
-def _guarded(fn: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
-    """Turn any SQLite failure inside a store method into a StoreError naming the file."""
-
-    @functools.wraps(fn)
-    def wrapper(self: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from exc
-
-    return wrapper
-
-
-def store_error(path: Path, exc: BaseException) -> StoreError:
-    """What the user reads when SQLite refuses: the file, and what probably happened."""
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return StoreError(
-            f"{path}: the store is locked by another program ({text})",
-            hint="wait for the other okrsync run or program using the file, then retry",
-        )
-    if isinstance(exc, sqlite3.DatabaseError) and (
-        "not a database" in text or "malformed" in text or "corrupt" in text
-    ):
-        return StoreError(
-            f"{path}: not a usable okrsync store ({text})",
-            hint="point [store].path at another file, or restore this one from a backup",
-        )
-    return StoreError(f"{path}: store error: {text}")
 
 
 def _create_private(path: Path) -> None:
@@ -147,17 +98,8 @@ def _create_private(path: Path) -> None:
         raise StoreError(f"{path}: cannot create the store: {exc.strerror or exc}") from exc
 
 
-def _in(values: Sequence[str]) -> str:
-    return ", ".join("?" * len(values))
-
-
-class Store:
+class Store(OutboxStore, RecordsStore):
     """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
-
-    def __init__(self, db: Database, path: Path, version: int) -> None:
-        self.db = db
-        self.path = path
-        self.version = version
 
     @classmethod
     def open(cls, path: Path | str, *, busy_timeout: float = 5.0) -> Store:
@@ -188,70 +130,14 @@ class Store:
         _create_private(path)  # the WAL files now exist; SQLite gives them the file's mode
         return cls(db, path, version)
 
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return self.db.execute(sql, list(params)).fetchall()
-
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.db.execute(sql, list(params)).fetchone()
-
-    # -- runs ---------------------------------------------------------------------------
-
-    @_guarded
-    def start_run(self, kind: str, *, dry_run: bool, now: datetime) -> int:
-        cur = self.db.execute(
-            "insert into runs (kind, started_at, status, dry_run, summary) "
-            "values (?, ?, 'running', ?, '{}')",
-            [kind, ts(now), int(dry_run)],
-        )
-        return int(cur.lastrowid or 0)
-
-    @_guarded
-    def finish_run(
-        self, run_id: int, *, status: str, summary: Mapping[str, Any], now: datetime
-    ) -> None:
-        self.db.execute(
-            "update runs set finished_at = ?, status = ?, summary = ? where id = ?",
-            [ts(now), status, dumps(dict(summary)), run_id],
-        )
-
-    _RUN = "select id, kind, started_at, finished_at, status, dry_run, summary from runs"
-
-    @_guarded
-    def runs(self, limit: int = 20) -> list[RunRow]:
-        """The latest runs, newest first."""
-        return [run_of(r) for r in self._rows(f"{self._RUN} order by id desc limit ?", [limit])]
-
-    @_guarded
-    def run(self, run_id: int) -> RunRow | None:
-        row = self._one(f"{self._RUN} where id = ?", [run_id])
-        return None if row is None else run_of(row)
-
-    @_guarded
-    def last_runs(self) -> dict[str, RunRow]:
-        """The latest run of each kind (`sync`, `report` ...), for `okrsync status`."""
-        rows = self._rows(f"{self._RUN} where id in (select max(id) from runs group by kind)")
-        return {r.kind: r for r in map(run_of, rows)}
-
     # -- tickets, skipped payloads, cursors ---------------------------------------------
 
-    @_guarded
+    @guarded
     def get_cursor(self, source: str) -> str | None:
         row = self._one("select cursor from cursors where source = ?", [source])
         return None if row is None else str(row[0])
 
-    @_guarded
+    @guarded
     def store_page(self, source: str, page: Page, run_id: int | None, *, now: datetime) -> None:
         """Store a page's tickets and skipped payloads, then its cursor, in one transaction."""
         stamp = ts(now)
@@ -279,13 +165,13 @@ class Store:
                     [source, page.cursor, stamp, run_id],
                 )
 
-    @_guarded
+    @guarded
     def ticket_count(self, source: str | None = None) -> int:
         if source is None:
             return int(self._one("select count(*) from tickets")[0])
         return int(self._one("select count(*) from tickets where source = ?", [source])[0])
 
-    @_guarded
+    @guarded
     def tickets_per_source(self) -> dict[str, int]:
         rows = self._rows("select source, count(*) from tickets group by source order by source")
         return {str(s): int(n) for s, n in rows}
@@ -305,14 +191,14 @@ class Store:
     def tickets(self, source: str | None = None) -> list[Ticket]:
         return list(self.iter_tickets(source))
 
-    @_guarded
+    @guarded
     def ticket(self, source: str, key: str) -> Ticket | None:
         row = self._one(
             f"select {_TICKET_COLS} from tickets where source = ? and key = ?", [source, key]
         )
         return None if row is None else ticket_of(row)
 
-    @_guarded
+    @guarded
     def find_ticket(self, key: str) -> Ticket | None:
         """A ticket by key in whichever source has it (the first source by name on a tie)."""
         row = self._one(
@@ -320,7 +206,7 @@ class Store:
         )
         return None if row is None else ticket_of(row)
 
-    @_guarded
+    @guarded
     def skipped(self, source: str | None = None) -> list[SkippedRow]:
         where, params = ("where source = ?", [source]) if source is not None else ("", [])
         rows = self._rows(
@@ -329,202 +215,9 @@ class Store:
         )
         return [SkippedRow(s, k, r, run, dt(at)) for s, k, r, run, at in rows]
 
-    # -- what the service applied -------------------------------------------------------
-
-    @_guarded
-    def applied_state(self) -> AppliedState:
-        """The ledger, overrides and pending keys as plain values for the planner."""
-        labels = frozenset(
-            (s, k, lb) for s, k, lb in self._rows(
-                "select source, ticket_key, label from ledger "
-                "where kind = 'label' and removed_at is null"
-            )
-        )
-        goal_links = {
-            (s, k): AppliedGoalLinks(tuple(json.loads(krs)), ref, digest)
-            for s, k, krs, ref, digest in self._rows(
-                "select source, ticket_key, kr_ids, remote_ref, digest from ledger "
-                "where kind = 'goal_links' and removed_at is null"
-            )
-        }
-        overrides = frozenset(
-            (s, k, lb) for s, k, lb in self._rows("select source, ticket_key, label from overrides")
-        )
-        pending = frozenset(r[0] for r in self._rows(
-            "select key from outbox where status = 'pending'"
-        ))
-        return AppliedState(labels, goal_links, overrides, pending)
-
-    # -- outbox, ledger, journal ---------------------------------------------------------
-
-    @_guarded
-    def enqueue(self, run_id: int | None, writebacks: Iterable[WriteBack], *, now: datetime) -> int:
-        """Queue write-backs in one transaction; a pending item with the same key is replaced
-        (its attempts carry over when the content is the same)."""
-        stamp = ts(now)
-        count = 0
-        with self.db.atomic():
-            for wb in writebacks:
-                old = self._one(
-                    "select id, digest, attempts, last_error from outbox "
-                    "where key = ? and status = 'pending'",
-                    [wb.key],
-                )
-                attempts, last_error = 0, None
-                if old is not None:
-                    if old[1] == wb.digest:
-                        attempts, last_error = old[2], old[3]
-                    self.db.execute(
-                        "update outbox set status = 'replaced', updated_at = ? where id = ?",
-                        [stamp, old[0]],
-                    )
-                self.db.execute(
-                    "insert into outbox (key, source, ticket_key, kind, writeback, digest, "
-                    "status, attempts, last_error, run_id, created_at, updated_at) "
-                    "values (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-                    [wb.key, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
-                     wb.digest, attempts, last_error, run_id, stamp, stamp],
-                )
-                count += 1
-        return count
-
-    @_guarded
-    def pending(self) -> list[OutboxItem]:
-        """Pending write-backs in the order they were queued."""
-        rows = self._rows(
-            "select id, writeback, attempts, last_error, run_id, created_at from outbox "
-            "where status = 'pending' order by id"
-        )
-        return [outbox_of(r) for r in rows]
-
-    @_guarded
-    def mark_done(
-        self, item_id: int, result: ApplyResult, run_id: int | None, *, now: datetime
-    ) -> None:
-        """Record a confirmed write-back: outbox row done, ledger, the stored ticket's labels
-        and a journal row with the state before it, all in one transaction."""
-        stamp = ts(now)
-        with self.db.atomic():
-            row = self._one("select writeback, status from outbox where id = ?", [item_id])
-            if row is None or row[1] != "pending":
-                raise ValueError(f"outbox item {item_id} is not pending")
-            wb = WriteBack.from_json(json.loads(row[0]))
-            before = self._record_effect(wb, result, run_id, stamp)
-            self.db.execute(
-                "update outbox set status = 'done', done_at = ?, done_run_id = ?, "
-                "updated_at = ? where id = ?",
-                [stamp, run_id, stamp, item_id],
-            )
-            self.db.execute(
-                "insert into journal (run_id, outbox_id, source, ticket_key, kind, writeback, "
-                "result, before, at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, item_id, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
-                 dumps(result_json(result)), dumps(before), stamp],
-            )
-
-    def _record_effect(
-        self, wb: WriteBack, result: ApplyResult, run_id: int | None, stamp: str
-    ) -> dict[str, Any]:
-        """Update the ledger and the stored ticket for one write-back; return the `before`."""
-        if wb.kind in (WriteBackKind.ADD_LABEL, WriteBackKind.REMOVE_LABEL):
-            return self._record_label(wb, run_id, stamp)
-        old = self._one(
-            "select kr_ids, remote_ref, digest, removed_at from ledger where source = ? and "
-            "ticket_key = ? and kind = 'goal_links' and label = ''",
-            [wb.source, wb.ticket_key],
-        )
-        before: dict[str, Any] = {"goal_links": None}
-        if old is not None:
-            before["goal_links"] = {
-                "kr_ids": json.loads(old[0]), "remote_ref": old[1], "digest": old[2],
-                "active": old[3] is None,
-            }
-        if wb.kind is WriteBackKind.SET_GOAL_LINKS:
-            ref = result.remote_ref
-            if ref is None:
-                ref = old[1] if old is not None else wb.remote_ref
-            kr_ids = json.dumps([g.kr_id for g in wb.goals])
-            digest = goals_digest(wb.goals)  # what the planner compares the goal text with
-            self.db.execute(
-                _LEDGER_UPSERT,
-                [wb.source, wb.ticket_key, "goal_links", "", kr_ids, ref, digest, stamp, run_id],
-            )
-        else:  # REMOVE_GOAL_LINKS: the service's goal links are gone from the ticket
-            self.db.execute(
-                "update ledger set removed_at = ?, kr_ids = '[]', remote_ref = ?, run_id = ? "
-                "where source = ? and ticket_key = ? and kind = 'goal_links' and label = ''",
-                [stamp, result.remote_ref, run_id, wb.source, wb.ticket_key],
-            )
-        return before
-
-    def _record_label(self, wb: WriteBack, run_id: int | None, stamp: str) -> dict[str, Any]:
-        ticket_row = self._one(
-            "select labels from tickets where source = ? and key = ?", [wb.source, wb.ticket_key]
-        )
-        labels: list[str] | None = None if ticket_row is None else json.loads(ticket_row[0])
-        ledger_row = self._one(
-            "select removed_at from ledger where source = ? and ticket_key = ? and "
-            "kind = 'label' and label = ?",
-            [wb.source, wb.ticket_key, wb.label],
-        )
-        wanted = wb.label.casefold()  # GitHub labels are case-insensitive; the planner too
-        before = {
-            "label": wb.label,
-            "label_present": None if labels is None else wanted in {
-                lb.casefold() for lb in labels
-            },
-            "ledger_active": ledger_row is not None and ledger_row[0] is None,
-        }
-        if wb.kind is WriteBackKind.ADD_LABEL:
-            self.db.execute(
-                _LEDGER_UPSERT,
-                [wb.source, wb.ticket_key, "label", wb.label, "[]", None, wb.digest, stamp,
-                 run_id],
-            )
-            present = labels is not None and wanted in {lb.casefold() for lb in labels}
-            new_labels = labels if labels is None or present else [*labels, wb.label]
-        else:
-            self.db.execute(
-                "update ledger set removed_at = ?, run_id = ? where source = ? and "
-                "ticket_key = ? and kind = 'label' and label = ? and removed_at is null",
-                [stamp, run_id, wb.source, wb.ticket_key, wb.label],
-            )
-            new_labels = None if labels is None else [
-                lb for lb in labels if lb.casefold() != wanted
-            ]
-        if new_labels is not None and new_labels != labels:
-            self.db.execute(
-                "update tickets set labels = ? where source = ? and key = ?",
-                [json.dumps(new_labels, ensure_ascii=False), wb.source, wb.ticket_key],
-            )
-        return before
-
-    @_guarded
-    def mark_failed(self, item_id: int, error: str, *, now: datetime) -> None:
-        """Count a failed attempt; the item stays pending. `error` is the caller's safe text."""
-        self.db.execute(
-            "update outbox set attempts = attempts + 1, last_error = ?, updated_at = ? "
-            "where id = ? and status = 'pending'",
-            [error[:MAX_ERROR_CHARS], ts(now), item_id],
-        )
-
-    @_guarded
-    def journal(self, run_id: int) -> list[JournalRow]:
-        """The write-backs a run confirmed, oldest first."""
-        rows = self._rows(
-            "select id, run_id, writeback, result, before, at from journal where run_id = ? "
-            "order by id",
-            [run_id],
-        )
-        return [
-            JournalRow(int(i), run, WriteBack.from_json(json.loads(wb)),
-                       result_of(json.loads(res)), json.loads(before), dt(at))
-            for i, run, wb, res, before, at in rows
-        ]
-
     # -- plan outcome --------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def save_plan_outcome(
         self,
         links: Iterable[Link],
@@ -543,8 +236,8 @@ class Store:
         stamp = ts(now)
         conn = self.db.conn
         with self.db.atomic():
-            conn.execute(f"delete from links where source in ({_in(srcs)})", srcs)
-            conn.execute(f"delete from broken_links where source in ({_in(srcs)})", srcs)
+            conn.execute(f"delete from links where source in ({in_list(srcs)})", srcs)
+            conn.execute(f"delete from broken_links where source in ({in_list(srcs)})", srcs)
             conn.executemany(
                 "insert or replace into links (source, ticket_key, kr_id, origin, rule_id, "
                 "reason) values (?, ?, ?, ?, ?, ?)",
@@ -557,7 +250,9 @@ class Store:
                 [(b.source, b.ticket_key, b.label, b.kr_id) for b in broken if b.source in srcs],
             )
             flagged = {uid: src for uid in untraceable_uids if (src := _source_of(uid, srcs))}
-            known = self._rows(f"select uid from untraceable where source in ({_in(srcs)})", srcs)
+            known = self._rows(
+                f"select uid from untraceable where source in ({in_list(srcs)})", srcs
+            )
             conn.executemany(
                 "delete from untraceable where uid = ?",
                 [(uid,) for (uid,) in known if uid not in flagged],
@@ -567,10 +262,7 @@ class Store:
                 [(uid, src, stamp) for uid, src in flagged.items()],
             )
             conn.executemany(
-                f"insert into bets ({_BET_COLS}, updated_at) values "
-                f"({_in(BET_COLUMNS)}, ?) on conflict (source, ticket_key, kr_id) do update set "
-                + ", ".join(f"{c} = excluded.{c}" for c in BET_COLUMNS[3:])
-                + ", updated_at = excluded.updated_at",
+                _UPSERT_BET,
                 [(*bet_params(b), stamp) for b in bets],
             )
             for o in new_overrides:
@@ -585,7 +277,7 @@ class Store:
                     [ts(o.at), o.source, o.ticket_key, o.label],
                 )
 
-    @_guarded
+    @guarded
     def links(self) -> list[Link]:
         rows = self._rows(
             "select source, ticket_key, kr_id, origin, rule_id, reason from links "
@@ -593,7 +285,7 @@ class Store:
         )
         return [Link(s, k, kr, Origin(o), rule, reason) for s, k, kr, o, rule, reason in rows]
 
-    @_guarded
+    @guarded
     def broken_links(self) -> list[BrokenLink]:
         rows = self._rows(
             "select source, ticket_key, label, kr_id from broken_links "
@@ -601,12 +293,12 @@ class Store:
         )
         return [BrokenLink(*r) for r in rows]
 
-    @_guarded
+    @guarded
     def bets(self) -> list[Bet]:
         rows = self._rows(f"select {_BET_COLS} from bets order by source, ticket_key, kr_id")
         return [bet_of(r) for r in rows]
 
-    @_guarded
+    @guarded
     def overrides(self) -> list[Override]:
         rows = self._rows(
             "select source, ticket_key, label, kr_id, at from overrides "
@@ -614,114 +306,16 @@ class Store:
         )
         return [Override(s, k, lb, kr, dt(at)) for s, k, lb, kr, at in rows]
 
-    @_guarded
+    @guarded
     def untraceable(self) -> dict[str, datetime]:
         """Untraceable ticket uids and since when they have been untraceable."""
         return {uid: dt(since) for uid, since in self._rows(
             "select uid, since from untraceable order by uid"
         )}
 
-    # -- key-result values -----------------------------------------------------------------
-
-    @_guarded
-    def add_checkin(self, checkin: CheckIn) -> int:
-        cur = self.db.execute(
-            "insert into checkins (kr_id, value, at, confidence, note) values (?, ?, ?, ?, ?)",
-            [checkin.kr_id, checkin.value, ts(checkin.at), checkin.confidence, checkin.note],
-        )
-        return int(cur.lastrowid or 0)
-
-    @_guarded
-    def checkins(self, kr_id: str | None = None) -> list[CheckIn]:
-        """Check-ins (of one KR), oldest first."""
-        where, params = ("where kr_id = ?", [kr_id]) if kr_id is not None else ("", [])
-        rows = self._rows(
-            f"select kr_id, value, at, confidence, note from checkins {where} order by at, id",
-            params,
-        )
-        return [CheckIn(kr, value, dt(at), conf, note) for kr, value, at, conf, note in rows]
-
-    @_guarded
-    def snapshot_kr_values(self, values: Mapping[str, float], *, now: datetime) -> None:
-        """Remember KR values seen at `now`; a value equal to the KR's latest snapshot adds no
-        row, so a daemon syncing every few minutes does not grow the table."""
-        latest = self._latest("kr_snapshots", "at desc", ts(now))
-        rows = [(kr, ts(now), float(v)) for kr, v in values.items() if latest.get(kr) != v]
-        with self.db.atomic():
-            self.db.conn.executemany(
-                "insert or replace into kr_snapshots (kr_id, at, value) values (?, ?, ?)", rows
-            )
-
-    @_guarded
-    def kr_values(self, at: datetime) -> dict[str, float]:
-        """Each KR's value at `at`: its latest check-in at or before `at`, else its latest
-        snapshot at or before `at`. KRs with neither are absent."""
-        stamp = ts(at)
-        values = self._latest("kr_snapshots", "at desc", stamp)
-        values.update(self._latest("checkins", "at desc, id desc", stamp))
-        return values
-
-    def _latest(self, table: str, newest_first: str, stamp: str) -> dict[str, float]:
-        """Per KR, the value of the newest row of `table` at or before `stamp`."""
-        rows = self._rows(
-            f"select kr_id, value from (select kr_id, value, row_number() over (partition by "
-            f"kr_id order by {newest_first}) as n from {table} where at <= ?) where n = 1",
-            [stamp],
-        )
-        return {str(kr): float(v) for kr, v in rows}
-
-    # -- reports ---------------------------------------------------------------------------
-
-    @_guarded
-    def sent_report(self, week: str, kind: str, recipient: str) -> SentReport | None:
-        """The record of a report already mailed for this ISO week, if any."""
-        row = self._one(
-            "select week, kind, recipient, sent_at, message_id, times from sent_reports "
-            "where week = ? and kind = ? and recipient = ?",
-            [week, kind, recipient],
-        )
-        if row is None:
-            return None
-        return SentReport(row[0], row[1], row[2], dt(row[3]), row[4], int(row[5]))
-
-    @_guarded
-    def record_sent_report(
-        self, week: str, kind: str, recipient: str, *, now: datetime, message_id: str = ""
-    ) -> None:
-        self.db.execute(
-            "insert into sent_reports (week, kind, recipient, sent_at, message_id) "
-            "values (?, ?, ?, ?, ?) on conflict (week, kind, recipient) do update set "
-            "sent_at = excluded.sent_at, message_id = excluded.message_id, times = times + 1",
-            [week, kind, recipient, ts(now), message_id],
-        )
-
-    @_guarded
-    def save_report_snapshot(
-        self, week: str, kind: str, data: Mapping[str, Any], *, now: datetime
-    ) -> None:
-        """Keep (replace) one week's report data for trend lines."""
-        self.db.execute(
-            "insert or replace into report_snapshots (week, kind, data, created_at) "
-            "values (?, ?, ?, ?)",
-            [week, kind, dumps(dict(data)), ts(now)],
-        )
-
-    @_guarded
-    def report_snapshots(self, kind: str, weeks: int | Iterable[str]) -> list[ReportSnapshot]:
-        """Snapshots of one kind, oldest week first: the latest `weeks` of them (an int), or
-        those of the given ISO weeks."""
-        sql = "select week, kind, data, created_at from report_snapshots where kind = ?"
-        if isinstance(weeks, int):
-            rows = self._rows(f"{sql} order by week desc limit ?", [kind, max(weeks, 0)])
-        else:
-            wanted = sorted(set(weeks))
-            rows = self._rows(f"{sql} and week in ({_in(wanted)})", [kind, *wanted])
-        snaps = [ReportSnapshot(w, k, json.loads(d), dt(c)) for w, k, d, c in rows]
-        return sorted(snaps, key=lambda s: s.week)
-
     # -- health --------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def counts(self) -> dict[str, int]:
         """Row counts `okrsync status` shows."""
         tables = ("tickets", "skipped", "links", "broken_links", "bets", "overrides",
@@ -730,7 +324,7 @@ class Store:
         out["pending"] = int(self._one("select count(*) from outbox where status = 'pending'")[0])
         return out
 
-    @_guarded
+    @guarded
     def integrity_check(self) -> str:
         """SQLite's own check: "ok", or the problems it found, one per line."""
         return "\n".join(str(r[0]) for r in self._rows("pragma integrity_check"))

@@ -1,0 +1,82 @@
+"""The store's plumbing shared by its parts: the connection, small query helpers, and the
+translation of SQLite failures into `StoreError` naming the file (never a traceback)."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+
+from sqlite_utils import Database
+
+from syncer.errors import StoreError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S", bound="StoreBase")
+
+
+def guarded(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """Turn any SQLite failure inside a store method into a StoreError naming the file."""
+
+    @functools.wraps(fn)
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from exc
+
+    return wrapper
+
+
+def store_error(path: Path, exc: BaseException) -> StoreError:
+    """What the user reads when SQLite refuses: the file, and what probably happened."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"{path}: the store is locked by another program ({text})",
+            hint="wait for the other okrsync run or program using the file, then retry",
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and (
+        "not a database" in text or "malformed" in text or "corrupt" in text
+    ):
+        return StoreError(
+            f"{path}: not a usable okrsync store ({text})",
+            hint="point [store].path at another file, or restore this one from a backup",
+        )
+    return StoreError(f"{path}: store error: {text}")
+
+
+def in_list(values: Sequence[str]) -> str:
+    """Placeholders for `in (...)`."""
+    return ", ".join("?" * len(values))
+
+
+class StoreBase:
+    """The open database and its path; the parts of `Store` build on these helpers."""
+
+    def __init__(self, db: Database, path: Path, version: int) -> None:
+        self.db = db
+        self.path = path
+        self.version = version
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.db.execute(sql, list(params)).fetchall()
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.db.execute(sql, list(params)).fetchone()

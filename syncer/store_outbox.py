@@ -1,0 +1,242 @@
+"""The outbox, the ledger and the journal: write-backs recorded before any remote call, and
+what the service knows it applied once they are confirmed.
+
+`mark_done` is the one place the ledger changes, in the same transaction as the outbox row,
+the stored ticket's labels (so the next plan sees the label the service added) and the journal
+row that lets `revert` undo a run. `applied_state()` hands all of it to the pure planner.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from syncer.model import (
+    AppliedGoalLinks,
+    AppliedState,
+    ApplyResult,
+    WriteBack,
+    WriteBackKind,
+)
+from syncer.plan import goals_digest
+from syncer.store_base import StoreBase, guarded
+from syncer.store_rows import (
+    JournalRow,
+    OutboxItem,
+    dt,
+    dumps,
+    outbox_of,
+    result_json,
+    result_of,
+    ts,
+)
+
+MAX_ERROR_CHARS = 2000
+_LEDGER_UPSERT = (
+    "insert into ledger (source, ticket_key, kind, label, kr_ids, remote_ref, digest, "
+    "applied_at, removed_at, run_id) values (?, ?, ?, ?, ?, ?, ?, ?, null, ?) "
+    "on conflict (source, ticket_key, kind, label) do update set kr_ids = excluded.kr_ids, "
+    "remote_ref = excluded.remote_ref, digest = excluded.digest, "
+    "applied_at = excluded.applied_at, removed_at = null, run_id = excluded.run_id"
+)
+
+
+
+class OutboxStore(StoreBase):
+    """Outbox, ledger and journal methods of `Store`."""
+
+    # -- what the service applied -------------------------------------------------------
+
+    @guarded
+    def applied_state(self) -> AppliedState:
+        """The ledger, overrides and pending keys as plain values for the planner."""
+        labels = frozenset(
+            (s, k, lb) for s, k, lb in self._rows(
+                "select source, ticket_key, label from ledger "
+                "where kind = 'label' and removed_at is null"
+            )
+        )
+        goal_links = {
+            (s, k): AppliedGoalLinks(tuple(json.loads(krs)), ref, digest)
+            for s, k, krs, ref, digest in self._rows(
+                "select source, ticket_key, kr_ids, remote_ref, digest from ledger "
+                "where kind = 'goal_links' and removed_at is null"
+            )
+        }
+        overrides = frozenset(
+            (s, k, lb) for s, k, lb in self._rows("select source, ticket_key, label from overrides")
+        )
+        pending = frozenset(r[0] for r in self._rows(
+            "select key from outbox where status = 'pending'"
+        ))
+        return AppliedState(labels, goal_links, overrides, pending)
+
+    # -- outbox, ledger, journal ---------------------------------------------------------
+
+    @guarded
+    def enqueue(self, run_id: int | None, writebacks: Iterable[WriteBack], *, now: datetime) -> int:
+        """Queue write-backs in one transaction; a pending item with the same key is replaced
+        (its attempts carry over when the content is the same)."""
+        stamp = ts(now)
+        count = 0
+        with self.db.atomic():
+            for wb in writebacks:
+                old = self._one(
+                    "select id, digest, attempts, last_error from outbox "
+                    "where key = ? and status = 'pending'",
+                    [wb.key],
+                )
+                attempts, last_error = 0, None
+                if old is not None:
+                    if old[1] == wb.digest:
+                        attempts, last_error = old[2], old[3]
+                    self.db.execute(
+                        "update outbox set status = 'replaced', updated_at = ? where id = ?",
+                        [stamp, old[0]],
+                    )
+                self.db.execute(
+                    "insert into outbox (key, source, ticket_key, kind, writeback, digest, "
+                    "status, attempts, last_error, run_id, created_at, updated_at) "
+                    "values (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                    [wb.key, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
+                     wb.digest, attempts, last_error, run_id, stamp, stamp],
+                )
+                count += 1
+        return count
+
+    @guarded
+    def pending(self) -> list[OutboxItem]:
+        """Pending write-backs in the order they were queued."""
+        rows = self._rows(
+            "select id, writeback, attempts, last_error, run_id, created_at from outbox "
+            "where status = 'pending' order by id"
+        )
+        return [outbox_of(r) for r in rows]
+
+    @guarded
+    def mark_done(
+        self, item_id: int, result: ApplyResult, run_id: int | None, *, now: datetime
+    ) -> None:
+        """Record a confirmed write-back: outbox row done, ledger, the stored ticket's labels
+        and a journal row with the state before it, all in one transaction."""
+        stamp = ts(now)
+        with self.db.atomic():
+            row = self._one("select writeback, status from outbox where id = ?", [item_id])
+            if row is None or row[1] != "pending":
+                raise ValueError(f"outbox item {item_id} is not pending")
+            wb = WriteBack.from_json(json.loads(row[0]))
+            before = self._record_effect(wb, result, run_id, stamp)
+            self.db.execute(
+                "update outbox set status = 'done', done_at = ?, done_run_id = ?, "
+                "updated_at = ? where id = ?",
+                [stamp, run_id, stamp, item_id],
+            )
+            self.db.execute(
+                "insert into journal (run_id, outbox_id, source, ticket_key, kind, writeback, "
+                "result, before, at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, item_id, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
+                 dumps(result_json(result)), dumps(before), stamp],
+            )
+
+    def _record_effect(
+        self, wb: WriteBack, result: ApplyResult, run_id: int | None, stamp: str
+    ) -> dict[str, Any]:
+        """Update the ledger and the stored ticket for one write-back; return the `before`."""
+        if wb.kind in (WriteBackKind.ADD_LABEL, WriteBackKind.REMOVE_LABEL):
+            return self._record_label(wb, run_id, stamp)
+        old = self._one(
+            "select kr_ids, remote_ref, digest, removed_at from ledger where source = ? and "
+            "ticket_key = ? and kind = 'goal_links' and label = ''",
+            [wb.source, wb.ticket_key],
+        )
+        before: dict[str, Any] = {"goal_links": None}
+        if old is not None:
+            before["goal_links"] = {
+                "kr_ids": json.loads(old[0]), "remote_ref": old[1], "digest": old[2],
+                "active": old[3] is None,
+            }
+        if wb.kind is WriteBackKind.SET_GOAL_LINKS:
+            ref = result.remote_ref
+            if ref is None:
+                ref = old[1] if old is not None else wb.remote_ref
+            kr_ids = json.dumps([g.kr_id for g in wb.goals])
+            digest = goals_digest(wb.goals)  # what the planner compares the goal text with
+            self.db.execute(
+                _LEDGER_UPSERT,
+                [wb.source, wb.ticket_key, "goal_links", "", kr_ids, ref, digest, stamp, run_id],
+            )
+        else:  # REMOVE_GOAL_LINKS: the service's goal links are gone from the ticket
+            self.db.execute(
+                "update ledger set removed_at = ?, kr_ids = '[]', remote_ref = ?, run_id = ? "
+                "where source = ? and ticket_key = ? and kind = 'goal_links' and label = ''",
+                [stamp, result.remote_ref, run_id, wb.source, wb.ticket_key],
+            )
+        return before
+
+    def _record_label(self, wb: WriteBack, run_id: int | None, stamp: str) -> dict[str, Any]:
+        ticket_row = self._one(
+            "select labels from tickets where source = ? and key = ?", [wb.source, wb.ticket_key]
+        )
+        labels: list[str] | None = None if ticket_row is None else json.loads(ticket_row[0])
+        ledger_row = self._one(
+            "select removed_at from ledger where source = ? and ticket_key = ? and "
+            "kind = 'label' and label = ?",
+            [wb.source, wb.ticket_key, wb.label],
+        )
+        wanted = wb.label.casefold()  # GitHub labels are case-insensitive; the planner too
+        before = {
+            "label": wb.label,
+            "label_present": None if labels is None else wanted in {
+                lb.casefold() for lb in labels
+            },
+            "ledger_active": ledger_row is not None and ledger_row[0] is None,
+        }
+        if wb.kind is WriteBackKind.ADD_LABEL:
+            self.db.execute(
+                _LEDGER_UPSERT,
+                [wb.source, wb.ticket_key, "label", wb.label, "[]", None, wb.digest, stamp,
+                 run_id],
+            )
+            present = labels is not None and wanted in {lb.casefold() for lb in labels}
+            new_labels = labels if labels is None or present else [*labels, wb.label]
+        else:
+            self.db.execute(
+                "update ledger set removed_at = ?, run_id = ? where source = ? and "
+                "ticket_key = ? and kind = 'label' and label = ? and removed_at is null",
+                [stamp, run_id, wb.source, wb.ticket_key, wb.label],
+            )
+            new_labels = None if labels is None else [
+                lb for lb in labels if lb.casefold() != wanted
+            ]
+        if new_labels is not None and new_labels != labels:
+            self.db.execute(
+                "update tickets set labels = ? where source = ? and key = ?",
+                [json.dumps(new_labels, ensure_ascii=False), wb.source, wb.ticket_key],
+            )
+        return before
+
+    @guarded
+    def mark_failed(self, item_id: int, error: str, *, now: datetime) -> None:
+        """Count a failed attempt; the item stays pending. `error` is the caller's safe text."""
+        self.db.execute(
+            "update outbox set attempts = attempts + 1, last_error = ?, updated_at = ? "
+            "where id = ? and status = 'pending'",
+            [error[:MAX_ERROR_CHARS], ts(now), item_id],
+        )
+
+    @guarded
+    def journal(self, run_id: int) -> list[JournalRow]:
+        """The write-backs a run confirmed, oldest first."""
+        rows = self._rows(
+            "select id, run_id, writeback, result, before, at from journal where run_id = ? "
+            "order by id",
+            [run_id],
+        )
+        return [
+            JournalRow(int(i), run, WriteBack.from_json(json.loads(wb)),
+                       result_of(json.loads(res)), json.loads(before), dt(at))
+            for i, run, wb, res, before, at in rows
+        ]
+

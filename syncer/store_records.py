@@ -1,0 +1,161 @@
+"""Runs, key-result values and report records: what happened when, for status and reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from syncer.model import CheckIn
+from syncer.store_base import StoreBase, guarded, in_list
+from syncer.store_rows import (
+    ReportSnapshot,
+    RunRow,
+    SentReport,
+    dt,
+    dumps,
+    run_of,
+    ts,
+)
+
+
+class RecordsStore(StoreBase):
+    """Run, check-in, KR snapshot, sent-report and report-snapshot methods of `Store`."""
+
+    # -- runs ---------------------------------------------------------------------------
+
+    @guarded
+    def start_run(self, kind: str, *, dry_run: bool, now: datetime) -> int:
+        cur = self.db.execute(
+            "insert into runs (kind, started_at, status, dry_run, summary) "
+            "values (?, ?, 'running', ?, '{}')",
+            [kind, ts(now), int(dry_run)],
+        )
+        return int(cur.lastrowid or 0)
+
+    @guarded
+    def finish_run(
+        self, run_id: int, *, status: str, summary: Mapping[str, Any], now: datetime
+    ) -> None:
+        self.db.execute(
+            "update runs set finished_at = ?, status = ?, summary = ? where id = ?",
+            [ts(now), status, dumps(dict(summary)), run_id],
+        )
+
+    _RUN = "select id, kind, started_at, finished_at, status, dry_run, summary from runs"
+
+    @guarded
+    def runs(self, limit: int = 20) -> list[RunRow]:
+        """The latest runs, newest first."""
+        return [run_of(r) for r in self._rows(f"{self._RUN} order by id desc limit ?", [limit])]
+
+    @guarded
+    def run(self, run_id: int) -> RunRow | None:
+        row = self._one(f"{self._RUN} where id = ?", [run_id])
+        return None if row is None else run_of(row)
+
+    @guarded
+    def last_runs(self) -> dict[str, RunRow]:
+        """The latest run of each kind (`sync`, `report` ...), for `okrsync status`."""
+        rows = self._rows(f"{self._RUN} where id in (select max(id) from runs group by kind)")
+        return {r.kind: r for r in map(run_of, rows)}
+
+    # -- key-result values -----------------------------------------------------------------
+
+    @guarded
+    def add_checkin(self, checkin: CheckIn) -> int:
+        cur = self.db.execute(
+            "insert into checkins (kr_id, value, at, confidence, note) values (?, ?, ?, ?, ?)",
+            [checkin.kr_id, checkin.value, ts(checkin.at), checkin.confidence, checkin.note],
+        )
+        return int(cur.lastrowid or 0)
+
+    @guarded
+    def checkins(self, kr_id: str | None = None) -> list[CheckIn]:
+        """Check-ins (of one KR), oldest first."""
+        where, params = ("where kr_id = ?", [kr_id]) if kr_id is not None else ("", [])
+        rows = self._rows(
+            f"select kr_id, value, at, confidence, note from checkins {where} order by at, id",
+            params,
+        )
+        return [CheckIn(kr, value, dt(at), conf, note) for kr, value, at, conf, note in rows]
+
+    @guarded
+    def snapshot_kr_values(self, values: Mapping[str, float], *, now: datetime) -> None:
+        """Remember KR values seen at `now`; a value equal to the KR's latest snapshot adds no
+        row, so a daemon syncing every few minutes does not grow the table."""
+        latest = self._latest("kr_snapshots", "at desc", ts(now))
+        rows = [(kr, ts(now), float(v)) for kr, v in values.items() if latest.get(kr) != v]
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "insert or replace into kr_snapshots (kr_id, at, value) values (?, ?, ?)", rows
+            )
+
+    @guarded
+    def kr_values(self, at: datetime) -> dict[str, float]:
+        """Each KR's value at `at`: its latest check-in at or before `at`, else its latest
+        snapshot at or before `at`. KRs with neither are absent."""
+        stamp = ts(at)
+        values = self._latest("kr_snapshots", "at desc", stamp)
+        values.update(self._latest("checkins", "at desc, id desc", stamp))
+        return values
+
+    def _latest(self, table: str, newest_first: str, stamp: str) -> dict[str, float]:
+        """Per KR, the value of the newest row of `table` at or before `stamp`."""
+        rows = self._rows(
+            f"select kr_id, value from (select kr_id, value, row_number() over (partition by "
+            f"kr_id order by {newest_first}) as n from {table} where at <= ?) where n = 1",
+            [stamp],
+        )
+        return {str(kr): float(v) for kr, v in rows}
+
+    # -- reports ---------------------------------------------------------------------------
+
+    @guarded
+    def sent_report(self, week: str, kind: str, recipient: str) -> SentReport | None:
+        """The record of a report already mailed for this ISO week, if any."""
+        row = self._one(
+            "select week, kind, recipient, sent_at, message_id, times from sent_reports "
+            "where week = ? and kind = ? and recipient = ?",
+            [week, kind, recipient],
+        )
+        if row is None:
+            return None
+        return SentReport(row[0], row[1], row[2], dt(row[3]), row[4], int(row[5]))
+
+    @guarded
+    def record_sent_report(
+        self, week: str, kind: str, recipient: str, *, now: datetime, message_id: str = ""
+    ) -> None:
+        self.db.execute(
+            "insert into sent_reports (week, kind, recipient, sent_at, message_id) "
+            "values (?, ?, ?, ?, ?) on conflict (week, kind, recipient) do update set "
+            "sent_at = excluded.sent_at, message_id = excluded.message_id, times = times + 1",
+            [week, kind, recipient, ts(now), message_id],
+        )
+
+    @guarded
+    def save_report_snapshot(
+        self, week: str, kind: str, data: Mapping[str, Any], *, now: datetime
+    ) -> None:
+        """Keep (replace) one week's report data for trend lines."""
+        self.db.execute(
+            "insert or replace into report_snapshots (week, kind, data, created_at) "
+            "values (?, ?, ?, ?)",
+            [week, kind, dumps(dict(data)), ts(now)],
+        )
+
+    @guarded
+    def report_snapshots(self, kind: str, weeks: int | Iterable[str]) -> list[ReportSnapshot]:
+        """Snapshots of one kind, oldest week first: the latest `weeks` of them (an int), or
+        those of the given ISO weeks."""
+        sql = "select week, kind, data, created_at from report_snapshots where kind = ?"
+        if isinstance(weeks, int):
+            rows = self._rows(f"{sql} order by week desc limit ?", [kind, max(weeks, 0)])
+        else:
+            wanted = sorted(set(weeks))
+            rows = self._rows(f"{sql} and week in ({in_list(wanted)})", [kind, *wanted])
+        snaps = [ReportSnapshot(w, k, json.loads(d), dt(c)) for w, k, d, c in rows]
+        return sorted(snaps, key=lambda s: s.week)
+
