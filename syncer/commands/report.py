@@ -1,0 +1,106 @@
+"""`okrsync report`: the weekly report in any format, to stdout, a file, or by email."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from syncer.cli import app
+from syncer.config import Config, load_config
+from syncer.errors import UserError
+from syncer.reports import Format, ReportKind, WeeklyReport, build_report, parse_week, render
+
+CONFIG_OPTION = typer.Option(
+    None, "--config", "-c", help="okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"
+)
+
+
+def _need_store(config: Config) -> None:
+    if not config.store_path.exists():
+        raise UserError(
+            f"no store at {config.store_path}",
+            file=str(config.path),
+            key="store.path",
+            hint="run `okrsync sync` first; the report is built from what sync stored",
+        )
+
+
+def _build(config: Config, kind: ReportKind, week: str | None) -> WeeklyReport:
+    from syncer.catalog import load_catalog
+    from syncer.store import Store
+
+    catalog = load_catalog(config.catalog_path)
+    with Store.open(config.store_path) as store:
+        return build_report(store, catalog, config, week, kind=kind)
+
+
+def _print_terminal(report: WeeklyReport) -> None:
+    from syncer.reports.terminal import renderables
+
+    console = Console(highlight=False)
+    for item in renderables(report):
+        console.print(item)
+
+
+@app.command("report")
+def report_command(
+    kind: ReportKind = typer.Option(ReportKind.ALL, "--kind", help="which sections"),
+    fmt: Format = typer.Option(Format.TERMINAL, "--format", "-f", help="output format"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="write here, not stdout"),
+    week: str | None = typer.Option(
+        None, "--week", help="ISO week YYYY-Www (default: this week in report.timezone)"
+    ),
+    email: bool = typer.Option(
+        False, "--email", help="mail the report (once per ISO week per recipient set)"
+    ),
+    force: bool = typer.Option(False, "--force", help="with --email: send again this week"),
+    json_out: bool = typer.Option(False, "--json", help="with --email: the send result as JSON"),
+    config_path: Path | None = CONFIG_OPTION,
+) -> None:
+    """Untraceable work and the bet portfolio for an ISO week.
+
+    Prints the report (terminal tables, Markdown, HTML, text, JSON or CSV), or with `--email`
+    mails it as text + HTML to `report.recipients` (and to each team owner with
+    `report.per_team`). A week already mailed is not mailed again unless `--force`. Mail that
+    still fails after retries is kept next to the store, and the command exits 1.
+    """
+    if week is not None:
+        week = str(parse_week(week))
+    config = load_config(config_path)
+    _need_store(config)
+    if email:
+        from syncer.mail import send_weekly_report
+
+        result = send_weekly_report(config, week=week, force=force, kind=kind)
+        if json_out:
+            print(json.dumps(result.to_json(), indent=2))
+        else:
+            err = Console(stderr=True, highlight=False)
+            for d in result.deliveries:
+                who = ", ".join(d.recipients)
+                line = f"{d.status}: {d.kind} to {who}"
+                if d.detail:
+                    line += f" ({d.detail})"
+                if d.saved:
+                    line += f"; kept in {', '.join(d.saved)}"
+                err.print(escape(line), style="red" if d.status == "failed" else None)
+        if result.exit_code:
+            # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False,
+            # which returns an Exit's code instead of passing it to the shell.
+            sys.exit(int(result.exit_code))
+        return
+    report = _build(config, kind, week)
+    if output is None and fmt is Format.TERMINAL:
+        _print_terminal(report)
+        return
+    text = render(report, fmt)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    Console(stderr=True, highlight=False).print(escape(f"wrote {fmt.value} report to {output}"))
