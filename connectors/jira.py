@@ -244,6 +244,15 @@ def build_jql(config: JiraSourceConfig, since_ms: int | None) -> str:
 # -- the connector --------------------------------------------------------------------------
 
 
+@dataclass
+class _LabelOp:
+    """One queued label change and where its caller waits for the outcome."""
+
+    op: Literal["add", "remove"]
+    label: str
+    result: asyncio.Future[ApplyResult]
+
+
 class JiraConnector:
     """The connector protocol for one Jira source (see `connectors.base.Connector`)."""
 
@@ -278,6 +287,7 @@ class JiraConnector:
         )
         self._api = config.api
         self._issue_locks: dict[str, asyncio.Lock] = {}
+        self._label_queue: dict[str, list[_LabelOp]] = {}
         self._notify_refused = False
 
     # -- pull ---------------------------------------------------------------------------
@@ -362,33 +372,60 @@ class JiraConnector:
     # -- apply --------------------------------------------------------------------------
 
     async def apply(self, writeback: WriteBack) -> ApplyResult:
-        """Apply one write-back idempotently; writes on one issue go one at a time."""
-        lock = self._issue_locks.setdefault(writeback.ticket_key, asyncio.Lock())
+        """Apply one write-back idempotently. Writes on one issue go one at a time, and label
+        changes queued for the same issue while another write runs go out as one edit."""
+        key, kind = writeback.ticket_key, writeback.kind
+        lock = self._issue_locks.setdefault(key, asyncio.Lock())
+        if kind in (WriteBackKind.ADD_LABEL, WriteBackKind.REMOVE_LABEL):
+            op = _LabelOp("add" if kind is WriteBackKind.ADD_LABEL else "remove",
+                          writeback.label, asyncio.get_running_loop().create_future())
+            self._label_queue.setdefault(key, []).append(op)
+            async with lock:
+                batch = self._label_queue.pop(key, [])
+                if batch:
+                    await self._flush_labels(key, batch)
+            return await op.result
         async with lock:
-            kind = writeback.kind
-            if kind in (WriteBackKind.ADD_LABEL, WriteBackKind.REMOVE_LABEL):
-                return await self._apply_label(writeback)
             if kind is WriteBackKind.SET_GOAL_LINKS:
-                return await self._sync_links(writeback.ticket_key, writeback.goals,
-                                              writeback.previous)
+                return await self._sync_links(key, writeback.goals, writeback.previous)
             if kind is WriteBackKind.REMOVE_GOAL_LINKS:
-                return await self._sync_links(writeback.ticket_key, (), writeback.previous)
-            raise ValueError(f"unknown write-back kind {kind}")
+                return await self._sync_links(key, (), writeback.previous)
+        raise ValueError(f"unknown write-back kind {kind}")
 
     def _issue_path(self, key: str) -> str:
         return f"{self._api}/issue/{quote(key, safe='')}"
 
-    async def _apply_label(self, wb: WriteBack) -> ApplyResult:
-        add = wb.kind is WriteBackKind.ADD_LABEL
-        path = self._issue_path(wb.ticket_key)
-        current = await self._get_json(path, {"fields": "labels"},
-                                       f"GET {self._api}/issue/{{key}}")
-        labels = (current.get("fields") or {}).get("labels") or []
-        if (wb.label in labels) == add:
-            return ApplyResult(ApplyStatus.UNCHANGED, detail="label already as wanted")
-        op = "add" if add else "remove"
-        await self._edit(path, {"update": {"labels": [{op: wb.label}]}})
-        return ApplyResult(ApplyStatus.APPLIED, detail=f"{op} label {wb.label}")
+    async def _flush_labels(self, key: str, batch: list[_LabelOp]) -> None:
+        """Read the labels once, then send every needed add/remove op in one edit."""
+        try:
+            path = self._issue_path(key)
+            current = await self._get_json(path, {"fields": "labels"},
+                                           f"GET {self._api}/issue/{{key}}")
+            labels = set((current.get("fields") or {}).get("labels") or [])
+            ops: list[dict[str, str]] = []
+            results: list[ApplyResult] = []
+            for op in batch:
+                if (op.label in labels) == (op.op == "add"):
+                    results.append(ApplyResult(ApplyStatus.UNCHANGED,
+                                               detail="label already as wanted"))
+                    continue
+                ops.append({op.op: op.label})
+                labels.symmetric_difference_update({op.label})
+                results.append(ApplyResult(ApplyStatus.APPLIED, detail=f"{op.op} label {op.label}"))
+            if ops:
+                await self._edit(path, {"update": {"labels": ops}})
+        except asyncio.CancelledError:
+            for op in batch:
+                op.result.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            for op in batch:
+                if not op.result.done():
+                    op.result.set_exception(exc)
+            return
+        for op, result in zip(batch, results, strict=True):
+            if not op.result.done():
+                op.result.set_result(result)
 
     async def _edit(self, path: str, body: dict[str, Any]) -> None:
         """PUT an issue edit quietly when allowed; if Jira refuses `notifyUsers=false`

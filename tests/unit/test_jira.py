@@ -3,6 +3,7 @@ the notifyUsers fallback, doctor."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -13,7 +14,7 @@ import respx
 
 from connectors.base import PullOptions, create
 from connectors.jira import JiraConnector, JiraSourceConfig
-from syncer.errors import AuthError
+from syncer.errors import AuthError, RemoteRejected
 from syncer.model import ApplyStatus, GoalRef, WriteBack, WriteBackKind
 
 pytestmark = pytest.mark.anyio
@@ -300,3 +301,55 @@ async def test_doctor_catches_auth_failures() -> None:
     await conn.aclose()
     assert checks and not any(c.ok for c in checks)
     assert all(TOKEN not in c.detail for c in checks)
+
+
+@respx.mock
+async def test_concurrent_label_writes_on_one_issue_become_one_edit() -> None:
+    get = respx.get(f"{SITE}/rest/api/3/issue/WEB-1").mock(
+        return_value=httpx.Response(200, json={"fields": {"labels": ["goal:KR-OLD", "x"]}}))
+    put = respx.put(f"{SITE}/rest/api/3/issue/WEB-1").mock(return_value=httpx.Response(204))
+    async def slow_links(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.01)  # a real round trip: the label writes queue meanwhile
+        return httpx.Response(200, json=[])
+
+    links = respx.get(f"{SITE}/rest/api/3/issue/WEB-1/remotelink").mock(side_effect=slow_links)
+    respx.post(f"{SITE}/rest/api/3/issue/WEB-1/remotelink").mock(
+        return_value=httpx.Response(201, json={"id": 1}))
+    conn = connector()
+
+    def wb(kind: WriteBackKind, label: str) -> WriteBack:
+        return WriteBack(source="jira", ticket_key="WEB-1", kind=kind, label=label)
+
+    # the goal-link write holds the issue's lock while the label changes queue up
+    results = await asyncio.gather(
+        conn.apply(WriteBack(source="jira", ticket_key="WEB-1",
+                             kind=WriteBackKind.SET_GOAL_LINKS, goals=(goal("KR-1"),))),
+        conn.apply(wb(WriteBackKind.ADD_LABEL, "goal:KR-1")),
+        conn.apply(wb(WriteBackKind.ADD_LABEL, "goal:KR-2")),
+        conn.apply(wb(WriteBackKind.ADD_LABEL, "x")),
+        conn.apply(wb(WriteBackKind.REMOVE_LABEL, "goal:KR-OLD")),
+    )
+    await conn.aclose()
+    assert [r.status for r in results] == [ApplyStatus.APPLIED, ApplyStatus.APPLIED,
+                                           ApplyStatus.APPLIED, ApplyStatus.UNCHANGED,
+                                           ApplyStatus.APPLIED]
+    assert links.call_count == 1 and get.call_count == 1 and put.call_count == 1
+    assert json.loads(put.calls[0].request.content) == {"update": {"labels": [
+        {"add": "goal:KR-1"}, {"add": "goal:KR-2"}, {"remove": "goal:KR-OLD"}]}}
+
+
+@respx.mock
+async def test_failed_batched_edit_fails_every_queued_write() -> None:
+    respx.get(f"{SITE}/rest/api/3/issue/WEB-1").mock(
+        return_value=httpx.Response(200, json={"fields": {"labels": []}}))
+    respx.put(f"{SITE}/rest/api/3/issue/WEB-1").mock(
+        return_value=httpx.Response(400, json={"errors": {"labels": "bad label"}}))
+    conn = connector()
+    results = await asyncio.gather(
+        *(conn.apply(WriteBack(source="jira", ticket_key="WEB-1",
+                               kind=WriteBackKind.ADD_LABEL, label=f"goal:KR-{i}"))
+          for i in range(3)),
+        return_exceptions=True,
+    )
+    await conn.aclose()
+    assert all(isinstance(r, RemoteRejected) and "bad label" in str(r) for r in results)
