@@ -12,6 +12,7 @@ exception: messages are built from method, path, status and the server's (scrubb
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import email.utils
 import json as _json
@@ -119,6 +120,11 @@ class HttpClient:
             scheme, _, credential = value.partition(" ")
             if credential and scheme.lower() in ("basic", "bearer", "token"):
                 self._secrets.append(credential)
+            if scheme.lower() == "basic":
+                with contextlib.suppress(ValueError):
+                    password = base64.b64decode(credential).decode().partition(":")[2]
+                    if len(password) >= 4:
+                        self._secrets.append(password)
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._client = httpx.AsyncClient(
             base_url=base_url,

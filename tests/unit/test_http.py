@@ -276,3 +276,17 @@ async def test_token_never_in_exceptions_or_logs(caplog: pytest.LogCaptureFixtur
     assert caplog.records, "DEBUG logging should record requests"
     for record in caplog.records:
         assert TOKEN not in record.getMessage()
+
+
+@respx.mock
+async def test_basic_auth_password_is_scrubbed_from_server_echo() -> None:
+    import base64
+
+    basic = base64.b64encode(f"me@acme.test:{TOKEN}".encode()).decode()
+    respx.get(f"{BASE}/x").mock(
+        return_value=httpx.Response(400, json={"errorMessages": [f"token {TOKEN} rejected"]})
+    )
+    async with make(FakeSleep(), headers={"Authorization": f"Basic {basic}"}) as client:
+        with pytest.raises(RemoteRejected) as info:
+            await client.request("GET", "/x")
+    assert TOKEN not in str(info.value) and "***" in str(info.value)
