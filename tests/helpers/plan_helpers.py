@@ -110,9 +110,12 @@ def simulate_apply(
     applied: AppliedState,
     writebacks: Iterable[WriteBack],
     overrides: Iterable[Override] = (),
+    *,
+    forget_overridden: bool = False,
 ) -> tuple[list[Ticket], AppliedState]:
     """Apply write-backs the way connectors + `Store.mark_done` do, and record new overrides
-    the way `Store.save_plan_outcome` does (the ledger label stays; the override wins).
+    the way `Store.save_plan_outcome` does: the ledger label stays (the override wins), or,
+    with `forget_overridden`, leaves the ledger — the planner must be right either way.
 
     Pending write-backs stay pending (they belong to an earlier run and are not re-applied).
     """
@@ -138,6 +141,8 @@ def simulate_apply(
             )
     new_tickets = [replace(t, labels=tuple(labels_by_uid[(t.source, t.key)])) for t in tickets]
     new_overrides = applied.overrides | {(o.source, o.ticket_key, o.label) for o in overrides}
+    if forget_overridden:
+        ledger -= new_overrides
     state = AppliedState(
         labels=frozenset(ledger),
         goal_links=goal_links,

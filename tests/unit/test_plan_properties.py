@@ -7,16 +7,19 @@ re-added, explicit labels always link, and an unhealthy source is never written 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from mappings.rules import RuleSet
 from syncer.model import (
     AppliedGoalLinks,
     AppliedState,
+    Bet,
     Catalog,
+    Origin,
     Ticket,
     TicketState,
     WriteBack,
@@ -126,11 +129,11 @@ FAST = settings(max_examples=150, deadline=None)
 
 
 @FAST
-@given(worlds())
-def test_applying_a_plan_then_planning_again_writes_nothing(world: World) -> None:
+@given(worlds(), st.booleans())
+def test_applying_a_plan_then_planning_again_writes_nothing(world: World, forget: bool) -> None:
     first = plan_of(world)
     tickets, applied = simulate_apply(
-        world.tickets, world.applied, first.writebacks, first.overrides
+        world.tickets, world.applied, first.writebacks, first.overrides, forget_overridden=forget
     )
     again = run_plan(
         tickets,
@@ -148,10 +151,23 @@ def test_applying_a_plan_then_planning_again_writes_nothing(world: World) -> Non
     assert again.untraceable == first.untraceable
 
 
-@FAST
+@settings(max_examples=200, deadline=None)
 @given(worlds())
-def test_only_labels_the_service_applied_are_removed_and_never_okr_labels(world: World) -> None:
+def test_every_plan_keeps_every_promise(world: World) -> None:
+    """One generated world, every single-plan promise (each `check_*` names one)."""
     result = plan_of(world)
+    check_only_labels_the_service_applied_are_removed_and_never_okr_labels(world, result)
+    check_an_overridden_label_is_never_re_added(world, result)
+    check_explicit_labels_naming_catalog_krs_always_link(world, result)
+    check_unhealthy_sources_get_no_writes_overrides_or_untraceable_flags(world, result)
+    check_write_backs_have_unique_keys_skip_pending_and_come_sorted(world, result)
+    check_every_healthy_ticket_is_linked_ktlo_dropped_or_untraceable(world, result)
+    check_goal_links_written_match_the_links(world, result)
+
+
+def check_only_labels_the_service_applied_are_removed_and_never_okr_labels(
+    world: World, result: Plan
+) -> None:
     on_ticket = {(t.source, t.key, lb.casefold()) for t in world.tickets for lb in t.labels}
     overridden = {(s, k, lb.casefold()) for s, k, lb in world.applied.overrides}
     for wb in result.writebacks:
@@ -162,10 +178,7 @@ def test_only_labels_the_service_applied_are_removed_and_never_okr_labels(world:
             assert (wb.source, wb.ticket_key, wb.label.casefold()) in on_ticket
 
 
-@FAST
-@given(worlds())
-def test_an_overridden_label_is_never_re_added(world: World) -> None:
-    result = plan_of(world)
+def check_an_overridden_label_is_never_re_added(world: World, result: Plan) -> None:
     overridden = {(s, k, lb.casefold()) for s, k, lb in world.applied.overrides}
     overridden |= {(o.source, o.ticket_key, o.label.casefold()) for o in result.overrides}
     on_ticket = {(t.source, t.key, lb.casefold()) for t in world.tickets for lb in t.labels}
@@ -177,10 +190,7 @@ def test_an_overridden_label_is_never_re_added(world: World) -> None:
             assert (wb.source, wb.ticket_key, wb.label) not in world.applied.labels
 
 
-@FAST
-@given(worlds())
-def test_explicit_labels_naming_catalog_krs_always_link(world: World) -> None:
-    result = plan_of(world)
+def check_explicit_labels_naming_catalog_krs_always_link(world: World, result: Plan) -> None:
     linked = {(lk.source, lk.ticket_key, lk.kr_id) for lk in result.links}
     by_fold = {kr.id.casefold(): kr.id for kr in world.catalog.key_results}
     for t in world.tickets:
@@ -189,19 +199,17 @@ def test_explicit_labels_naming_catalog_krs_always_link(world: World) -> None:
                 assert (t.source, t.key, by_fold[label[4:].casefold()]) in linked
 
 
-@FAST
-@given(worlds())
-def test_unhealthy_sources_get_no_writes_overrides_or_untraceable_flags(world: World) -> None:
-    result = plan_of(world)
+def check_unhealthy_sources_get_no_writes_overrides_or_untraceable_flags(
+    world: World, result: Plan
+) -> None:
     assert all(wb.source in world.healthy for wb in result.writebacks)
     assert all(o.source in world.healthy for o in result.overrides)
     assert all(uid.split(":", 1)[0] in world.healthy for uid in result.untraceable)
 
 
-@FAST
-@given(worlds())
-def test_write_backs_have_unique_keys_skip_pending_and_come_sorted(world: World) -> None:
-    result = plan_of(world)
+def check_write_backs_have_unique_keys_skip_pending_and_come_sorted(
+    world: World, result: Plan
+) -> None:
     keys = [wb.key for wb in result.writebacks]
     assert len(keys) == len(set(keys))
     assert not set(keys) & world.applied.pending
@@ -209,10 +217,9 @@ def test_write_backs_have_unique_keys_skip_pending_and_come_sorted(world: World)
     assert order == sorted(order)
 
 
-@FAST
-@given(worlds())
-def test_every_healthy_ticket_is_linked_ktlo_dropped_or_untraceable(world: World) -> None:
-    result = plan_of(world)
+def check_every_healthy_ticket_is_linked_ktlo_dropped_or_untraceable(
+    world: World, result: Plan
+) -> None:
     linked = {f"{lk.source}:{lk.ticket_key}" for lk in result.links}
     for t in world.tickets:
         if t.source not in world.healthy:
@@ -221,10 +228,7 @@ def test_every_healthy_ticket_is_linked_ktlo_dropped_or_untraceable(world: World
         assert (t.uid in result.untraceable) is not excused
 
 
-@FAST
-@given(worlds())
-def test_goal_links_written_match_the_links(world: World) -> None:
-    result = plan_of(world)
+def check_goal_links_written_match_the_links(world: World, result: Plan) -> None:
     for wb in result.writebacks:
         if wb.kind is WriteBackKind.SET_GOAL_LINKS:
             want = [
@@ -233,3 +237,126 @@ def test_goal_links_written_match_the_links(world: World) -> None:
                 if (lk.source, lk.ticket_key) == (wb.source, wb.ticket_key)
             ]
             assert [g.kr_id for g in wb.goals] == want
+
+
+class SyncMachine(RuleBasedStateMachine):
+    """Many syncs in a row, with people editing labels, rules and the catalog changing and
+    sources failing in between. Checks promises that only show over time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.idents = [("jira", "WEB-1"), ("jira", "WEB-2"), ("github", "acme/app#4")]
+        starting = (("checkout",), ("okr:KR-2", "billing"), ("search",))
+        self.tickets = {
+            ident: ticket(ident[1], labels, source=ident[0])
+            for ident, labels in zip(self.idents, starting, strict=True)
+        }
+        self.catalog = catalog(*KRS)
+        self.rules = rules(*(label_rule(lb, lb, k) for lb, k in zip(RULE_LABELS, KRS, strict=True)))
+        self.applied = AppliedState()
+        self.bets: list[Bet] = []
+        self.healthy = frozenset(SOURCES)
+        self.ever_added: set[tuple[str, str, str]] = set()
+        self.ever_overridden: set[tuple[str, str, str]] = set()
+        self.forget_overridden = False
+
+    @initialize(forget=st.booleans())
+    def ledger_policy(self, forget: bool) -> None:
+        self.forget_overridden = forget
+
+    @rule(ident=st.integers(0, 2), label=st.sampled_from(VOCABULARY))
+    def person_adds_label(self, ident: int, label: str) -> None:
+        t = self.tickets[self.idents[ident]]
+        if label not in t.labels:
+            self.tickets[self.idents[ident]] = replace(t, labels=(*t.labels, label))
+
+    @rule(ident=st.integers(0, 2), data=st.data())
+    def person_removes_label(self, ident: int, data: st.DataObject) -> None:
+        t = self.tickets[self.idents[ident]]
+        if t.labels:
+            gone = data.draw(st.sampled_from(t.labels))
+            self.tickets[self.idents[ident]] = replace(
+                t, labels=tuple(lb for lb in t.labels if lb != gone)
+            )
+
+    @rule(ident=st.integers(0, 2))
+    def person_removes_a_managed_label(self, ident: int) -> None:
+        t = self.tickets[self.idents[ident]]
+        managed = [lb for lb in t.labels if lb.casefold().startswith("goal:")]
+        if managed:
+            labels = tuple(lb for lb in t.labels if lb != managed[0])
+            self.tickets[self.idents[ident]] = replace(t, labels=labels)
+
+    @rule(ident=st.integers(0, 2), state=st.sampled_from(TicketState))
+    def ticket_moves(self, ident: int, state: TicketState) -> None:
+        self.tickets[self.idents[ident]] = replace(self.tickets[self.idents[ident]], state=state)
+
+    @rule(krs=st.lists(st.sampled_from(KRS), unique=True))
+    def catalog_changes(self, krs: list[str]) -> None:
+        self.catalog = catalog(*krs)
+
+    @rule(kr_ids=st.lists(st.sampled_from((*KRS, "KR-404")), min_size=3, max_size=3))
+    def rules_change(self, kr_ids: list[str]) -> None:
+        self.rules = rules(
+            *(label_rule(lb, lb, k) for lb, k in zip(RULE_LABELS, kr_ids, strict=True))
+        )
+
+    @rule(healthy=st.sets(st.sampled_from(SOURCES)))
+    def sources_health(self, healthy: set[str]) -> None:
+        self.healthy = frozenset(healthy)
+
+    @rule()
+    def sync(self) -> None:
+        tickets = list(self.tickets.values())
+        result = run_plan(
+            tickets,
+            self.catalog,
+            self.rules,
+            self.applied,
+            healthy=self.healthy,
+            prior_bets=self.bets,
+        )
+        on_ticket = {(t.source, t.key, lb.casefold()) for t in tickets for lb in t.labels}
+        known = {(s, k, lb.casefold()) for s, k, lb in self.applied.overrides}
+        expected = {
+            (s, k, lb)
+            for s, k, lb in self.applied.labels
+            if s in self.healthy and (s, k, lb.casefold()) not in on_ticket | known
+        }
+        assert {(o.source, o.ticket_key, o.label) for o in result.overrides} == expected
+        self.ever_overridden |= expected
+        for link in result.links:  # an override ends the service's own (rule) link for good
+            label = (link.source, link.ticket_key, f"goal:{link.kr_id}")
+            assert link.origin is Origin.LABEL or label not in self.ever_overridden
+        for wb in result.writebacks:
+            ident = (wb.source, wb.ticket_key, wb.label)
+            if wb.kind is WriteBackKind.ADD_LABEL:
+                assert ident not in self.ever_overridden, "re-added a label a person removed"
+                self.ever_added.add(ident)
+            elif wb.kind is WriteBackKind.REMOVE_LABEL:
+                assert ident in self.ever_added, "removed a label the service never added"
+        new_tickets, self.applied = simulate_apply(
+            tickets,
+            self.applied,
+            result.writebacks,
+            result.overrides,
+            forget_overridden=self.forget_overridden,
+        )
+        self.tickets = {(t.source, t.key): t for t in new_tickets}
+        self.bets = merge_bets(self.bets, result.bets)
+        again = run_plan(
+            new_tickets,
+            self.catalog,
+            self.rules,
+            self.applied,
+            healthy=self.healthy,
+            prior_bets=self.bets,
+            now=LATER,
+        )
+        assert again.writebacks == ()
+        assert again.overrides == ()
+        assert again.bets == ()
+
+
+TestSyncMachine = SyncMachine.TestCase
+TestSyncMachine.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
