@@ -193,3 +193,35 @@ async def test_recorded_fixture_and_sandbox_agree() -> None:
     for attr in ("key", "remote_id", "project", "labels", "components", "assignee",
                  "state", "description", "hypothesis", "updated"):
         assert getattr(via, attr) == getattr(direct, attr), attr
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_okrsync_doctor_command_against_the_sandbox(
+    flavour: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from syncer.cli import main
+
+    with jira_sandbox(flavour=flavour) as box:
+        config = tmp_path / "okrsync.toml"
+        email = f'email = "{box.user}"\n' if flavour == "cloud" else ""
+        config.write_text(
+            f'[sources.tracker]\nkind = "jira"\nbase_url = "{box.url}"\n'
+            f'flavour = "{flavour}"\ntoken = "{box.token}"\n{email}'
+        )
+        try:
+            main(["doctor", "-c", str(config), "--json"])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        box.state.denied_permissions.add("EDIT_ISSUES")
+        try:
+            main(["doctor", "-c", str(config)])
+            denied_code = 0
+        except SystemExit as exc:
+            denied_code = int(exc.code or 0)
+    out = capsys.readouterr().out
+    report = json.loads(out[: out.index("\n}\n") + 2])
+    assert code == 0 and report["ok"] is True
+    assert [c["name"] for c in report["sources"]["tracker"]] == [
+        "server", "authenticated", "browse scope", "permissions"]
+    assert denied_code == 1 and "EDIT_ISSUES" in out and box.token not in out
