@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from connectors.sandbox.accounting import Accounting
-from connectors.sandbox.data import ORG, generate, load_scenario
+from connectors.sandbox.data import ORG, bulk_load, generate, load_scenario
 from connectors.sandbox.faults import FaultInjector, FaultSpec
 from connectors.sandbox.jira import JIRA_USER, JiraState
 from connectors.sandbox.jira import build_app as build_jira_app
@@ -103,10 +103,12 @@ def sandbox(
     from connectors.sandbox.github import GitHubState
     from connectors.sandbox.github import build_app as build_github_app
 
-    scenario = load_scenario(data) if data is not None else generate(epics, seed)
-    org = str(scenario.get("github", {}).get("org") or ORG)
-    jira_state = JiraState.from_scenario(scenario.get("jira"))
-    github_state = GitHubState.from_scenario(scenario.get("github", {}), org)
+    with bulk_load():
+        scenario = load_scenario(data) if data is not None else generate(epics, seed)
+        org = str(scenario.get("github", {}).get("org") or ORG)
+        jira_state = JiraState.from_scenario(scenario.get("jira"))
+        github_state = GitHubState.from_scenario(scenario.get("github", {}), org)
+        del scenario
     private_pem, public_pem = _app_key()
     accounting = {"jira": Accounting(), "github": Accounting()}
     injectors = {"jira": FaultInjector(faults, seed), "github": FaultInjector(faults, seed + 1)}

@@ -10,9 +10,13 @@ titles. `demo_catalog_toml()` / `demo_rules_toml()` describe the goals the label
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import json
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,12 +84,23 @@ _METRIC_OF = {"checkout": "checkout conversion", "onboarding": "activation",
               "data": "pipeline freshness"}
 
 
-def _jira_time(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+@functools.lru_cache(maxsize=4096)
+def _day(epoch_day: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=epoch_day)).strftime("%Y-%m-%d")
 
 
-def _gh_time(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _clock(epoch_s: int) -> str:
+    """`2026-05-20T14:30:00` without datetime objects: 100k of them must take milliseconds."""
+    day, rest = divmod(epoch_s, 86_400)
+    return f"{_day(day)}T{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+
+
+def _jira_time(epoch_s: int) -> str:
+    return _clock(epoch_s) + ".000+0000"
+
+
+def _gh_time(epoch_s: int) -> str:
+    return _clock(epoch_s) + "Z"
 
 
 def _colour(name: str) -> str:
@@ -111,6 +126,7 @@ class _Generator:
     def __init__(self, seed: int, now: datetime) -> None:
         self.rng = random.Random(seed)
         self.now = now
+        self.now_s = int(now.timestamp())
         self.jira_counters = dict.fromkeys(JIRA_PROJECTS, 0)
         self.gh_counters = dict.fromkeys(REPOS, 0)
         self.jira_issues: list[dict[str, Any]] = []
@@ -124,51 +140,57 @@ class _Generator:
         self.story_type = {"id": "10001", "name": "Story", "hierarchyLevel": 0, "subtask": False}
 
     # one epic's content, independent of the tracker
+    def pick(self, seq: tuple[Any, ...] | list[Any]) -> Any:
+        """`rng.choice`, three times cheaper (the generator makes ~10 picks per epic)."""
+        return seq[int(self.rng.random() * len(seq))]
+
     def content(self) -> dict[str, Any]:
         rng = self.rng
+        pick = self.pick
         roll = rng.random()
-        theme = rng.choice(tuple(THEMES))
+        theme = pick(tuple(THEMES))
         labels_pool, projects, repos, things = THEMES[theme]
         labels: list[str] = []
         if roll < 0.15:  # explicit okr: label (a few broken)
-            kr = rng.choice(UNKNOWN_KRS) if rng.random() < 0.1 else rng.choice(KR_IDS)
+            kr = pick(UNKNOWN_KRS) if rng.random() < 0.1 else pick(KR_IDS)
             labels = [f"okr:{kr}"]
             if rng.random() < 0.5:
-                labels.append(rng.choice(labels_pool))
-            thing = rng.choice(things)
+                labels.append(pick(labels_pool))
+            thing = pick(things)
         elif roll < 0.25:  # run / maintenance work
-            labels = ["ktlo", rng.choice(KTLO[0])]
-            thing = rng.choice(KTLO[1])
+            labels = ["ktlo", pick(KTLO[0])]
+            thing = pick(KTLO[1])
             projects, repos = ("OPS", "APP", "DATA"), ("acme/infra", "acme/app")
             theme = ""
         elif roll < 0.45:  # nobody can trace this to a goal
-            labels = [rng.choice(UNTRACEABLE[0])] if rng.random() < 0.8 else []
-            thing = rng.choice(UNTRACEABLE[1])
+            labels = [pick(UNTRACEABLE[0])] if rng.random() < 0.8 else []
+            thing = pick(UNTRACEABLE[1])
             projects, repos = ("WEB", "APP", "OPS"), ("acme/app", "acme/web", "acme/api")
             theme = ""
         else:
-            labels = rng.sample(labels_pool, rng.choice((1, 1, 2)))
-            thing = rng.choice(things)
-        title = f"{rng.choice(_VERBS)} {thing}"
+            labels = rng.sample(labels_pool, pick((1, 1, 2)))
+            thing = pick(things)
+        title = f"{pick(_VERBS)} {thing}"
         if rng.random() < 0.03:
-            title = rng.choice(HOSTILE_TITLES)
+            title = pick(HOSTILE_TITLES)
         paragraphs = [f"Context: {thing} for the {theme or 'team'} roadmap."]
         if rng.random() < 0.3:
-            paragraphs.append(rng.choice(_HYPOTHESES).format(
+            paragraphs.append(pick(_HYPOTHESES).format(
                 what=thing, metric=_METRIC_OF.get(theme, "team velocity")))
-        created = self.now - timedelta(seconds=rng.randint(86_400 * 30, 86_400 * 200))
-        updated = self.now - timedelta(seconds=rng.randint(0, 86_400 * 90))
+        now = self.now_s
+        created = now - 86_400 * 30 - int(rng.random() * 86_400 * 170)
+        updated = now - int(rng.random() * 86_400 * 90)
         return {
             "title": title, "labels": labels, "projects": projects, "repos": repos,
             "state": _pick_state(rng), "paragraphs": paragraphs, "theme": theme,
             "created": min(created, updated), "updated": updated,
-            "assignee": rng.choice(PEOPLE) if rng.random() < 0.8 else None,
-            "points": rng.choice((1, 2, 3, 5, 8, 13, 21)) if rng.random() < 0.6 else None,
+            "assignee": pick(PEOPLE) if rng.random() < 0.8 else None,
+            "points": pick((1, 2, 3, 5, 8, 13, 21)) if rng.random() < 0.6 else None,
             "children": rng.randint(1, 6) if rng.random() < 0.3 else 0,
         }
 
     def jira_issue(self, c: dict[str, Any], issue_type: dict[str, Any]) -> dict[str, Any]:
-        project = self.rng.choice(c["projects"])
+        project = self.pick(c["projects"])
         self.jira_counters[project] += 1
         n = self.jira_counters[project]
         key = f"{project}-{n}"
@@ -183,7 +205,7 @@ class _Generator:
             "labels": list(c["labels"]),
             "components": [{"name": c["theme"]}] if c["theme"] else [],
             "assignee": {"displayName": c["assignee"]} if c["assignee"] else None,
-            "priority": {"name": self.rng.choice(("High", "Medium", "Medium", "Low"))},
+            "priority": {"name": self.pick(("High", "Medium", "Medium", "Low"))},
             "created": _jira_time(c["created"]),
             "updated": _jira_time(c["updated"]),
             "description": _adf(c["paragraphs"]),
@@ -202,7 +224,7 @@ class _Generator:
         return issue
 
     def gh_issue(self, c: dict[str, Any], *, epic: bool = True, pull: bool = False) -> None:
-        repo = self.rng.choice(c["repos"])
+        repo = self.pick(c["repos"])
         self.gh_counters[repo] += 1
         number = self.gh_counters[repo]
         labels = (["epic"] if epic else []) + list(c["labels"])
@@ -254,6 +276,24 @@ def generate(epics: int, seed: int, *, now: datetime | None = None) -> dict[str,
         raise ValueError("epics must be >= 0")
     anchor = now or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     g = _Generator(seed, anchor)
+    with bulk_load():
+        return _fill(g, epics)
+
+
+@contextmanager
+def bulk_load() -> Iterator[None]:
+    """Pause the cyclic GC while building millions of small long-lived objects: otherwise it
+    rescans them over and over and loading 100,000 epics takes several times longer."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _fill(g: _Generator, epics: int) -> dict[str, Any]:
     jira_epics = round(epics * 0.6)
     for _ in range(jira_epics):
         g.jira_issue(g.content(), g.epic_type)
