@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.errors import ExitCode, LockHeld
+from syncer.errors import ExitCode, LockHeld, StoreError
 from syncer.lock import RunLock, lock_file, lock_holder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,3 +109,9 @@ def test_release_is_idempotent(tmp_path: Path) -> None:
     lock.release()
     lock.release()
     assert not lock.held
+
+
+def test_an_unwritable_lock_location_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match="cannot create the run lock"):
+        RunLock(tmp_path / "file" / "okrsync.db").acquire()

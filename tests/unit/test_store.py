@@ -734,3 +734,32 @@ def test_a_second_plan_after_mark_done_writes_nothing(store: Store) -> None:
     assert [o.label for o in store.overrides()] == ["goal:KR-1"]
     assert all(wb.kind is not WriteBackKind.ADD_LABEL for wb in third)
     assert _sync_once(store, removed, cat, ruleset, 4) == []
+
+
+_values = st.lists(
+    st.tuples(st.sampled_from(["KR1", "KR2", "KR3"]), st.integers(0, 50),
+              st.floats(-1e6, 1e6, allow_nan=False)),
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(checkins=_values, snapshots=_values, when=st.integers(-1, 55))
+def test_kr_values_match_a_reference_model(
+    checkins: list[tuple[str, int, float]], snapshots: list[tuple[str, int, float]], when: int
+) -> None:
+    """Latest check-in at or before `at` (later insert wins a tie), else the latest snapshot."""
+    expected: dict[str, float] = {}
+    for kr, minute, value in sorted(snapshots, key=lambda s: s[1]):
+        if minute <= when:
+            expected[kr] = value
+    latest_checkin: dict[str, tuple[int, float]] = {}
+    with tempfile.TemporaryDirectory() as d, Store.open(Path(d) / "s.db") as s:
+        for kr, minute, value in sorted(snapshots, key=lambda s: s[1]):
+            s.snapshot_kr_values({kr: value}, now=at(minute))
+        for kr, minute, value in checkins:
+            s.add_checkin(CheckIn(kr, value, at(minute)))
+            if minute <= when and minute >= latest_checkin.get(kr, (-99, 0.0))[0]:
+                latest_checkin[kr] = (minute, value)
+        expected.update({kr: v for kr, (_, v) in latest_checkin.items()})
+        assert s.kr_values(at(when)) == expected
