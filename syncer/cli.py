@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the app; turn errors into a message and an exit code."""
     _load_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - the one place errors become user output
@@ -65,7 +65,13 @@ def main(argv: list[str] | None = None) -> None:
 
             traceback.print_exception(exc)
         sys.exit(int(explained.exit_code))
+    # With standalone_mode=False click returns typer.Exit's code instead of exiting.
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m syncer.cli` runs this file as __main__; commands register on the importable
+    # module's app, so hand over to it.
+    from syncer import cli as _cli
+
+    _cli.main()

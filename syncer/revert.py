@@ -1,0 +1,151 @@
+"""Undoing one run: the inverse of its journal, applied through the same outbox.
+
+The inverse is computed from the journal's `before` state and what the ledger says now, so a
+revert never fights people: a label the run added that a person has since removed is left
+alone, as is a label a person re-added after the run removed it. Reverting after a bad rule
+change is the intended use; the next sync re-plans from the rules as they are then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import Connector, create
+from syncer.config import Config
+from syncer.engine import load_inputs, lock_path
+from syncer.errors import ExitCode, UserError
+from syncer.lock import RunLock
+from syncer.model import AppliedState, Catalog, WriteBack, WriteBackKind
+from syncer.outbox import apply_pending
+from syncer.plan import goal_ref
+from syncer.store import JournalRow, Store
+
+
+@dataclass
+class RevertOutcome:
+    run_id: int
+    dry_run: bool
+    planned: list[WriteBack] = field(default_factory=list)
+    left_alone: list[str] = field(default_factory=list)
+    applied: int = 0
+    pending: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FAILURES if (self.failed or self.pending) else ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, "dry_run": self.dry_run,
+            "planned": [wb.to_json() for wb in self.planned], "left_alone": self.left_alone,
+            "applied": self.applied, "pending": self.pending,
+            "failed": [{"writeback": k, "error": e} for k, e in self.failed],
+            "exit_code": int(self.exit_code),
+        }
+
+
+def inverse_writebacks(
+    journal: list[JournalRow], applied: AppliedState, catalog: Catalog, *,
+    link_url_template: str = "",
+) -> tuple[list[WriteBack], list[str]]:
+    """Pure: the write-backs that undo a run, newest first, and what is left alone and why."""
+    undo: list[WriteBack] = []
+    left_alone: list[str] = []
+    seen_goal_tickets: set[tuple[str, str]] = set()
+    for row in reversed(journal):
+        wb, before = row.writeback, row.before
+        if row.result.status.value != "applied":
+            continue
+        where = f"{wb.source} {wb.ticket_key}"
+        if wb.kind is WriteBackKind.ADD_LABEL:
+            if before.get("label_present"):
+                continue
+            if (wb.source, wb.ticket_key, wb.label) in applied.overrides:
+                left_alone.append(f"{where}: {wb.label} was already removed by a person")
+            elif (wb.source, wb.ticket_key, wb.label) in applied.labels:
+                undo.append(WriteBack(wb.source, wb.ticket_key, WriteBackKind.REMOVE_LABEL,
+                                      label=wb.label, ticket_title=wb.ticket_title))
+        elif wb.kind is WriteBackKind.REMOVE_LABEL:
+            if before.get("label_present") is False:
+                continue
+            undo.append(WriteBack(wb.source, wb.ticket_key, WriteBackKind.ADD_LABEL,
+                                  label=wb.label, ticket_title=wb.ticket_title))
+        else:
+            ticket = (wb.source, wb.ticket_key)
+            if ticket in seen_goal_tickets:
+                continue  # the oldest goal-links write of the run holds the state before it
+            earlier = [r for r in journal if (r.writeback.source, r.writeback.ticket_key) == ticket
+                       and r.writeback.kind in (WriteBackKind.SET_GOAL_LINKS,
+                                                WriteBackKind.REMOVE_GOAL_LINKS)]
+            seen_goal_tickets.add(ticket)
+            first_before = earlier[0].before.get("goal_links") if earlier else None
+            now = applied.goal_links.get(ticket)
+            current = now.kr_ids if now else ()
+            ref = now.remote_ref if now else wb.remote_ref
+            if not first_before or not first_before.get("active"):
+                undo.append(WriteBack(wb.source, wb.ticket_key, WriteBackKind.REMOVE_GOAL_LINKS,
+                                      previous=tuple(current), remote_ref=ref,
+                                      ticket_title=wb.ticket_title))
+                continue
+            goals = []
+            for kr_id in first_before.get("kr_ids", []):
+                kr = catalog.kr(kr_id)
+                if kr is None:
+                    left_alone.append(f"{where}: {kr_id} is no longer in the catalog")
+                    continue
+                goals.append(goal_ref(kr, catalog, link_url_template))
+            undo.append(WriteBack(wb.source, wb.ticket_key, WriteBackKind.SET_GOAL_LINKS,
+                                  goals=tuple(goals), previous=tuple(current), remote_ref=ref,
+                                  ticket_title=wb.ticket_title,
+                                  hypothesis_found=wb.hypothesis_found))
+    return undo, left_alone
+
+
+def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertOutcome:
+    """Plan the inverse of a run; unless dry, queue it in the outbox and apply it."""
+    catalog, _ = load_inputs(config)
+    outcome = RevertOutcome(run_id=run_id, dry_run=dry_run)
+    store = Store.open(config.store_path)
+    try:
+        with RunLock(lock_path(config), command="revert"):
+            if store.run(run_id) is None:
+                raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
+            templates = sorted(s.link_url_template for s in config.sources.values()
+                               if s.link_url_template)
+            outcome.planned, outcome.left_alone = inverse_writebacks(
+                store.journal(run_id), store.applied_state(), catalog,
+                link_url_template=templates[0] if templates else "",
+            )
+            if dry_run:
+                return outcome
+            now = datetime.now(UTC)
+            revert_id = store.start_run("revert", dry_run=False, now=now)
+            store.enqueue(revert_id, outcome.planned, now=now)
+            sources = {wb.source for wb in outcome.planned}
+            connectors: dict[str, Connector] = {
+                name: create(src) for name, src in config.sources.items() if name in sources
+            }
+
+            async def go() -> None:
+                try:
+                    result = await apply_pending(
+                        store, connectors, revert_id,
+                        concurrency={n: config.sources[n].max_concurrency for n in connectors},
+                    )
+                    outcome.applied = result.applied + result.unchanged
+                    outcome.failed = result.failed
+                    outcome.pending = result.left_pending
+                finally:
+                    await asyncio.gather(*(c.aclose() for c in connectors.values()))
+
+            asyncio.run(go())
+            store.finish_run(revert_id, status="ok" if outcome.exit_code == 0 else "failures",
+                             summary={"reverted_run": run_id, **outcome.to_json()},
+                             now=datetime.now(UTC))
+            return outcome
+    finally:
+        store.close()

@@ -1,0 +1,222 @@
+"""The sync engine end to end against both sandboxes over real HTTP, with a real store."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from connectors.sandbox import sandbox
+from syncer.engine import lock_path, run_sync
+from syncer.lock import RunLock
+from syncer.revert import revert_run
+from syncer.store import Store
+from tests.helpers.e2e import (
+    MARKER,
+    config,
+    env_for,
+    managed_only,
+    okrsync,
+    project,
+    remote_state,
+    tokens,
+)
+
+EPICS = 120
+
+
+def _linked(cfg_path: Path, sb: object) -> tuple[set[tuple[str, str, str]], Store]:
+    cfg = config(cfg_path, sb)  # type: ignore[arg-type]
+    store = Store.open(cfg.store_path)
+    return {(lk.source, lk.ticket_key, lk.kr_id) for lk in store.links()}, store
+
+
+def test_first_sync_writes_goal_links_and_the_second_writes_nothing(tmp_path: Path) -> None:
+    with sandbox(epics=EPICS, seed=3) as sb:
+        cfg_path = project(tmp_path, sb)
+        first = run_sync(config(cfg_path, sb))
+        assert first.exit_code == 0, first.failed
+        assert first.applied > 0 and first.pending == 0
+        links, store = _linked(cfg_path, sb)
+        store.close()
+        assert links, "the seeded organisation must produce links"
+        state = remote_state(sb)
+        for source, key, kr in links:
+            if source == "jira":
+                item = state[f"jira:{key}"]
+                assert f"goal:{kr}" in item["labels"]
+                assert f"okrsync:jira:{key}:{kr}" in item["links"]
+            else:
+                item = state[f"github:{key}"]
+                assert f"goal:{kr}" in item["labels"]
+                assert len(item["goal_comments"]) == 1
+                assert kr in item["goal_comments"][0]
+        for item in state.values():
+            assert len(item.get("goal_comments", [])) <= 1
+            assert len(item.get("links", [])) == len(set(item.get("links", [])))
+
+        second = run_sync(config(cfg_path, sb))
+        assert second.planned == [] and second.applied == 0
+        assert remote_state(sb) == state
+        # The first run's own writes changed the repos, so the second re-read them once; from
+        # then on an unchanged organisation costs only conditional requests.
+        before = sb.accounting()
+        third = run_sync(config(cfg_path, sb))
+        after = sb.accounting()
+        assert third.planned == [] and third.applied == 0
+        assert after["github"]["quota_spent"] == before["github"]["quota_spent"]
+        assert after["github"]["by_status"].get("304", 0) > before["github"]["by_status"].get(
+            "304", 0)
+
+
+def test_a_removed_managed_label_is_an_override_and_never_re_added(tmp_path: Path) -> None:
+    with sandbox(epics=EPICS, seed=4) as sb:
+        cfg_path = project(tmp_path, sb)
+        run_sync(config(cfg_path, sb))
+        links, store = _linked(cfg_path, sb)
+        rule_links = [lk for lk in store.links()
+                      if lk.source == "jira" and lk.origin.value == "rule"]
+        store.close()
+        target = rule_links[0]
+        label = f"goal:{target.kr_id}"
+        labels = [lb for lb in sb.jira.labels(target.ticket_key) if lb != label]
+        sb.jira.edit_issue(target.ticket_key, labels=labels)
+
+        summary = run_sync(config(cfg_path, sb))
+        assert summary.exit_code == 0
+        assert label not in sb.jira.labels(target.ticket_key)
+        links_after = {g["globalId"] for g in sb.jira.remote_links(target.ticket_key)}
+        assert f"okrsync:jira:{target.ticket_key}:{target.kr_id}" not in links_after
+        with Store.open(config(cfg_path, sb).store_path) as store:
+            overrides = {(o.ticket_key, o.label) for o in store.overrides()}
+        assert (target.ticket_key, label) in overrides
+
+        third = run_sync(config(cfg_path, sb))
+        assert third.applied == 0
+        assert label not in sb.jira.labels(target.ticket_key)
+
+
+def test_changing_a_rule_moves_links_and_cleans_up_the_old_ones(tmp_path: Path) -> None:
+    with sandbox(epics=EPICS, seed=5) as sb:
+        cfg_path = project(tmp_path, sb)
+        run_sync(config(cfg_path, sb))
+        with Store.open(config(cfg_path, sb).store_path) as store:
+            rule_links = [lk for lk in store.links() if lk.origin.value == "rule"]
+        moved = rule_links[0]
+        rules_file = tmp_path / "rules.toml"
+        text = rules_file.read_text()
+        kr_ids = [line.split('"')[1] for line in (tmp_path / "okrs.toml").read_text().splitlines()
+                  if line.strip().startswith("id = ") and "KR" in line.upper()]
+        other = next(k for k in kr_ids if k != moved.kr_id)
+        rule_id = moved.rule_id
+        blocks = text.split("[[rule]]")
+        for i, block in enumerate(blocks):
+            if f'id = "{rule_id}"' in block:
+                blocks[i] = block.replace(f'kr = "{moved.kr_id}"', f'kr = "{other}"')
+        rules_file.write_text("[[rule]]".join(blocks))
+
+        summary = run_sync(config(cfg_path, sb))
+        assert summary.exit_code == 0, summary.failed
+        with Store.open(config(cfg_path, sb).store_path) as store:
+            now_links = {(lk.source, lk.ticket_key, lk.kr_id) for lk in store.links()}
+        assert (moved.source, moved.ticket_key, other) in now_links
+        if moved.source == "jira":
+            labels = sb.jira.labels(moved.ticket_key)
+            gids = {g["globalId"] for g in sb.jira.remote_links(moved.ticket_key)}
+            assert f"goal:{other}" in labels and f"goal:{moved.kr_id}" not in labels
+            assert f"okrsync:jira:{moved.ticket_key}:{moved.kr_id}" not in gids
+            assert f"okrsync:jira:{moved.ticket_key}:{other}" in gids
+        else:
+            repo, number = moved.ticket_key.split("#")
+            labels = sb.github.labels_of(repo, int(number))
+            assert f"goal:{other}" in labels and f"goal:{moved.kr_id}" not in labels
+
+
+def test_two_runs_at_once_the_second_exits_3(tmp_path: Path) -> None:
+    with sandbox(epics=40, seed=6) as sb:
+        cfg_path = project(tmp_path, sb)
+        cfg = config(cfg_path, sb)
+        cfg.store_path.parent.mkdir(parents=True, exist_ok=True)
+        with RunLock(lock_path(cfg), command="test"):
+            blocked = okrsync("sync", "--config", str(cfg_path), sb=sb)
+        assert blocked.returncode == 3, blocked.stderr
+        assert "pid" in blocked.stderr.lower() or "lock" in blocked.stderr.lower()
+
+        sb.set_faults("slow:0.3")
+        cmd = [sys.executable, "-m", "syncer.cli", "sync", "--config", str(cfg_path)]
+        procs = [subprocess.Popen(cmd, env=env_for(sb), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        codes = sorted(p.wait(timeout=180) for p in procs)
+        assert codes[1] == 3 and codes[0] in (0, 1)
+
+
+def _journal_rows(db: Path) -> int:
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute("select count(*) from journal").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_a_sync_killed_mid_apply_converges_to_the_uninterrupted_state(tmp_path: Path) -> None:
+    with sandbox(epics=EPICS, seed=8) as reference:
+        run_sync(config(project(tmp_path / "ref", reference), reference))
+        expected = managed_only(remote_state(reference))
+
+    with sandbox(epics=EPICS, seed=8) as sb:
+        cfg_path = project(tmp_path / "crash", sb)
+        db = config(cfg_path, sb).store_path
+        sb.set_faults("slow:0.15")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "syncer.cli", "sync", "--config", str(cfg_path)],
+            env=env_for(sb), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while _journal_rows(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        sb.set_faults(None)
+        with Store.open(db) as store:
+            assert store.pending(), "a killed run leaves its unfinished write-backs pending"
+            assert store.integrity_check() == "ok"
+        rerun = run_sync(config(cfg_path, sb))
+        assert rerun.exit_code == 0, rerun.failed
+        assert managed_only(remote_state(sb)) == expected
+        for item in remote_state(sb).values():
+            assert len(item.get("goal_comments", [])) <= 1
+
+
+def test_revert_of_the_first_run_restores_the_trackers(tmp_path: Path) -> None:
+    with sandbox(epics=60, seed=9) as sb:
+        cfg_path = project(tmp_path, sb)
+        untouched = remote_state(sb)
+        run_sync(config(cfg_path, sb))
+        assert remote_state(sb) != untouched
+        dry = revert_run(config(cfg_path, sb), 1, dry_run=True)
+        assert dry.planned and remote_state(sb) != untouched
+        with tokens(sb):
+            outcome = revert_run(config(cfg_path, sb), 1)
+        assert outcome.exit_code == 0, outcome.failed
+        assert remote_state(sb) == untouched
+
+
+def test_demo_shows_links_untraceable_work_and_bets(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "syncer.cli", "demo", "--dir", str(tmp_path), "--epics", "80"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "Links made and why" in out
+    assert "Untraceable work" in out
+    assert "Bets per key result" in out
+    assert (tmp_path / "okrsync.db").exists()
+    assert MARKER not in out
