@@ -125,7 +125,8 @@ def _open_count(repo: RepoRecord) -> int:
 
 def get_repo(call: Call) -> Reply:
     repo = call.state.repo(call.full_name)
-    return Reply(render_repo(repo, call.base, open_issues=_open_count(repo)))
+    payload = render_repo(repo, call.base, open_issues=_open_count(repo))
+    return Reply(payload, last_modified=payload["updated_at"])
 
 
 def _repos(call: Call, owner: str | None) -> list[RepoRecord]:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.sandbox.github_render import (
@@ -283,13 +283,14 @@ class GitHubState:
     # -- mutations (each bumps the repo version; issue edits bump updated_at) -----------------
 
     def touch(self, repo: RepoRecord, issue: IssueRecord | None = None) -> None:
-        """Record a change: invalidate list caches, move the issue's `updated_at` forward."""
+        """Record a change: invalidate list caches, move the issue's `updated_at` to now (never
+        back: scenario times may lie in the future)."""
         repo.version += 1
         repo.cache.clear()
         if issue is not None:
             now = datetime.now(UTC).replace(microsecond=0)
             before = parse_time(issue.updated_at)
-            issue.data["updated_at"] = iso(max(now, before + timedelta(seconds=1)))
+            issue.data["updated_at"] = iso(max(now, before))
 
     def _event(self, repo: RepoRecord, issue: IssueRecord, kind: str) -> None:
         key = f"{repo.full_name}#{issue.number}"
