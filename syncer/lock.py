@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,8 @@ from typing import Any
 from syncer.errors import LockHeld, StoreError
 
 LOCK_SUFFIX = ".lock"
+PROBE_RETRIES = 4
+PROBE_RETRY_SECONDS = 0.05
 
 
 def lock_file(path: Path | str) -> Path:
@@ -71,7 +74,7 @@ class RunLock:
                 f"{self.path}: cannot create the run lock: {exc.strerror or exc}"
             ) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._flock(fd)
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
@@ -93,6 +96,17 @@ class RunLock:
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, json.dumps(holder).encode("utf-8"))
         self._fd = fd
+
+    @staticmethod
+    def _flock(fd: int) -> None:
+        """Exclusive, non-blocking; a few short retries cover `lock_holder`'s brief probe."""
+        for _ in range(PROBE_RETRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                time.sleep(PROBE_RETRY_SECONDS)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def release(self) -> None:
         """Clear the holder details and drop the lock (the file stays: deleting a lock file
@@ -122,7 +136,11 @@ class RunLock:
 
 
 def lock_holder(path: Path | str) -> dict[str, Any] | None:
-    """Who holds the lock now (their details), or None when nobody does. Never blocks."""
+    """Who holds the lock now (their details), or None when nobody does. Never blocks.
+
+    It probes with a shared lock held for an instant; `RunLock` retries briefly, so a run
+    starting at that moment is not turned away.
+    """
     target = lock_file(path)
     if not target.exists():
         return None

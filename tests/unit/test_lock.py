@@ -115,3 +115,20 @@ def test_an_unwritable_lock_location_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match="cannot create the run lock"):
         RunLock(tmp_path / "file" / "okrsync.db").acquire()
+
+
+def test_a_status_probe_does_not_turn_a_starting_run_away(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    store = tmp_path / "okrsync.db"
+    lock_file(store).write_text("")
+    fd = os.open(lock_file(store), os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # what lock_holder does, for an instant
+    timer = threading.Timer(0.05, lambda: (fcntl.flock(fd, fcntl.LOCK_UN), os.close(fd)))
+    timer.start()
+    try:
+        with RunLock(store, command="sync") as lock:
+            assert lock.held
+    finally:
+        timer.join()
