@@ -11,15 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.jira import (
-    Cursor,
-    JiraSourceConfig,
-    build_jql,
-    parse_issue,
-    parse_time,
-    ticket_state,
-    to_ms,
-)
+from connectors.jira import JiraSourceConfig, build_jql
+from connectors.jira_parse import Cursor, parse_issue, parse_time, ticket_state, to_ms
 from syncer.model import TicketState
 
 FIXTURES = Path("/work/shared/fixtures/jira")

@@ -1,0 +1,167 @@
+"""Jira payloads to okrsync values: a search-result issue to a `Ticket`, and the pull cursor.
+
+Pure functions, no I/O. Tolerant of what Jira omits (a missing summary or status is a
+default), strict about what identifies an issue (key, id, fields, `updated`): an issue without
+those raises ValueError, and the connector records it as `Skipped`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from connectors.text import adf_to_text, clean, extract_hypothesis, wiki_to_text
+from syncer.model import Ticket, TicketState
+
+log = logging.getLogger("okrsync.jira")
+
+WONT_DO_RESOLUTIONS = frozenset({"won't do", "won't fix", "wont do", "wont fix", "cancelled",
+                                 "canceled", "duplicate"})
+
+
+def parse_time(value: Any) -> datetime:
+    """Jira timestamps (`2023-06-24T19:24:50.000+0000`, or epoch ms) as tz-aware UTC."""
+    if isinstance(value, bool):
+        raise ValueError("boolean timestamp")
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"not a timestamp: {value!r}")
+    text = value.strip().replace("Z", "+00:00")
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def _name(value: Any, key: str = "name") -> str:
+    if isinstance(value, dict):
+        found = value.get(key)
+        return str(found) if found is not None else ""
+    return ""
+
+
+def ticket_state(fields: dict[str, Any]) -> TicketState:
+    """Status category (new / indeterminate / done) plus resolution give the bet state."""
+    status = fields.get("status")
+    category = _name(status.get("statusCategory") if isinstance(status, dict) else None, "key")
+    if category == "done":
+        resolution = _name(fields.get("resolution")).strip().lower().replace("’", "'")
+        return TicketState.WONT_DO if resolution in WONT_DO_RESOLUTIONS else TicketState.DONE
+    if category == "indeterminate":
+        return TicketState.IN_PROGRESS
+    return TicketState.TODO
+
+
+def _size(fields: dict[str, Any], story_points_field: str) -> float | None:
+    if story_points_field:
+        points = fields.get(story_points_field)
+        if isinstance(points, int | float) and not isinstance(points, bool):
+            return float(points)
+    subtasks = fields.get("subtasks")
+    if isinstance(subtasks, list) and subtasks:
+        return float(len(subtasks))
+    return None
+
+
+def parse_issue(
+    raw: Any,
+    *,
+    source: str,
+    site_url: str,
+    story_points_field: str = "",
+    hypothesis_pattern: str | None = None,
+) -> Ticket:
+    """One search-result issue as a Ticket; ValueError when it lacks what identifies it."""
+    if not isinstance(raw, dict):
+        raise ValueError("issue is not an object")
+    key, remote_id, fields = raw.get("key"), raw.get("id"), raw.get("fields")
+    if not isinstance(key, str) or not key:
+        raise ValueError("issue has no key")
+    if not isinstance(remote_id, str | int) or isinstance(remote_id, bool) or remote_id == "":
+        raise ValueError("issue has no id")
+    if not isinstance(fields, dict):
+        raise ValueError("issue has no fields")
+    updated = parse_time(fields.get("updated"))
+    created_raw = fields.get("created")
+    created = parse_time(created_raw) if created_raw not in (None, "") else None
+    description = fields.get("description")
+    if isinstance(description, dict):
+        text = adf_to_text(description)
+    elif isinstance(description, str):
+        text = wiki_to_text(description)
+    else:
+        text = ""
+    project = fields.get("project")
+    labels = fields.get("labels") or []
+    components = fields.get("components") or []
+    if not isinstance(labels, list) or not isinstance(components, list):
+        raise ValueError("labels or components are not lists")
+    return Ticket(
+        source=source,
+        key=key,
+        remote_id=str(remote_id),
+        url=f"{site_url}/browse/{quote(key)}",
+        title=clean(str(fields.get("summary") or ""), 1000),
+        project=_name(project, "key") or key.rsplit("-", 1)[0],
+        issue_type=_name(fields.get("issuetype")),
+        labels=tuple(str(label) for label in labels),
+        state=ticket_state(fields),
+        updated=updated,
+        created=created,
+        components=tuple(n for n in (_name(c) for c in components) if n),
+        assignee=_name(fields.get("assignee"), "displayName") or None,
+        hypothesis=extract_hypothesis(text, hypothesis_pattern),
+        size=_size(fields, story_points_field),
+        description=text,
+    )
+
+
+# -- cursor ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Cursor:
+    """Where the last pull stopped: the newest `updated` stored, and the (key, updated) pairs
+    within the lookback window of it, so the overlapping next pull can drop what it saw."""
+
+    since_ms: int | None = None
+    boundary: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, raw: str | None) -> Cursor:
+        if not raw:
+            return cls()
+        try:
+            data = json.loads(raw)
+            since = data.get("since_ms")
+            boundary = {str(k): int(v) for k, v in (data.get("boundary") or {}).items()}
+            return cls(int(since) if since is not None else None, boundary)
+        except (ValueError, TypeError, AttributeError):
+            log.warning("unreadable Jira cursor; pulling everything again")
+            return cls()
+
+    def dump(self) -> str:
+        return json.dumps({"since_ms": self.since_ms, "boundary": self.boundary},
+                          sort_keys=True, separators=(",", ":"))
+
+    def seen(self, key: str, updated_ms: int) -> bool:
+        return self.boundary.get(key) == updated_ms
+
+    def advance(self, key: str, updated_ms: int, lookback_ms: int) -> None:
+        """Record a stored ticket; keep only boundary entries inside the lookback window."""
+        if self.since_ms is None or updated_ms > self.since_ms:
+            self.since_ms = updated_ms
+        self.boundary[key] = max(updated_ms, self.boundary.get(key, updated_ms))
+        floor = self.since_ms - lookback_ms
+        self.boundary = {k: v for k, v in self.boundary.items() if v >= floor}
