@@ -244,3 +244,14 @@ def write_config(folder: Path, *, smtp_port: int = 25, security: str = "none",
     path = folder / "okrsync.toml"
     path.write_text(textwrap.dedent(body), encoding="utf-8")
     return path
+
+
+def run_cli(argv: list[str]) -> int:
+    """Run `okrsync argv` in-process; the exit code whether main returns or exits."""
+    from syncer.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

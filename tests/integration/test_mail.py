@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from syncer.cli import main
 from syncer.config import load_config
 from syncer.mail import MailError, RetryPolicy, send_weekly_report
 from syncer.store import Store
@@ -34,6 +33,7 @@ from tests.helpers.reports_helpers import (
     SECRET_TOKEN,
     WEEK,
     load_into,
+    run_cli,
     scenario,
     write_config,
 )
@@ -217,16 +217,14 @@ def test_cli_email_once_then_skipped_and_exit_1_on_failure(
     handler, port = sink
     cfg = project(tmp_path, port)
     # the CLI uses the real clock: mail this week's report twice
-    main(["report", "--email", "--json", "-c", str(cfg)])
-    main(["report", "--email", "--json", "-c", str(cfg)])
+    assert run_cli(["report", "--email", "--json", "-c", str(cfg)]) == 0
+    assert run_cli(["report", "--email", "--json", "-c", str(cfg)]) == 0
     out = capsys.readouterr().out
     assert out.count('"status": "sent"') == 1 and out.count('"status": "skipped"') == 1
     assert len(handler.received) == 1
     handler.fail = 99
     monkeypatch.setattr("syncer.mail.DEFAULT_RETRY", FAST)
-    with pytest.raises(SystemExit) as failed:
-        main(["report", "--email", "--force", "-c", str(cfg)])
-    assert failed.value.code == 1
+    assert run_cli(["report", "--email", "--force", "-c", str(cfg)]) == 1
     err = capsys.readouterr().err
     assert "failed: weekly-all" in err and "451" in err and SECRET_PASSWORD not in err
 
@@ -320,7 +318,6 @@ def test_password_never_sent_in_clear_to_a_remote_host(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, smtp_port=2525, security="none",
                                       username="mailer"))
     from syncer.mail import _deliver
-    from syncer.reports.render import render_text  # noqa: F401 - import check only
 
     remote = config.smtp.model_copy(update={"host": "smtp.example.com"})
     with pytest.raises(MailError) as exc:
