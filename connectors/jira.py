@@ -19,7 +19,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.http import HttpClient, Sleep
@@ -64,6 +64,13 @@ class JiraSourceConfig(SourceConfig):
     story_points_field: str = ""
     hypothesis_pattern: str = ""
     notify_users: bool = False
+
+    @field_validator("base_url", "gateway_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://acme.atlassian.net")
+        return value.rstrip("/")
 
     @property
     def site_url(self) -> str:

@@ -200,3 +200,14 @@ def test_incremental_pulls_see_every_edit_exactly_once(rounds: list[list[tuple[s
             assert (key, updated) in seen
     # ... and no version twice
     assert len(seen) == len(set(seen))
+
+
+def test_config_requires_an_http_url_and_hides_the_token() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="http"):
+        JiraSourceConfig(name="j", base_url="acme.atlassian.net", token="t")
+    cfg = JiraSourceConfig(name="j", base_url=f"{SITE}/", token="very-secret", cloud_id="c1")
+    assert cfg.site_url == SITE
+    assert cfg.api_base == "https://api.atlassian.com/ex/jira/c1"
+    assert "very-secret" not in repr(cfg) and "very-secret" not in cfg.model_dump_json()
