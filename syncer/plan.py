@@ -77,7 +77,13 @@ class PlanSettings:
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything one planning pass decided; `untraceable` and `ktlo` hold ticket uids."""
+    """Everything one planning pass decided.
+
+    `links`: the desired links after overrides, per ticket (sorted by source, key), explicit
+    first. `untraceable`: uids of healthy-source tickets with no link that are neither ktlo nor
+    won't-do. `ktlo`: uids of every ticket carrying a ktlo label, linked or not, any source.
+    `overrides`: only the ones detected in this pass. `bets`: only new or changed ones.
+    """
 
     links: tuple[Link, ...] = ()
     broken: tuple[BrokenLink, ...] = ()
@@ -268,18 +274,18 @@ def _plan_labels(
     """
     ident = (ticket.source, ticket.key)
     on_ticket = {label.casefold() for label in ticket.labels}
-    ours = ledger.labels.get(ident, [])
+    explicit_cf = settings.explicit_prefix.casefold()
+    # Ledger rows spelled like explicit labels are never ours to remove or to call overrides.
+    ours = [
+        label
+        for label in ledger.labels.get(ident, [])
+        if not (explicit_cf and label.casefold().startswith(explicit_cf))
+    ]
     overridden = set(ledger.overrides.get(ident, set()))
     if healthy:
-        for label in ours:
-            if label.casefold() in on_ticket or label.casefold() in overridden:
-                continue
-            removing = WriteBack(ticket.source, ticket.key, WriteBackKind.REMOVE_LABEL, label=label)
-            if ledger.pending(removing):  # our own removal, applied but not yet marked done
-                continue
-            overridden.add(label.casefold())
-            kr_id = kr_of_managed(label, settings.managed_prefix) or ""
-            acc.overrides.append(Override(ticket.source, ticket.key, label, kr_id, now))
+        for override in _new_overrides(ticket, ours, on_ticket, overridden, ledger, settings, now):
+            overridden.add(override.label.casefold())
+            acc.overrides.append(override)
     overridden_krs = {
         kr.casefold()
         for kr in (kr_of_managed(label, settings.managed_prefix) for label in overridden)
@@ -293,37 +299,52 @@ def _plan_labels(
             continue
         seen.add(kr_key)
         desired.append(link)
-    if not healthy:
-        return desired
-    ours_cf = {label.casefold() for label in ours}
-    explicit_cf = settings.explicit_prefix.casefold()
-    for link in desired:
-        label = managed_label(link.kr_id, settings.managed_prefix)
-        label_cf = label.casefold()
-        if (
-            label_cf in on_ticket
-            or label_cf in ours_cf
-            or link.kr_id.casefold() in overridden_krs
-            or (explicit_cf and label_cf.startswith(explicit_cf))
-        ):
-            continue
-        acc.writebacks.append(
-            WriteBack(ticket.source, ticket.key, WriteBackKind.ADD_LABEL, label=label)
-        )
-    for label in ours:
-        label_cf = label.casefold()
-        label_kr = kr_of_managed(label, settings.managed_prefix)
-        if (
-            label_cf not in on_ticket
-            or label_cf in overridden
-            or (explicit_cf and label_cf.startswith(explicit_cf))
-            or (label_kr is not None and label_kr.casefold() in seen)
-        ):
-            continue
-        acc.writebacks.append(
-            WriteBack(ticket.source, ticket.key, WriteBackKind.REMOVE_LABEL, label=label)
-        )
+    if healthy:
+        ours_cf = {label.casefold() for label in ours}
+        for link in desired:
+            label = managed_label(link.kr_id, settings.managed_prefix)
+            label_cf = label.casefold()
+            if (
+                label_cf in on_ticket  # there already, maybe put by a person: not claimed
+                or label_cf in ours_cf
+                or link.kr_id.casefold() in overridden_krs
+                or (explicit_cf and label_cf.startswith(explicit_cf))
+            ):
+                continue
+            acc.writebacks.append(WriteBack(*ident, WriteBackKind.ADD_LABEL, label=label))
+        for label in ours:
+            label_cf = label.casefold()
+            label_kr = kr_of_managed(label, settings.managed_prefix)
+            if (
+                label_cf not in on_ticket
+                or label_cf in overridden  # a person put it back after removing it: theirs now
+                or (label_kr is not None and label_kr.casefold() in seen)
+            ):
+                continue
+            acc.writebacks.append(WriteBack(*ident, WriteBackKind.REMOVE_LABEL, label=label))
     return desired
+
+
+def _new_overrides(
+    ticket: Ticket,
+    ours: Sequence[str],
+    on_ticket: set[str],
+    overridden: set[str],
+    ledger: _Ledger,
+    settings: PlanSettings,
+    now: datetime,
+) -> list[Override]:
+    """Ledger labels a person removed since the last run (not our own pending removals)."""
+    found: list[Override] = []
+    for label in ours:
+        if label.casefold() in on_ticket or label.casefold() in overridden:
+            continue
+        removing = WriteBack(ticket.source, ticket.key, WriteBackKind.REMOVE_LABEL, label=label)
+        if ledger.pending(removing):  # our own removal, applied but not yet marked done
+            continue
+        kr_id = kr_of_managed(label, settings.managed_prefix) or ""
+        found.append(Override(ticket.source, ticket.key, label, kr_id, now))
+    return found
 
 
 def _goal_links_writeback(

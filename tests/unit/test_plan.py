@@ -170,6 +170,8 @@ def test_labels_outside_the_ledger_and_explicit_labels_are_never_removed() -> No
     result = run_plan([t], CAT, RULES, applied)
     assert all(wb.kind is not REMOVE for wb in result.writebacks)
     assert result.broken == (BrokenLink("jira", "WEB-1", "okr:KR-9", "KR-9"),)
+    gone = run_plan([ticket("WEB-1", [])], CAT, RULES, applied)
+    assert gone.overrides == ()  # a person removing their own okr: label is no override
 
 
 def test_pending_write_backs_are_not_planned_twice() -> None:
