@@ -212,10 +212,12 @@ def test_ktlo_and_wont_do_tickets_are_not_untraceable() -> None:
         ticket("WEB-1", ["KTLO"]),
         ticket("WEB-2", ["ops"], state=TicketState.WONT_DO),
         ticket("WEB-3", ["ops"]),
+        ticket("WEB-4", ["Maintenance", "checkout"]),  # linked and ktlo: both
     ]
     settings = replace(SETTINGS, ktlo=("ktlo", "maint*"))
     result = run_plan(tickets, CAT, RULES, settings=settings)
-    assert result.ktlo == {"jira:WEB-1"}
+    assert result.ktlo == {"jira:WEB-1", "jira:WEB-4"}
+    assert [lk.ticket_key for lk in result.links] == ["WEB-4"]
     assert result.untraceable == {"jira:WEB-3"}
 
 
