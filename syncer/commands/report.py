@@ -59,7 +59,9 @@ def report_command(
         False, "--email", help="mail the report (once per ISO week per recipient set)"
     ),
     force: bool = typer.Option(False, "--force", help="with --email: send again this week"),
-    json_out: bool = typer.Option(False, "--json", help="with --email: the send result as JSON"),
+    json_out: bool = typer.Option(
+        False, "--json", help="JSON: the send result with --email, else the report (--format json)"
+    ),
     config_path: Path | None = CONFIG_OPTION,
 ) -> None:
     """Untraceable work and the bet portfolio for an ISO week.
@@ -94,6 +96,8 @@ def report_command(
             # which returns an Exit's code instead of passing it to the shell.
             sys.exit(int(result.exit_code))
         return
+    if json_out:
+        fmt = Format.JSON
     report = _build(config, kind, week)
     if output is None and fmt is Format.TERMINAL:
         _print_terminal(report)

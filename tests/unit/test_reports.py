@@ -337,5 +337,7 @@ def test_cli_writes_json_and_rejects_a_bad_week(project: Path, tmp_path: Path,
     assert data["untraceable"]["share"]["untraceable"] == 3
     assert run_cli(["report", "--kind", "untraceable", "--format", "csv", "-c", str(project)]) == 0
     assert capsys.readouterr().out.startswith("section,week,")
+    assert run_cli(["report", "--kind", "bets", "--json", "-c", str(project)]) == 0
+    assert json.loads(capsys.readouterr().out)["untraceable"] is None
     assert run_cli(["report", "--week", "14", "-c", str(project)]) == 2
     assert "ISO week" in capsys.readouterr().err
