@@ -220,3 +220,48 @@ def test_demo_shows_links_untraceable_work_and_bets(tmp_path: Path) -> None:
     assert "Bets per key result" in out
     assert (tmp_path / "okrsync.db").exists()
     assert MARKER not in out
+
+
+def test_a_failing_source_removes_nothing_and_flags_nothing(tmp_path: Path) -> None:
+    with sandbox(epics=60, seed=12) as sb:
+        cfg_path = project(tmp_path, sb)
+        run_sync(config(cfg_path, sb))
+        before = remote_state(sb)
+        with Store.open(config(cfg_path, sb).store_path) as store:
+            untraceable_before = set(store.untraceable())
+        # Every rule disappears, so a healthy run would remove every rule-made label...
+        (tmp_path / "rules.toml").write_text("")
+        # ...but Jira answers 503 to everything for this run.
+        sb.set_faults("503:1.0", server="jira")
+        summary = run_sync(config(cfg_path, sb))
+        sb.set_faults(None)
+        assert summary.exit_code == 1
+        jira = next(s for s in summary.sources if s.name == "jira")
+        assert not jira.healthy and "pull failed" in jira.reason
+        assert not [wb for wb in summary.planned if wb.source == "jira"]
+        after = remote_state(sb)
+        assert {k: v for k, v in after.items() if k.startswith("jira:")} == {
+            k: v for k, v in before.items() if k.startswith("jira:")}
+        with Store.open(config(cfg_path, sb).store_path) as store:
+            jira_flags = {u for u in store.untraceable() if u.startswith("jira:")}
+        assert jira_flags == {u for u in untraceable_before if u.startswith("jira:")}
+
+
+def test_a_pull_returning_far_fewer_epics_trips_the_safety_stop(tmp_path: Path) -> None:
+    with sandbox(epics=80, seed=13) as sb:
+        cfg_path = project(tmp_path, sb)
+        run_sync(config(cfg_path, sb))
+        before = remote_state(sb)
+        text = cfg_path.read_text()
+        projects = sorted({k.split("-", 1)[0] for k in sb.jira.keys()})  # noqa: SIM118
+        narrowed = text.replace(f"project in ({', '.join(projects)})",
+                                f"project in ({projects[0]})")
+        assert narrowed != text
+        cfg_path.write_text(narrowed)
+        summary = run_sync(config(cfg_path, sb), full=True)
+        assert summary.exit_code == 1
+        jira = next(s for s in summary.sources if s.name == "jira")
+        assert not jira.healthy and "safety stop" in jira.reason
+        assert not [wb for wb in summary.planned if wb.source == "jira"]
+        assert {k: v for k, v in remote_state(sb).items() if k.startswith("jira:")} == {
+            k: v for k, v in before.items() if k.startswith("jira:")}
