@@ -5,7 +5,7 @@
     │   └── ConfigError        a config / catalog / rules file is invalid
     ├── LockHeld               another run holds the lock: exit 3
     ├── StoreError             the SQLite store is corrupt, locked or from a newer version
-    └── RemoteError            a tracker or SMTP server failed (translated at the connector boundary)
+    └── RemoteError            a tracker or SMTP server failed (translated at the boundary)
         ├── AuthError          401/403 not caused by rate limits
         ├── NotFound           404
         ├── RateLimited        429 / secondary limit, past the configured wait cap

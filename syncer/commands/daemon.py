@@ -42,7 +42,6 @@ def daemon(
     Invalid configuration: says why and exits 2 before doing anything.
     """
     from mappings.rules import load_rules
-
     from syncer.catalog import load_catalog
     from syncer.config import load_config
     from syncer.daemon import Daemon, DaemonSettings
