@@ -7,6 +7,7 @@ Key order and nesting follow the recorded payloads in `shared/fixtures/github/`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -36,13 +37,18 @@ def user_ref(raw: Any) -> dict[str, Any]:
 
 
 def render_user(ref: dict[str, Any], base: str) -> dict[str, Any]:
-    login = ref["login"]
+    """A full user object; shared between payloads (memoised), so callers must not mutate it."""
+    return _user(ref["login"], ref["id"], ref["type"], ref["site_admin"], base)
+
+
+@functools.lru_cache(maxsize=4096)
+def _user(login: str, user_id: int, kind: str, site_admin: bool, base: str) -> dict[str, Any]:
     api = f"{base}/users/{quote(login, safe='')}"
     return {
         "login": login,
-        "id": ref["id"],
-        "node_id": f"MDQ6VXNlcj{ref['id']}",
-        "avatar_url": f"{base}/avatars/u/{ref['id']}?v=4",
+        "id": user_id,
+        "node_id": f"MDQ6VXNlcj{user_id}",
+        "avatar_url": f"{base}/avatars/u/{user_id}?v=4",
         "gravatar_id": "",
         "url": api,
         "html_url": f"{base}/{quote(login, safe='')}",
@@ -55,9 +61,9 @@ def render_user(ref: dict[str, Any], base: str) -> dict[str, Any]:
         "repos_url": f"{api}/repos",
         "events_url": f"{api}/events{{/privacy}}",
         "received_events_url": f"{api}/received_events",
-        "type": ref["type"],
+        "type": kind,
         "user_view_type": "public",
-        "site_admin": ref["site_admin"],
+        "site_admin": site_admin,
     }
 
 

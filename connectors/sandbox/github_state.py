@@ -10,6 +10,7 @@ rendered per request from the request's own base URL (see `github_render.py`).
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 import threading
 import time
@@ -36,6 +37,7 @@ QUOTA_LIMIT = 5000
 QUOTA_WINDOW = 3600
 _URL_KEYS = {"url", "repository_url", "labels_url", "comments_url", "events_url", "html_url",
              "timeline_url", "repository"}
+_SKIP_KEYS = _URL_KEYS | {"labels", "comments"}
 
 
 class GitHubError(Exception):
@@ -60,6 +62,8 @@ def parse_time(text: str) -> datetime:
 
 
 def _norm_time(value: Any, fallback: str) -> str:
+    if isinstance(value, str) and len(value) == 20 and value[10] == "T" and value[19] == "Z":
+        return value  # already GitHub's format (the common case: keep loading fast)
     if isinstance(value, str) and value:
         try:
             return iso(parse_time(value))
@@ -131,9 +135,15 @@ class GitHubState:
         """Load `{"repos": {"owner/name": {"issues": [...], "labels": [...]}}}`."""
         state = cls(org)
         repos = (github_part or {}).get("repos") or {}
-        with state.lock:
-            for full_name, content in repos.items():
-                state._load_repo(str(full_name), content or {})
+        collecting = gc.isenabled()
+        gc.disable()  # loading 100k issues allocates only live objects: skip needless GC passes
+        try:
+            with state.lock:
+                for full_name, content in repos.items():
+                    state._load_repo(str(full_name), content or {})
+        finally:
+            if collecting:
+                gc.enable()
         return state
 
     def _load_repo(self, full_name: str, content: dict[str, Any]) -> None:
@@ -153,8 +163,8 @@ class GitHubState:
 
     def _load_issue(self, repo: RepoRecord, raw: dict[str, Any], now: str) -> None:
         number = int(raw.get("number") or (max(repo.issues, default=0) + 1))
-        data = {k: copy.deepcopy(v) for k, v in raw.items()
-                if k not in _URL_KEYS and k not in ("labels", "comments")}
+        # shallow: nested values the state edits (user, type, summary) are rebuilt below
+        data = {k: v for k, v in raw.items() if k not in _SKIP_KEYS}
         created = _norm_time(raw.get("created_at"), now)
         data["number"] = number
         data["created_at"] = created
@@ -450,7 +460,7 @@ class GitHubState:
         """The issue as `GET /repos/{o}/{r}/issues/{n}` renders it (URLs on `base_url`)."""
         with self.lock:
             record_repo, record = self.record(repo, number)
-            return render_issue(self, record_repo, record, self.base_url)
+            return copy.deepcopy(render_issue(self, record_repo, record, self.base_url))
 
     def labels_of(self, repo: str, number: int) -> list[str]:
         with self.lock:
@@ -459,7 +469,7 @@ class GitHubState:
     def comments(self, repo: str, number: int) -> list[dict[str, Any]]:
         with self.lock:
             record = self.record(repo, number)[1]
-            return [render_comment(self.comments_by_id[cid], self.base_url)
+            return [copy.deepcopy(render_comment(self.comments_by_id[cid], self.base_url))
                     for cid in record.comment_ids]
 
     def repo_labels(self, repo: str) -> list[dict[str, Any]]:
