@@ -51,6 +51,16 @@ token = ""
 org = "{org}"
 epic_label = "epic"
 
+[teams.product]
+owner = "Omar Haddad"
+email = "product-leads@example.com"
+projects = ["WEB", "APP", "acme/web", "acme/app", "acme/mobile*"]
+
+[teams.platform]
+owner = "Aiko Tanaka"
+email = "platform-leads@example.com"
+projects = ["OPS", "DATA", "acme/api", "acme/infra*", "acme/data*"]
+
 [report]
 timezone = "UTC"
 recipients = ["leadership@example.com"]
