@@ -43,18 +43,25 @@ def resolve_endpoint(app: ASGIApp, scope: Scope) -> str:
         if hasattr(target, "routes") or not hasattr(target, "app"):
             break
         target = target.app
-    routes: list[BaseRoute] = list(getattr(target, "routes", []) or [])
+    found = _match(list(getattr(target, "routes", []) or []), scope, method)
+    return found or endpoint_name(method, str(scope.get("path", "/")))
+
+
+def _match(routes: list[BaseRoute], scope: Scope, method: str) -> str | None:
     partial: str | None = None
     for route in routes:
         path = getattr(route, "path", None)
         if not isinstance(path, str):
             continue
-        match, _ = route.matches(scope)
+        match, child = route.matches(scope)
+        inner = getattr(route, "routes", None)
+        if match == Match.FULL and inner:  # a Mount: name the route inside it
+            return _match(list(inner), {**scope, **child}, method)
         if match == Match.FULL:
             return endpoint_name(method, path)
         if match == Match.PARTIAL and partial is None:
             partial = endpoint_name(method, path)
-    return partial or endpoint_name(method, str(scope.get("path", "/")))
+    return partial
 
 
 class Accounting:

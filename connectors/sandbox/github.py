@@ -28,7 +28,7 @@ from starlette.datastructures import QueryParams
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from connectors.sandbox.accounting import Accounting, accounting_routes, endpoint_name
 from connectors.sandbox.faults import FaultInjector, fault_middleware, fault_routes
@@ -46,6 +46,8 @@ from connectors.sandbox.github_state import GitHubError, GitHubState, RepoRecord
 __all__ = ["GitHubError", "GitHubState", "build_app"]
 
 DOCS = "https://docs.github.com/rest"
+GHES_PREFIX = "/api/v3"
+"""Every endpoint is also served under this prefix, as GitHub Enterprise Server does."""
 _CACHE_SIZE = 32
 _TOKEN_TTL = 3600
 
@@ -539,6 +541,8 @@ class _Server:
     def serve(self, request: Request, name: str, handler: Handler, raw: bytes, *, auth: str,
               quota: bool) -> Response:
         base = str(request.base_url).rstrip("/")
+        if str(request.scope.get("root_path", "")).endswith(GHES_PREFIX):
+            base += GHES_PREFIX
         reading = request.method in ("GET", "HEAD")
         cost = 0
         try:
@@ -646,7 +650,7 @@ def build_app(state: GitHubState, *, token: str, accounting: Accounting | None =
         routes += accounting_routes(accounting)
     if injector is not None:
         routes += fault_routes(injector)
-    routes += [
+    api = [
         r("GET", "/rate_limit", rate_limit, quota=False),
         r("GET", "/user", get_user),
         r("GET", "/user/repos", user_repos),
@@ -682,7 +686,8 @@ def build_app(state: GitHubState, *, token: str, accounting: Accounting | None =
         r("GET", repo + "/labels/{name:path}", get_repo_label),
     ]
     for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
-        routes.append(r(method, "/{path:path}", not_found))
+        api.append(r(method, "/{path:path}", not_found))
+    routes += [Mount(GHES_PREFIX, routes=api), *api]
     middleware = []
     if injector is not None:
         middleware.append(Middleware(fault_middleware, injector=injector, flavour="github",

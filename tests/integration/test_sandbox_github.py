@@ -247,3 +247,11 @@ def test_concurrent_requests_are_all_served(sb: Sandbox) -> None:
     for thread in threads:
         thread.join(10)
     assert results == [200] * 20
+
+
+def test_enterprise_server_prefix_serves_the_same_api(sb: Sandbox) -> None:
+    gh = client(sb.github_url + "/api/v3")
+    issues = list(gh.get_repo(REPO).get_issues(labels=["epic", "team:web"], state="all"))
+    assert len(issues) == 19  # two pages: the Link header keeps the /api/v3 prefix
+    assert issues[0].url.startswith(sb.github_url + "/api/v3/repos/")
+    assert _endpoint(sb, "GET /repos/{owner}/{repo}/issues") > 0
