@@ -33,6 +33,11 @@ def sandbox(
     jira_flavour: str = typer.Option("cloud", "--jira-flavour",
                                      help="cloud (v3, search/jql) or datacenter (v2, /search)."),
     as_json: bool = typer.Option(False, "--json", help="Print the endpoints as one JSON line."),
+    github_quota: int = typer.Option(
+        5000, "--github-quota", min=1,
+        help="GitHub's primary rate limit per hour (5000 like a personal token; raise it to "
+        "measure throughput rather than the quota).",
+    ),
     serve_for: float | None = typer.Option(None, "--for", hidden=True,
                                            help="Stop after this many seconds (for tests)."),
 ) -> None:
@@ -61,6 +66,7 @@ def sandbox(
         with start_sandbox(epics=epics, seed=seed, faults=faults, data=data, token=token,
                            jira_flavour=flavour, jira_port=jira_port,
                            github_port=github_port) as sb:
+            sb.github.set_quota(limit=github_quota)
             info = {
                 "jira_url": sb.jira_url, "jira_flavour": flavour, "jira_user": sb.jira_user,
                 "github_url": sb.github_url, "org": sb.org, "token": sb.token,
