@@ -83,8 +83,10 @@ def files_under(directory: Path) -> dict[str, bytes]:
 
 def assert_no_sentinel(what: str, blob: str | bytes) -> None:
     for secret in SENTINELS:
-        needle: str | bytes = secret.encode() if isinstance(blob, bytes) else secret
-        assert needle not in blob, f"{secret} leaked into {what}"
+        if isinstance(blob, bytes):
+            assert secret.encode() not in blob, f"{secret} leaked into {what}"
+        else:
+            assert secret not in blob, f"{secret} leaked into {what}"
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
