@@ -24,10 +24,13 @@ from syncer.catalog import load_catalog
 from syncer.config import Config
 from syncer.errors import ConfigError, ExitCode, RemoteError
 from syncer.lock import RunLock
-from syncer.model import Catalog, WriteBack
+from syncer.model import Bet, BrokenLink, Catalog, Link, Override, WriteBack
 from syncer.outbox import ApplyOutcome, apply_pending
 from syncer.plan import Plan, PlanSettings, plan
 from syncer.store import Store
+
+PLANNED_SHOWN = 1000
+"""A real run keeps the first write-backs it planned for its summary; a dry run keeps all."""
 
 Progress = Callable[[str, str, int], None]
 """Called with (source, phase, count): phase is pull, pulled, failed, apply or done."""
@@ -63,6 +66,7 @@ class RunSummary:
     broken: int = 0
     new_overrides: int = 0
     planned: list[WriteBack] = field(default_factory=list)
+    planned_count: int = 0
     applied: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -173,7 +177,25 @@ async def _pull_source(
         progress(name, "failed" if not outcome.healthy else "done", outcome.pulled)
 
 
-def make_plan(
+PLAN_BATCH = 2000
+"""Tickets planned at a time. The planner decides each ticket on its own, so planning in
+batches gives the same plan while only one batch of tickets is held in memory."""
+
+
+@dataclass
+class PlanTotals:
+    """The parts of a plan the run keeps for the whole store: small per ticket."""
+
+    links: list[Link] = field(default_factory=list)
+    broken: list[BrokenLink] = field(default_factory=list)
+    bets: list[Bet] = field(default_factory=list)
+    overrides: list[Override] = field(default_factory=list)
+    untraceable: set[str] = field(default_factory=set)
+    ktlo: set[str] = field(default_factory=set)
+    writebacks: int = 0
+
+
+def plan_store(
     config: Config,
     store: Store,
     catalog: Catalog,
@@ -181,19 +203,29 @@ def make_plan(
     healthy: frozenset[str],
     sources: Iterable[SourceConfig],
     now: datetime,
-) -> Plan:
-    """Everything the planner needs, read from the store as plain values."""
-    return plan(
-        store.tickets(),
-        catalog,
-        rules,
-        store.applied_state(),
-        now=now,
-        healthy_sources=healthy,
-        kr_values=store.kr_values(now),
-        prior_bets=store.bets(),
-        settings=plan_settings(config, sources),
-    )
+    on_writebacks: Callable[[tuple[WriteBack, ...]], None],
+) -> PlanTotals:
+    """Plan every stored ticket, batch by batch; each batch's write-backs go to
+    `on_writebacks` (the outbox, or a dry run's list) before the next batch is read."""
+    applied = store.applied_state()
+    kr_values = store.kr_values(now)
+    prior = store.bets()
+    settings = plan_settings(config, sources)
+    totals = PlanTotals()
+    for batch in store.ticket_batches(PLAN_BATCH):
+        part: Plan = plan(
+            batch, catalog, rules, applied, now=now, healthy_sources=healthy,
+            kr_values=kr_values, prior_bets=prior, settings=settings,
+        )
+        totals.links.extend(part.links)
+        totals.broken.extend(part.broken)
+        totals.bets.extend(part.bets)
+        totals.overrides.extend(part.overrides)
+        totals.untraceable.update(part.untraceable)
+        totals.ktlo.update(part.ktlo)
+        totals.writebacks += len(part.writebacks)
+        on_writebacks(part.writebacks)
+    return totals
 
 
 async def _run(
@@ -233,21 +265,35 @@ async def _run(
         summary.sources = list(outcomes.values())
         healthy = frozenset(name for name, o in outcomes.items() if o.healthy)
         now = datetime.now(UTC)
-        the_plan = make_plan(config, store, catalog, rules, healthy, sources.values(), now)
-        summary.planned = list(the_plan.writebacks)
+
+        def take(writebacks: tuple[WriteBack, ...]) -> None:
+            if dry_run:
+                summary.planned.extend(writebacks)
+            else:
+                room = max(0, PLANNED_SHOWN - len(summary.planned))
+                summary.planned.extend(writebacks[:room])
+                store.enqueue(run_id, writebacks, now=now)
+
+        if dry_run:
+            totals = plan_store(config, store, catalog, rules, healthy, sources.values(), now,
+                                take)
+        else:
+            with store.transaction():
+                totals = plan_store(config, store, catalog, rules, healthy, sources.values(),
+                                    now, take)
+        summary.planned_count = totals.writebacks
         summary.tickets = store.ticket_count(None)
-        summary.linked = len({(lk.source, lk.ticket_key) for lk in the_plan.links})
-        summary.untraceable = len(the_plan.untraceable)
-        summary.ktlo = len(the_plan.ktlo)
-        summary.broken = len(the_plan.broken)
-        summary.new_overrides = len(the_plan.overrides)
+        summary.linked = len({(lk.source, lk.ticket_key) for lk in totals.links})
+        summary.untraceable = len(totals.untraceable)
+        summary.ktlo = len(totals.ktlo)
+        summary.broken = len(totals.broken)
+        summary.new_overrides = len(totals.overrides)
         if not dry_run:
             store.save_plan_outcome(
-                the_plan.links, the_plan.broken, the_plan.bets, the_plan.untraceable,
-                the_plan.overrides, sources=healthy, now=now,
+                totals.links, totals.broken, totals.bets, frozenset(totals.untraceable),
+                totals.overrides, sources=healthy, now=now,
             )
             store.snapshot_kr_values(store.kr_values(now), now=now)
-            store.enqueue(run_id, the_plan.writebacks, now=now)
             writable = {name: c for name, c in connectors.items() if name in healthy}
             apply_started = time.monotonic()
             applied = await apply_pending(
@@ -260,7 +306,7 @@ async def _run(
             summary.pending = applied.left_pending
             summary.apply_seconds = round(time.monotonic() - apply_started, 3)
         else:
-            summary.pending = len(store.pending())
+            summary.pending = store.pending_count()
     finally:
         await asyncio.gather(*(c.aclose() for c in connectors.values()), return_exceptions=True)
     summary.duration = round(time.monotonic() - started, 3)
@@ -292,8 +338,7 @@ def run_sync(
                 raise
             status = "ok" if summary.exit_code is ExitCode.OK else "failures"
             record = summary.to_json()
-            if len(record["planned"]) > 1000:
-                record["planned"] = record["planned"][:1000]
+            record["planned"] = record["planned"][:PLANNED_SHOWN]
             store.finish_run(run_id, status=status, summary=record, now=datetime.now(UTC))
             return summary
     finally:

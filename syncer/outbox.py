@@ -3,7 +3,8 @@
 Write-backs are already in the store before any remote call, so a crash or kill here loses
 nothing: what was not marked done stays pending and the next run applies it again (each
 connector's apply is idempotent). One ticket's write-backs run in order (labels before goal
-links); different tickets run concurrently within each source's concurrency limit.
+links); different tickets run concurrently within each source's concurrency limit. The outbox
+is read in batches, one finished before the next starts, so memory does not grow with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from connectors.base import Connector
 from syncer.errors import AuthError, RemoteError
 from syncer.model import ApplyStatus
 from syncer.store import OutboxItem, Store
+
+BATCH = 2000
+"""Outbox items read and applied per batch: bounds memory and the number of tasks."""
 
 ApplyProgress = Callable[[str, str], None]
 """Called with (source, outcome) after each write-back: applied, unchanged or failed."""
@@ -59,11 +63,6 @@ async def apply_pending(
     failing every item against the same wall.
     """
     outcome = ApplyOutcome()
-    by_ticket: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
-    for item in store.pending():
-        wb = item.writeback
-        if wb.source in connectors:
-            by_ticket[(wb.source, wb.ticket_key)].append(item)
     limits = {name: asyncio.Semaphore(max(1, concurrency.get(name, 8))) for name in connectors}
     refused: set[str] = set()
 
@@ -99,6 +98,14 @@ async def apply_pending(
         if progress:
             progress(item.writeback.source, "failed")
 
-    await asyncio.gather(*(one_ticket(src, items) for (src, _), items in by_ticket.items()))
-    outcome.left_pending = len(store.pending())
+    after_id = 0
+    while batch := store.pending(after_id=after_id, limit=BATCH):
+        after_id = batch[-1].id
+        by_ticket: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
+        for item in batch:
+            wb = item.writeback
+            if wb.source in connectors:
+                by_ticket[(wb.source, wb.ticket_key)].append(item)
+        await asyncio.gather(*(one_ticket(src, items) for (src, _), items in by_ticket.items()))
+    outcome.left_pending = store.pending_count()
     return outcome

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -190,6 +191,29 @@ class Store(OutboxStore, RecordsStore):
 
     def tickets(self, source: str | None = None) -> list[Ticket]:
         return list(self.iter_tickets(source))
+
+    def transaction(self) -> AbstractContextManager[Database]:
+        """One transaction around several calls (nested calls become savepoints): the engine
+        queues a whole plan's write-backs all or nothing."""
+        context: AbstractContextManager[Database] = self.db.atomic()
+        return context
+
+    @guarded
+    def ticket_batches(self, size: int = 2000) -> Iterator[list[Ticket]]:
+        """Every ticket in (source, key) order, one query per batch, so that the caller may
+        write to the store between batches and hold only one batch in memory."""
+        after: tuple[str, str] = ("", "")
+        while True:
+            rows = self._rows(
+                f"select {_TICKET_COLS} from tickets where (source, key) > (?, ?) "
+                "order by source, key limit ?",
+                [*after, size],
+            )
+            if not rows:
+                return
+            batch = [ticket_of(row) for row in rows]
+            yield batch
+            after = (batch[-1].source, batch[-1].key)
 
     @guarded
     def ticket(self, source: str, key: str) -> Ticket | None:

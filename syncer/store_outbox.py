@@ -107,13 +107,20 @@ class OutboxStore(StoreBase):
         return count
 
     @guarded
-    def pending(self) -> list[OutboxItem]:
-        """Pending write-backs in the order they were queued."""
+    def pending(self, *, after_id: int = 0, limit: int | None = None) -> list[OutboxItem]:
+        """Pending write-backs in the order they were queued; `after_id`/`limit` page through
+        them so a large outbox never has to be held in memory at once."""
         rows = self._rows(
             "select id, writeback, attempts, last_error, run_id, created_at from outbox "
-            "where status = 'pending' order by id"
+            "where status = 'pending' and id > ? order by id limit ?",
+            [after_id, -1 if limit is None else limit],
         )
         return [outbox_of(r) for r in rows]
+
+    @guarded
+    def pending_count(self) -> int:
+        row = self._one("select count(*) from outbox where status = 'pending'")
+        return int(row[0])
 
     @guarded
     def mark_done(
