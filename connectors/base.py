@@ -63,8 +63,14 @@ class Connector(Protocol):
         """Stream pages of epics changed since `cursor` (all epics when None or full)."""
         ...
 
-    async def apply(self, writeback: WriteBack) -> ApplyResult:
-        """Apply one write-back idempotently; raise a RemoteError subclass on failure."""
+    async def apply(self, writeback: WriteBack, *, fresh: bool = False) -> ApplyResult:
+        """Apply one write-back idempotently; raise a RemoteError subclass on failure.
+
+        `fresh` means the write-back was planned in this run, after this run's pull, and was
+        never tried before, so no earlier attempt can have half-applied it: the connector may
+        trust what its pull saw instead of reading the ticket again before writing. When it
+        is False, read before writing.
+        """
         ...
 
     async def doctor(self) -> list[DoctorCheck]:

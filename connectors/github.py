@@ -12,7 +12,9 @@ Pull requests, which the issues listing returns too, are dropped.
 Write back. Managed labels are added and removed one by one (never the replace-all forms,
 which would wipe people's labels), created in the repo first with a colour and description.
 Goal links live in one comment per issue, found by a hidden marker, edited only when its text
-changes.
+changes. Finding it costs a read of the issue's comments, except for a fresh write-back on an
+issue this run's pull saw with no comments at all: there is nothing to find, so it is created
+directly.
 """
 
 from __future__ import annotations
@@ -214,6 +216,7 @@ class GitHubConnector:
         )
         self._origin = httpx.URL(config.api_url + "/")
         self._labels_ready: set[tuple[str, str]] = set()
+        self._uncommented: dict[str, set[int]] = {}
         self._label_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     # -- HTTP -------------------------------------------------------------------------------
@@ -437,6 +440,7 @@ class GitHubConnector:
                                        hypothesis_pattern=pattern)
                 if isinstance(parsed, Ticket):
                     tickets.append(parsed)
+                    self._note_comments(repo, number, issue.get("comments"))
                 else:
                     skipped.append(parsed)
             nxt = None if older else self._next_link(resp)
@@ -446,7 +450,15 @@ class GitHubConnector:
 
     # -- apply ------------------------------------------------------------------------------
 
-    async def apply(self, writeback: WriteBack) -> ApplyResult:
+    def _note_comments(self, repo: str, number: int, count: Any) -> None:
+        """Remember the epics this run's pull saw without any comment (ints: small at scale)."""
+        uncommented = self._uncommented.setdefault(repo, set())
+        if count == 0 and not isinstance(count, bool):
+            uncommented.add(number)
+        else:
+            uncommented.discard(number)
+
+    async def apply(self, writeback: WriteBack, *, fresh: bool = False) -> ApplyResult:
         """Apply one write-back idempotently; see the module docstring."""
         repo, number = split_key(writeback.ticket_key)
         kind = writeback.kind
@@ -466,7 +478,7 @@ class GitHubConnector:
             status = ApplyStatus.UNCHANGED if resp.status_code == 404 else ApplyStatus.APPLIED
             return ApplyResult(status)
         if kind is WriteBackKind.SET_GOAL_LINKS:
-            return await self._set_goal_links(repo, number, writeback)
+            return await self._set_goal_links(repo, number, writeback, fresh=fresh)
         if kind is WriteBackKind.REMOVE_GOAL_LINKS:
             return await self._remove_goal_links(repo, number, writeback)
         raise RemoteRejected(f"unsupported write-back {kind}", source=self.name)
@@ -548,7 +560,9 @@ class GitHubConnector:
         )
         return resp.status_code != 404
 
-    async def _set_goal_links(self, repo: str, number: int, wb: WriteBack) -> ApplyResult:
+    async def _set_goal_links(
+        self, repo: str, number: int, wb: WriteBack, *, fresh: bool
+    ) -> ApplyResult:
         body = render_goal_comment(
             wb.goals,
             ticket_title=wb.ticket_title,
@@ -556,7 +570,11 @@ class GitHubConnector:
             previous=wb.previous,
             managed_prefix=self.config.managed_label_prefix,
         )
-        existing = await self._find_comment(repo, number, wb.remote_ref)
+        uncommented = self._uncommented.get(repo, set())
+        nothing_to_find = fresh and not wb.remote_ref and number in uncommented
+        uncommented.discard(number)
+        existing = None if nothing_to_find else await self._find_comment(
+            repo, number, wb.remote_ref)
         if existing is None:
             if not wb.goals:
                 return ApplyResult(ApplyStatus.UNCHANGED, None, "no goal-link comment to end")

@@ -107,6 +107,7 @@ class _LabelOp:
     op: Literal["add", "remove"]
     label: str
     result: asyncio.Future[ApplyResult]
+    fresh: bool = False
 
 
 class JiraConnector:
@@ -227,14 +228,16 @@ class JiraConnector:
 
     # -- apply --------------------------------------------------------------------------
 
-    async def apply(self, writeback: WriteBack) -> ApplyResult:
+    async def apply(self, writeback: WriteBack, *, fresh: bool = False) -> ApplyResult:
         """Apply one write-back idempotently. Writes on one issue go one at a time, and label
-        changes queued for the same issue while another write runs go out as one edit."""
+        changes queued for the same issue while another write runs go out as one edit.
+        Fresh label changes skip the read: Jira's add/remove edit ops are no-ops when the
+        label is already as wanted, and the planner chose them from the labels just pulled."""
         key, kind = writeback.ticket_key, writeback.kind
         lock = self._issue_locks.setdefault(key, asyncio.Lock())
         if kind in (WriteBackKind.ADD_LABEL, WriteBackKind.REMOVE_LABEL):
             op = _LabelOp("add" if kind is WriteBackKind.ADD_LABEL else "remove",
-                          writeback.label, asyncio.get_running_loop().create_future())
+                          writeback.label, asyncio.get_running_loop().create_future(), fresh)
             self._label_queue.setdefault(key, []).append(op)
             async with lock:
                 batch = self._label_queue.pop(key, [])
@@ -252,16 +255,20 @@ class JiraConnector:
         return f"{self._api}/issue/{quote(key, safe='')}"
 
     async def _flush_labels(self, key: str, batch: list[_LabelOp]) -> None:
-        """Read the labels once, then send every needed add/remove op in one edit."""
+        """Read the labels once (unless every op is fresh), then send every needed add/remove
+        op in one edit."""
         try:
             path = self._issue_path(key)
-            current = await self._get_json(path, {"fields": "labels"},
-                                           f"GET {self._api}/issue/{{key}}")
-            labels = set((current.get("fields") or {}).get("labels") or [])
+            trusted = all(op.fresh for op in batch)
+            labels: set[str] = set()
+            if not trusted:
+                current = await self._get_json(path, {"fields": "labels"},
+                                               f"GET {self._api}/issue/{{key}}")
+                labels = set((current.get("fields") or {}).get("labels") or [])
             ops: list[dict[str, str]] = []
             results: list[ApplyResult] = []
             for op in batch:
-                if (op.label in labels) == (op.op == "add"):
+                if not trusted and (op.label in labels) == (op.op == "add"):
                     results.append(ApplyResult(ApplyStatus.UNCHANGED,
                                                detail="label already as wanted"))
                     continue

@@ -265,6 +265,7 @@ async def _run(
         summary.sources = list(outcomes.values())
         healthy = frozenset(name for name, o in outcomes.items() if o.healthy)
         now = datetime.now(UTC)
+        carried_over = store.pending_keys()
 
         def take(writebacks: tuple[WriteBack, ...]) -> None:
             if dry_run:
@@ -299,6 +300,7 @@ async def _run(
             applied = await apply_pending(
                 store, writable, run_id, concurrency=concurrency,
                 progress=(lambda s, k: progress(s, "apply", 1)) if progress else None,
+                carried_over=carried_over,
             )
             summary.applied = earlier.applied + applied.applied
             summary.unchanged = earlier.unchanged + applied.unchanged

@@ -5,13 +5,17 @@ nothing: what was not marked done stays pending and the next run applies it agai
 connector's apply is idempotent). One ticket's write-backs run in order (labels before goal
 links); different tickets run concurrently within each source's concurrency limit. The outbox
 is read in batches, one finished before the next starts, so memory does not grow with it.
+
+An item is *fresh* when this run queued it after its own pull, it was never tried, and it did
+not replace one pending from before: nothing can have half-applied it, so its connector may
+trust what the pull saw and skip reading the ticket first. Anything else is read first.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -55,8 +59,13 @@ async def apply_pending(
     *,
     concurrency: Mapping[str, int],
     progress: ApplyProgress | None = None,
+    carried_over: Set[str] | None = None,
 ) -> ApplyOutcome:
     """Apply every pending outbox item whose source has a connector in this run.
+
+    `carried_over` is given only right after this run planned from its pull: the keys that
+    were pending before it planned. Items of this run that replace none of them and were never
+    tried go to their connector as fresh. Without it (earlier items, revert) nothing is fresh.
 
     Items of sources not configured (or not healthy enough to write) stay pending.
     A source whose credentials are refused stops after the first AuthError instead of
@@ -72,7 +81,8 @@ async def apply_pending(
                 if source in refused:
                     return
                 try:
-                    result = await connectors[source].apply(item.writeback)
+                    result = await connectors[source].apply(item.writeback,
+                                                            fresh=is_fresh(item))
                 except AuthError as exc:
                     refused.add(source)
                     _fail(item, exc)
@@ -89,6 +99,10 @@ async def apply_pending(
                 outcome.count(source, kind)
                 if progress:
                     progress(source, kind)
+
+    def is_fresh(item: OutboxItem) -> bool:
+        return (carried_over is not None and item.run_id == run_id and item.attempts == 0
+                and item.writeback.key not in carried_over)
 
     def _fail(item: OutboxItem, exc: BaseException) -> None:
         message = _safe_error(exc)

@@ -68,10 +68,7 @@ class OutboxStore(StoreBase):
         overrides = frozenset(
             (s, k, lb) for s, k, lb in self._rows("select source, ticket_key, label from overrides")
         )
-        pending = frozenset(r[0] for r in self._rows(
-            "select key from outbox where status = 'pending'"
-        ))
-        return AppliedState(labels, goal_links, overrides, pending)
+        return AppliedState(labels, goal_links, overrides, self.pending_keys())
 
     # -- outbox, ledger, journal ---------------------------------------------------------
 
@@ -116,6 +113,12 @@ class OutboxStore(StoreBase):
             [after_id, -1 if limit is None else limit],
         )
         return [outbox_of(r) for r in rows]
+
+    @guarded
+    def pending_keys(self) -> frozenset[str]:
+        """The keys of every pending write-back (usually few: what earlier runs left)."""
+        return frozenset(r[0] for r in self._rows(
+            "select key from outbox where status = 'pending'"))
 
     @guarded
     def pending_count(self) -> int:

@@ -39,9 +39,20 @@ def _linked(cfg_path: Path, sb: object) -> tuple[set[tuple[str, str, str]], Stor
 def test_first_sync_writes_goal_links_and_the_second_writes_nothing(tmp_path: Path) -> None:
     with sandbox(epics=EPICS, seed=3) as sb:
         cfg_path = project(tmp_path, sb)
+        start = sb.accounting()
         first = run_sync(config(cfg_path, sb))
         assert first.exit_code == 0, first.failed
         assert first.applied > 0 and first.pending == 0
+        # Write-backs planned from what the run just pulled skip the read before the write:
+        # no per-issue label reads on Jira, and no comment search where the pull saw none.
+        def made(side: str, endpoint: str) -> int:
+            now = sb.accounting()[side]["by_endpoint"]
+            return int(now.get(endpoint, 0)) - int(start[side]["by_endpoint"].get(endpoint, 0))
+
+        assert made("jira", "GET /rest/api/{api}/issue/{key}") == 0
+        created = made("github", "POST /repos/{owner}/{repo}/issues/{number}/comments")
+        assert 0 < created
+        assert made("github", "GET /repos/{owner}/{repo}/issues/{number}/comments") < created
         links, store = _linked(cfg_path, sb)
         store.close()
         assert links, "the seeded organisation must produce links"

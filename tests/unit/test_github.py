@@ -457,3 +457,40 @@ def test_bad_private_key_is_an_auth_error_that_does_not_echo_it() -> None:
     with pytest.raises(AuthError) as info:
         asyncio.run(tokens.headers())
     assert "SECRETBITS" not in str(info.value)
+
+
+def _comment_reads(fake: FakeGitHub, number: int) -> int:
+    return fake.count("GET", f"/repos/acme/app/issues/{number}/comments")
+
+
+def test_fresh_goal_comment_skips_the_search_only_where_the_pull_saw_no_comments() -> None:
+    fake = FakeGitHub()
+    fake.add_issue("acme/app", 1, comments=0)
+    fake.add_issue("acme/app", 2, comments=1)
+    fake.add_issue("acme/app", 3, comments=0)
+    # a comment an interrupted earlier attempt left on #2: the pull counted it
+    fake.comments[("acme/app", 2)] = [{"id": 7, "body": MARKER + "\nold",
+                                       "user": {"login": "okrbot"}}]
+    conn = _connector(fake, repos=["acme/app"])
+    _pull(conn, None)
+
+    def wb(n: int) -> WriteBack:
+        return WriteBack("gh", f"acme/app#{n}", WriteBackKind.SET_GOAL_LINKS, goals=(KR,))
+
+    async def go(n: int, fresh: bool) -> Any:
+        return await conn.apply(wb(n), fresh=fresh)
+
+    created = asyncio.run(go(1, True))
+    assert created.status is ApplyStatus.APPLIED and _comment_reads(fake, 1) == 0
+    assert len(fake.comments[("acme/app", 1)]) == 1
+    # the pull saw a comment on #2: searched, found and edited in place, never duplicated
+    edited = asyncio.run(go(2, True))
+    assert edited.remote_ref == "7" and _comment_reads(fake, 2) == 1
+    assert [c["id"] for c in fake.comments[("acme/app", 2)]] == [7]
+    # not fresh (an earlier run's item): always searched, even where the pull saw none
+    asyncio.run(go(3, False))
+    assert _comment_reads(fake, 3) == 1
+    # what the pull saw is used once: a second fresh write on #1 searches and finds ours
+    again = asyncio.run(go(1, True))
+    assert again.status is ApplyStatus.UNCHANGED and _comment_reads(fake, 1) == 1
+    assert len(fake.comments[("acme/app", 1)]) == 1

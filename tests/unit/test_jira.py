@@ -353,3 +353,24 @@ async def test_failed_batched_edit_fails_every_queued_write() -> None:
     )
     await conn.aclose()
     assert all(isinstance(r, RemoteRejected) and "bad label" in str(r) for r in results)
+
+
+@respx.mock
+async def test_fresh_label_writes_trust_the_pull_and_others_read_first() -> None:
+    get = respx.get(f"{SITE}/rest/api/3/issue/WEB-1").mock(
+        return_value=httpx.Response(200, json={"fields": {"labels": ["goal:KR-1"]}}))
+    put = respx.put(f"{SITE}/rest/api/3/issue/WEB-1").mock(return_value=httpx.Response(204))
+    conn = connector()
+    add = WriteBack(source="jira", ticket_key="WEB-1", kind=WriteBackKind.ADD_LABEL,
+                    label="goal:KR-2")
+    fresh = await conn.apply(add, fresh=True)
+    assert fresh.status is ApplyStatus.APPLIED
+    assert get.call_count == 0 and put.call_count == 1
+    assert json.loads(put.calls[0].request.content) == {
+        "update": {"labels": [{"add": "goal:KR-2"}]}}
+    # a retried write-back reads first and leaves a label already as wanted alone
+    retried = await conn.apply(WriteBack(source="jira", ticket_key="WEB-1",
+                                         kind=WriteBackKind.ADD_LABEL, label="goal:KR-1"))
+    await conn.aclose()
+    assert retried.status is ApplyStatus.UNCHANGED
+    assert get.call_count == 1 and put.call_count == 1
