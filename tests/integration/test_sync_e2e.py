@@ -51,7 +51,7 @@ def test_first_sync_writes_goal_links_and_the_second_writes_nothing(tmp_path: Pa
 
         assert made("jira", "GET /rest/api/{api}/issue/{key}") == 0
         created = made("github", "POST /repos/{owner}/{repo}/issues/{number}/comments")
-        assert 0 < created
+        assert created > 0
         assert made("github", "GET /repos/{owner}/{repo}/issues/{number}/comments") < created
         links, store = _linked(cfg_path, sb)
         store.close()
