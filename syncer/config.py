@@ -70,6 +70,10 @@ class LabelSettings(_Section):
 
 class SyncSettings(_Section):
     hypothesis_pattern: str = ""
+    full_pull_every_hours: float = Field(default=24.0, ge=0)
+    """A source's pull is complete (every epic, ignoring the cursor) when its last complete
+    pull is older than this: the only way to notice epics deleted or moved out of the scope.
+    0: only on the first run and `sync --full`."""
 
     @field_validator("hypothesis_pattern")
     @classmethod

@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ class SourceOutcome:
     pulled: int = 0
     skipped: int = 0
     stored_before: int = 0
+    complete: bool = False
+    retired: int = 0
     healthy: bool = True
     reason: str = ""
     requests: int = 0
@@ -124,6 +126,19 @@ def selected_sources(config: Config, only: Iterable[str] | None) -> dict[str, So
     }
 
 
+def complete_pulls_due(
+    store: Store, names: Iterable[str], every_hours: float, now: datetime
+) -> frozenset[str]:
+    """The sources whose last complete pull is older than `every_hours` (0: never due)."""
+    if every_hours <= 0:
+        return frozenset()
+    every = timedelta(hours=every_hours)
+    return frozenset(
+        name for name in names
+        if (last := store.last_complete_pull(name)) is None or now - last >= every
+    )
+
+
 def lock_path(config: Config) -> Path:
     return Path(str(config.store_path) + ".lock")
 
@@ -141,7 +156,7 @@ async def _pull_source(
     progress: Progress | None,
 ) -> None:
     cursor = None if full else store.get_cursor(name)
-    complete_pull = cursor is None
+    complete_pull = outcome.complete = cursor is None
     outcome.stored_before = store.ticket_count(name)
     if progress:
         progress(name, "pull", 0)
@@ -168,6 +183,8 @@ async def _pull_source(
                 f"{outcome.stored_before} (below min_epics_ratio {min_ratio}); nothing removed "
                 "or flagged for this source"
             )
+        elif complete_pull:
+            outcome.retired = store.retire_unseen(name, run_id, now=datetime.now(UTC))
     stats = conn.stats()
     outcome.requests = stats.requests
     outcome.not_modified = stats.not_modified
@@ -250,12 +267,14 @@ async def _run(
             earlier = await apply_pending(store, connectors, run_id, concurrency=concurrency)
         outcomes = {name: SourceOutcome(name) for name in connectors}
         pattern = config.sync.hypothesis_pattern or None
+        due = complete_pulls_due(store, connectors, config.sync.full_pull_every_hours,
+                                 datetime.now(UTC))
         pull_started = time.monotonic()
         await asyncio.gather(
             *(
                 _pull_source(
                     name, conn, store, run_id, outcomes[name],
-                    full=full, hypothesis_pattern=pattern,
+                    full=full or name in due, hypothesis_pattern=pattern,
                     min_ratio=sources[name].min_epics_ratio, progress=progress,
                 )
                 for name, conn in connectors.items()

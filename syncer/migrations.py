@@ -195,7 +195,19 @@ def v1_initial(db: Database) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [v1_initial]
+def v2_complete_pulls(db: Database) -> None:
+    """Schema v2: when each source was last pulled completely, so that epics deleted or moved
+    out of the scope are noticed on a schedule (incremental pulls cannot see them go)."""
+    db.execute(
+        """create table complete_pulls (
+            source text primary key,
+            at text not null,
+            run_id integer
+        )"""
+    )
+
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

@@ -167,6 +167,34 @@ class Store(OutboxStore, RecordsStore):
                 )
 
     @guarded
+    def last_complete_pull(self, source: str) -> datetime | None:
+        row = self._one("select at from complete_pulls where source = ?", [source])
+        return None if row is None else dt(row[0])
+
+    @guarded
+    def retire_unseen(self, source: str, run_id: int, *, now: datetime) -> int:
+        """After a complete pull of `source` in run `run_id`, forget the tickets it no longer
+        returned (deleted, moved out of the scope, in a repo no longer synced), with their
+        bets and skip records, and note the pull's time; return how many were forgotten.
+        Ledger and overrides stay, so a ticket that comes back is neither written twice nor
+        fought over."""
+        gone = ("source = ? and coalesce(run_id, -1) != ? and key not in "
+                "(select key from skipped where source = ? and run_id = ?)")
+        params = [source, run_id, source, run_id]
+        conn = self.db.conn
+        with self.db.atomic():
+            conn.execute(
+                f"delete from bets where source = ? and ticket_key in "
+                f"(select key from tickets where {gone})", [source, *params],
+            )
+            retired = conn.execute(f"delete from tickets where {gone}", params).rowcount
+            conn.execute("delete from skipped where source = ? and coalesce(run_id, -1) != ?",
+                         [source, run_id])
+            conn.execute("insert or replace into complete_pulls (source, at, run_id) "
+                         "values (?, ?, ?)", [source, ts(now), run_id])
+        return int(retired)
+
+    @guarded
     def ticket_count(self, source: str | None = None) -> int:
         if source is None:
             return int(self._one("select count(*) from tickets")[0])

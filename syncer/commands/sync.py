@@ -75,12 +75,21 @@ def _progress(console: Console, enabled: bool) -> Iterator[ProgressFn | None]:
         yield update
 
 
+FULL_OPTION: bool = typer.Option(
+    False, "--full",
+    help="Ignore stored cursors and pull every epic; epics no longer returned are forgotten "
+    "(this also happens every [sync] full_pull_every_hours).",
+)
+
+
 def print_summary(console: Console, summary: RunSummary) -> None:
     table = Table(title=f"run {summary.run_id}" + (" (dry run)" if summary.dry_run else ""))
     for col in ("source", "pulled", "skipped", "requests", "304s", "status"):
         table.add_column(col, justify="right" if col not in {"source", "status"} else "left")
     for s in summary.sources:
         status = "ok" if s.healthy else f"[red]{escape(s.reason)}[/]"
+        if s.healthy and s.retired:
+            status = f"ok, {s.retired} no longer in scope: forgotten"
         table.add_row(escape(s.name), str(s.pulled), str(s.skipped), str(s.requests),
                       str(s.not_modified), status)
     console.print(table)
@@ -127,7 +136,7 @@ def sync(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Print the exact write-backs a real run would make; write nothing."
     ),
-    full: bool = typer.Option(False, "--full", help="Ignore stored cursors and pull every epic."),
+    full: bool = FULL_OPTION,
     source: list[str] | None = typer.Option(
         None, "--source", "-s", help="Only this source (repeatable)."
     ),
@@ -147,7 +156,7 @@ def sync(
 @app.command("plan")
 def plan_command(
     config: Path | None = CONFIG_OPTION,
-    full: bool = typer.Option(False, "--full", help="Ignore stored cursors and pull every epic."),
+    full: bool = FULL_OPTION,
     source: list[str] | None = typer.Option(None, "--source", "-s", help="Only this source."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:

@@ -276,3 +276,54 @@ def test_a_pull_returning_far_fewer_epics_trips_the_safety_stop(tmp_path: Path) 
         assert not [wb for wb in summary.planned if wb.source == "jira"]
         assert {k: v for k, v in remote_state(sb).items() if k.startswith("jira:")} == {
             k: v for k, v in before.items() if k.startswith("jira:")}
+
+
+def test_epics_leaving_the_scope_are_forgotten_on_a_full_pull_and_untouched(
+    tmp_path: Path,
+) -> None:
+    with sandbox(epics=80, seed=14) as sb:
+        cfg_path = project(tmp_path, sb)
+        assert run_sync(config(cfg_path, sb)).exit_code == 0
+        links, store = _linked(cfg_path, sb)
+        store.close()
+        jira_out = sorted({k for s, k, _ in links if s == "jira"})[:2]
+        gh_out = sorted({k for s, k, _ in links if s == "github"})[0]
+        repo, number = gh_out.split("#")
+        sb.github.edit_issue(repo, int(number), labels=[
+            lb for lb in sb.github.labels_of(repo, int(number)) if lb != "epic"])
+        text = cfg_path.read_text()
+        projects = sorted({k.split("-", 1)[0] for k in sb.jira.keys()})  # noqa: SIM118
+        scope = f"project in ({', '.join(projects)})"
+        cfg_path.write_text(text.replace(scope, f"{scope} AND key not in ({', '.join(jira_out)})"))
+        before = remote_state(sb)
+        gone = {f"jira:{k}" for k in jira_out} | {f"github:{gh_out}"}
+
+        incremental = run_sync(config(cfg_path, sb))
+        assert incremental.exit_code == 0
+        assert not any(s.complete or s.retired for s in incremental.sources), \
+            "only a complete pull can tell"
+
+        # a day later the schedule makes the next pull complete ([sync] full_pull_every_hours)
+        db = config(cfg_path, sb).store_path
+        with sqlite3.connect(db) as conn:
+            conn.execute("update complete_pulls set at = '2000-01-01T00:00:00+00:00'")
+        full = run_sync(config(cfg_path, sb))
+        assert full.exit_code == 0, [s.reason for s in full.sources]
+        assert all(s.complete for s in full.sources)
+        assert {s.name: s.retired for s in full.sources} == {"jira": 2, "github": 1}
+        assert not [wb for wb in full.planned if f"{wb.source}:{wb.ticket_key}" in gone]
+        with Store.open(config(cfg_path, sb).store_path) as store:
+            stored = {t.uid for t in store.tickets()}
+            assert not gone & stored
+            assert not gone & set(store.untraceable())
+            assert not gone & {f"{lk.source}:{lk.ticket_key}" for lk in store.links()}
+            assert not gone & {f"{b.source}:{b.ticket_key}" for b in store.bets()}
+        after = remote_state(sb)
+        assert {k: after[k] for k in gone} == {k: before[k] for k in gone}, "never touched"
+
+        cfg_path.write_text(text)  # the Jira epics come back into scope
+        back = run_sync(config(cfg_path, sb), full=True)
+        assert back.exit_code == 0
+        assert {s.name: s.retired for s in back.sources} == {"jira": 0, "github": 0}
+        assert not [wb for wb in back.planned if wb.ticket_key in jira_out], \
+            "the ledger still knows what the service wrote there"

@@ -138,20 +138,22 @@ def test_a_v1_database_keeps_its_data_when_a_later_migration_runs(
         s.store_page("jira", Page((ticket("WEB-1"),), cursor="c1"), None, now=T0)
         run_id = s.start_run("sync", dry_run=False, now=T0)
 
-    def v2_add_team(db: Database) -> None:
+    def next_add_team(db: Database) -> None:
         db.execute("alter table tickets add column team text")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, v2_add_team])
+    current = len(migrations.MIGRATIONS)
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, next_add_team])
     with Store.open(path) as s:
-        assert s.version == 2
+        assert s.version == current + 1
         assert s.ticket("jira", "WEB-1") == ticket("WEB-1")
         assert s.get_cursor("jira") == "c1"
         assert s.run(run_id) is not None
         assert "team" in s.db["tickets"].columns_dict
         versions = [r[0] for r in s.db.execute("select version from schema_version")]
-    assert versions == [1, 2]
+    assert versions == list(range(1, current + 2))
     Store.open(path).close()  # already current: nothing re-applied
-    assert Database(path).execute("select count(*) from schema_version").fetchone()[0] == 2
+    count = Database(path).execute("select count(*) from schema_version").fetchone()[0]
+    assert count == current + 1
 
 
 def test_a_failing_migration_rolls_back_and_leaves_the_old_version(
@@ -160,16 +162,17 @@ def test_a_failing_migration_rolls_back_and_leaves_the_old_version(
     path = tmp_path / "okrsync.db"
     Store.open(path).close()
 
-    def v2_broken(db: Database) -> None:
+    def next_broken(db: Database) -> None:
         db.execute("create table half_done (x text)")
         db.execute("this is not sql")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, v2_broken])
+    current = len(migrations.MIGRATIONS)
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, next_broken])
     with pytest.raises(StoreError, match=str(path)):
         Store.open(path)
     db = Database(path)
     assert "half_done" not in db.table_names()
-    assert db.execute("select max(version) from schema_version").fetchone()[0] == 1
+    assert db.execute("select max(version) from schema_version").fetchone()[0] == current
 
 
 def test_a_locked_database_is_a_store_error_naming_the_path(tmp_path: Path) -> None:
@@ -248,6 +251,41 @@ def test_store_page_stores_tickets_skipped_and_cursor(store: Store) -> None:
     store.store_page("jira", Page((ticket("WEB-9"),)), 2, now=at(1))
     assert store.skipped("jira") == []
     assert store.get_cursor("jira") == '{"since": "x"}'  # a page without a cursor keeps it
+
+
+def test_retire_unseen_forgets_only_what_a_complete_pull_no_longer_returned(
+    store: Store,
+) -> None:
+    store.store_page("jira", Page((ticket("WEB-1"), ticket("WEB-2"), ticket("WEB-3"))), 1,
+                     now=at(0))
+    store.store_page("github", Page((ticket("acme/app#1", source="github"),)), 1, now=at(0))
+    store.save_plan_outcome([], [], [Bet("jira", k, "KR1", BetStatus.ACTIVE, None, T0)
+                                     for k in ("WEB-1", "WEB-2")], [], [],
+                            sources=["jira"], now=at(0))
+    store.enqueue(1, [add_label("goal:KR1", key="WEB-2")], now=at(0))
+    store.mark_done(store.pending()[0].id, ApplyResult(ApplyStatus.APPLIED), 1, now=at(0))
+    # run 2's complete pull: WEB-1 again, WEB-3 unreadable this time, WEB-2 gone
+    store.store_page("jira", Page((ticket("WEB-1"),), skipped=(
+        Skipped("jira", "WEB-3", "no fields"),)), 2, now=at(1))
+    assert store.retire_unseen("jira", 2, now=at(1)) == 1
+    assert [t.key for t in store.tickets("jira")] == ["WEB-1", "WEB-3"]
+    assert [b.ticket_key for b in store.bets()] == ["WEB-1"]
+    assert [t.key for t in store.tickets("github")] == ["acme/app#1"], "other sources stay"
+    assert ("jira", "WEB-2", "goal:KR1") in store.applied_state().labels, "the ledger stays"
+    assert store.retire_unseen("jira", 2, now=at(2)) == 0
+    assert store.last_complete_pull("jira") == at(2)
+    assert store.last_complete_pull("github") is None
+
+
+def test_complete_pulls_fall_due_on_the_schedule(store: Store) -> None:
+    from syncer.engine import complete_pulls_due
+
+    names = ["jira", "github"]
+    assert complete_pulls_due(store, names, 24, at(0)) == {"jira", "github"}, "never pulled"
+    store.retire_unseen("jira", 1, now=at(0))
+    assert complete_pulls_due(store, names, 24, at(60)) == {"github"}
+    assert complete_pulls_due(store, names, 24, at(24 * 60)) == {"jira", "github"}
+    assert complete_pulls_due(store, names, 0, at(10**6)) == set(), "0 turns it off"
 
 
 def test_store_page_upserts_and_keeps_first_seen(store: Store) -> None:
