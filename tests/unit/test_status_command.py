@@ -9,6 +9,7 @@ import pytest
 
 from syncer.cli import main
 from syncer.lock import RunLock
+from syncer.migrations import MIGRATIONS
 from syncer.model import (
     ApplyResult,
     ApplyStatus,
@@ -86,7 +87,7 @@ def test_status_json_reports_the_store(tmp_path: Path, capsys: pytest.CaptureFix
     code, out, _ = _run(["status", "--config", str(cfg), "--json"], capsys)
     assert code == 0
     data = json.loads(out)
-    assert data["store"]["schema_version"] == 1
+    assert data["store"]["schema_version"] == len(MIGRATIONS)
     assert data["tickets"] == {"github": 1, "jira": 2} and data["tickets_total"] == 3
     sync = data["last_runs"]["sync"]
     assert sync["status"] == "failures" and sync["requests"] == 4 and sync["duration"] == 4.5
