@@ -43,6 +43,9 @@ class _Section(BaseModel):
 
 class StoreSection(_Section):
     path: Path = Path("okrsync.db")
+    keep_days: int = Field(default=180, ge=0)
+    """Finished write-backs, their journal and run records older than this are deleted after
+    each sync (runs that old can no longer be reverted); 0 keeps everything."""
 
 
 class OkrsSection(_Section):
@@ -192,6 +195,7 @@ class Config:
     smtp: SmtpSettings
     report: ReportSettings
     daemon: DaemonConfig
+    store_keep_days: int = 180
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def team_of(self, project: str) -> Team | None:
@@ -210,7 +214,7 @@ class Config:
         """The config as JSON-able data, every secret shown as `"***"` (empty ones as "")."""
         return {
             "path": str(self.path),
-            "store": {"path": str(self.store_path)},
+            "store": {"path": str(self.store_path), "keep_days": self.store_keep_days},
             "okrs": {"catalog": str(self.catalog_path), "rules": str(self.rules_path)},
             "labels": _mask(self.labels),
             "sync": _mask(self.sync),
@@ -278,6 +282,7 @@ def load_config(path: Path | None = None) -> Config:
     return Config(
         path=file,
         store_path=_resolve(base, layered.store.path),
+        store_keep_days=layered.store.keep_days,
         catalog_path=_resolve(base, layered.okrs.catalog),
         rules_path=_resolve(base, layered.okrs.rules),
         labels=layered.labels,

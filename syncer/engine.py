@@ -326,6 +326,8 @@ async def _run(
             summary.failed = earlier.failed + applied.failed
             summary.pending = applied.left_pending
             summary.apply_seconds = round(time.monotonic() - apply_started, 3)
+            if config.store_keep_days:
+                store.prune(now - timedelta(days=config.store_keep_days))
         else:
             summary.pending = store.pending_count()
     finally:

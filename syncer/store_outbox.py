@@ -237,6 +237,23 @@ class OutboxStore(StoreBase):
         )
 
     @guarded
+    def prune(self, before: datetime) -> dict[str, int]:
+        """Delete history older than `before`: finished outbox rows (done or replaced; never
+        a pending one), journal rows (so runs before it can no longer be reverted) and finished
+        runs. Keeps a daemon's store from growing with every write-back it ever made."""
+        stamp = ts(before)
+        conn = self.db.conn
+        with self.db.atomic():
+            outbox = conn.execute(
+                "delete from outbox where status in ('done', 'replaced') and updated_at < ?",
+                [stamp]).rowcount
+            journal = conn.execute("delete from journal where at < ?", [stamp]).rowcount
+            runs = conn.execute(
+                "delete from runs where finished_at is not null and finished_at < ?",
+                [stamp]).rowcount
+        return {"outbox": int(outbox), "journal": int(journal), "runs": int(runs)}
+
+    @guarded
     def journal(self, run_id: int) -> list[JournalRow]:
         """The write-backs a run confirmed, oldest first."""
         rows = self._rows(

@@ -327,3 +327,25 @@ def test_epics_leaving_the_scope_are_forgotten_on_a_full_pull_and_untouched(
         assert {s.name: s.retired for s in back.sources} == {"jira": 0, "github": 0}
         assert not [wb for wb in back.planned if wb.ticket_key in jira_out], \
             "the ledger still knows what the service wrote there"
+
+
+def test_history_older_than_keep_days_is_pruned_after_a_sync(tmp_path: Path) -> None:
+    with sandbox(epics=40, seed=15) as sb:
+        cfg_path = project(tmp_path, sb)
+        first = run_sync(config(cfg_path, sb))
+        assert first.applied > 0
+        db = config(cfg_path, sb).store_path
+        long_ago = "2000-01-01T00:00:00+00:00"
+        with sqlite3.connect(db) as conn:
+            conn.execute("update outbox set updated_at = ?", [long_ago])
+            conn.execute("update journal set at = ?", [long_ago])
+            conn.execute("update runs set finished_at = ?", [long_ago])
+        second = run_sync(config(cfg_path, sb))
+        assert second.exit_code == 0 and second.applied == 0
+        with sqlite3.connect(db) as conn:
+            counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0]
+                      for t in ("outbox", "journal", "runs")}
+            ledger = conn.execute("select count(*) from ledger").fetchone()[0]
+        assert counts == {"outbox": 0, "journal": 0, "runs": 1}
+        assert ledger > 0, "what the service wrote is still known"
+        assert run_sync(config(cfg_path, sb)).planned == [], "pruning changes no plan"

@@ -288,6 +288,27 @@ def test_complete_pulls_fall_due_on_the_schedule(store: Store) -> None:
     assert complete_pulls_due(store, names, 0, at(10**6)) == set(), "0 turns it off"
 
 
+def test_prune_deletes_old_history_and_never_a_pending_write_back(store: Store) -> None:
+    old_run = store.start_run("sync", dry_run=False, now=at(0))
+    store.enqueue(old_run, [add_label("goal:A", key="WEB-1"), add_label("goal:B", key="WEB-2"),
+                            add_label("goal:C", key="WEB-3")], now=at(0))
+    items = {i.writeback.label: i.id for i in store.pending()}
+    store.mark_done(items["goal:A"], ApplyResult(ApplyStatus.APPLIED), old_run, now=at(1))
+    store.enqueue(old_run, [add_label("goal:B", key="WEB-2") ], now=at(1))  # same key: replaced
+    store.finish_run(old_run, status="ok", summary={}, now=at(2))
+    new_run = store.start_run("sync", dry_run=False, now=at(100))
+    store.enqueue(new_run, [add_label("goal:D", key="WEB-4")], now=at(100))
+    recent = next(i.id for i in store.pending() if i.writeback.label == "goal:D")
+    store.mark_done(recent, ApplyResult(ApplyStatus.APPLIED), new_run, now=at(101))
+
+    assert store.prune(at(50)) == {"outbox": 2, "journal": 1, "runs": 1}
+    assert sorted(i.writeback.label for i in store.pending()) == ["goal:B", "goal:C"]
+    assert store.journal(old_run) == [] and len(store.journal(new_run)) == 1
+    assert store.run(old_run) is None and store.run(new_run) is not None
+    assert ("jira", "WEB-1", "goal:A") in store.applied_state().labels, "the ledger stays"
+    assert store.prune(at(50)) == {"outbox": 0, "journal": 0, "runs": 0}
+
+
 def test_store_page_upserts_and_keeps_first_seen(store: Store) -> None:
     store.store_page("jira", Page((ticket("WEB-1", labels=("a",)),)), 1, now=at(0))
     newer = ticket("WEB-1", labels=("b",), title="Renamed", state=TicketState.DONE,
