@@ -24,10 +24,11 @@ from syncer.catalog import load_catalog
 from syncer.config import Config
 from syncer.errors import ConfigError, ExitCode, RemoteError
 from syncer.lock import RunLock
-from syncer.model import Bet, BrokenLink, Catalog, Link, Override, WriteBack
+from syncer.model import Catalog, WriteBack
 from syncer.outbox import ApplyOutcome, apply_pending
 from syncer.plan import Plan, PlanSettings, plan
 from syncer.store import Store
+from syncer.store_rows import KeyRange, TicketId
 
 PLANNED_SHOWN = 1000
 """A real run keeps the first write-backs it planned for its summary; a dry run keeps all."""
@@ -201,14 +202,13 @@ batches gives the same plan while only one batch of tickets is held in memory.""
 
 @dataclass
 class PlanTotals:
-    """The parts of a plan the run keeps for the whole store: small per ticket."""
+    """What a run reports of its whole plan: counts only, so memory stays flat."""
 
-    links: list[Link] = field(default_factory=list)
-    broken: list[BrokenLink] = field(default_factory=list)
-    bets: list[Bet] = field(default_factory=list)
-    overrides: list[Override] = field(default_factory=list)
-    untraceable: set[str] = field(default_factory=set)
-    ktlo: set[str] = field(default_factory=set)
+    linked: int = 0
+    untraceable: int = 0
+    ktlo: int = 0
+    broken: int = 0
+    overrides: int = 0
     writebacks: int = 0
 
 
@@ -221,27 +221,36 @@ def plan_store(
     sources: Iterable[SourceConfig],
     now: datetime,
     on_writebacks: Callable[[tuple[WriteBack, ...]], None],
+    on_outcome: Callable[[Plan, KeyRange], None] | None = None,
 ) -> PlanTotals:
-    """Plan every stored ticket, batch by batch; each batch's write-backs go to
-    `on_writebacks` (the outbox, or a dry run's list) before the next batch is read."""
-    applied = store.applied_state()
+    """Plan every stored ticket one batch at a time. A batch is a range of (source, key): it
+    reads only its own slice of the ledger and bets, and hands its write-backs to
+    `on_writebacks` (the outbox, or a dry run's list) and its links, flags and bets to
+    `on_outcome` with the range they replace, before the next batch is read. A last call
+    covers the range after the last ticket, so what tickets no longer stored had goes too."""
     kr_values = store.kr_values(now)
-    prior = store.bets()
     settings = plan_settings(config, sources)
     totals = PlanTotals()
+    after: TicketId | None = None
     for batch in store.ticket_batches(PLAN_BATCH):
+        within: KeyRange = (after, (batch[-1].source, batch[-1].key))
         part: Plan = plan(
-            batch, catalog, rules, applied, now=now, healthy_sources=healthy,
-            kr_values=kr_values, prior_bets=prior, settings=settings,
+            batch, catalog, rules, store.applied_state(within), now=now,
+            healthy_sources=healthy, kr_values=kr_values, prior_bets=store.bets(within),
+            settings=settings,
         )
-        totals.links.extend(part.links)
-        totals.broken.extend(part.broken)
-        totals.bets.extend(part.bets)
-        totals.overrides.extend(part.overrides)
-        totals.untraceable.update(part.untraceable)
-        totals.ktlo.update(part.ktlo)
+        totals.linked += len({(lk.source, lk.ticket_key) for lk in part.links})
+        totals.untraceable += len(part.untraceable)
+        totals.ktlo += len(part.ktlo)
+        totals.broken += len(part.broken)
+        totals.overrides += len(part.overrides)
         totals.writebacks += len(part.writebacks)
         on_writebacks(part.writebacks)
+        if on_outcome:
+            on_outcome(part, within)
+        after = within[1]
+    if on_outcome:
+        on_outcome(Plan(), (after, None))
     return totals
 
 
@@ -294,25 +303,27 @@ async def _run(
                 summary.planned.extend(writebacks[:room])
                 store.enqueue(run_id, writebacks, now=now)
 
+        def save(part: Plan, within: KeyRange) -> None:
+            store.save_plan_outcome(
+                part.links, part.broken, part.bets, part.untraceable, part.overrides,
+                sources=healthy, now=now, within=within,
+            )
+
         if dry_run:
             totals = plan_store(config, store, catalog, rules, healthy, sources.values(), now,
                                 take)
         else:
             with store.transaction():
                 totals = plan_store(config, store, catalog, rules, healthy, sources.values(),
-                                    now, take)
+                                    now, take, save)
         summary.planned_count = totals.writebacks
         summary.tickets = store.ticket_count(None)
-        summary.linked = len({(lk.source, lk.ticket_key) for lk in totals.links})
-        summary.untraceable = len(totals.untraceable)
-        summary.ktlo = len(totals.ktlo)
-        summary.broken = len(totals.broken)
-        summary.new_overrides = len(totals.overrides)
+        summary.linked = totals.linked
+        summary.untraceable = totals.untraceable
+        summary.ktlo = totals.ktlo
+        summary.broken = totals.broken
+        summary.new_overrides = totals.overrides
         if not dry_run:
-            store.save_plan_outcome(
-                totals.links, totals.broken, totals.bets, frozenset(totals.untraceable),
-                totals.overrides, sources=healthy, now=now,
-            )
             store.snapshot_kr_values(store.kr_values(now), now=now)
             writable = {name: c for name, c in connectors.items() if name in healthy}
             apply_started = time.monotonic()

@@ -43,6 +43,7 @@ from syncer.store_rows import (
     BET_COLUMNS,
     TICKET_COLUMNS,
     JournalRow,
+    KeyRange,
     OutboxItem,
     ReportSnapshot,
     RunRow,
@@ -51,13 +52,15 @@ from syncer.store_rows import (
     bet_of,
     bet_params,
     dt,
+    in_range,
     ticket_of,
     ticket_params,
     ts,
 )
 
 __all__ = [
-    "JournalRow", "OutboxItem", "ReportSnapshot", "RunRow", "SentReport", "SkippedRow", "Store",
+    "JournalRow", "KeyRange", "OutboxItem", "ReportSnapshot", "RunRow", "SentReport",
+    "SkippedRow", "Store",
 ]
 
 _TICKET_COLS = ", ".join(TICKET_COLUMNS)
@@ -280,16 +283,21 @@ class Store(OutboxStore, RecordsStore):
         *,
         sources: Iterable[str],
         now: datetime,
+        within: KeyRange | None = None,
     ) -> None:
         """Replace links, broken links and untraceable flags of `sources` (others keep what
         they had: a failed source's picture stays as last seen); upsert bets and overrides.
-        An untraceable ticket keeps the `since` of when it was first flagged."""
+        An untraceable ticket keeps the `since` of when it was first flagged. `within`
+        limits the replacement to the tickets of one planning batch."""
         srcs = sorted(set(sources))
         stamp = ts(now)
         conn = self.db.conn
+        cond, params = in_range(within)
+        scope = f"source in ({in_list(srcs)}) and {cond}"
+        uid_cond, uid_params = in_range(within, key="substr(uid, length(source) + 2)")
         with self.db.atomic():
-            conn.execute(f"delete from links where source in ({in_list(srcs)})", srcs)
-            conn.execute(f"delete from broken_links where source in ({in_list(srcs)})", srcs)
+            conn.execute(f"delete from links where {scope}", [*srcs, *params])
+            conn.execute(f"delete from broken_links where {scope}", [*srcs, *params])
             conn.executemany(
                 "insert or replace into links (source, ticket_key, kr_id, origin, rule_id, "
                 "reason) values (?, ?, ?, ?, ?, ?)",
@@ -303,7 +311,8 @@ class Store(OutboxStore, RecordsStore):
             )
             flagged = {uid: src for uid in untraceable_uids if (src := _source_of(uid, srcs))}
             known = self._rows(
-                f"select uid from untraceable where source in ({in_list(srcs)})", srcs
+                f"select uid from untraceable where source in ({in_list(srcs)}) and {uid_cond}",
+                [*srcs, *uid_params],
             )
             conn.executemany(
                 "delete from untraceable where uid = ?",
@@ -346,8 +355,12 @@ class Store(OutboxStore, RecordsStore):
         return [BrokenLink(*r) for r in rows]
 
     @guarded
-    def bets(self) -> list[Bet]:
-        rows = self._rows(f"select {_BET_COLS} from bets order by source, ticket_key, kr_id")
+    def bets(self, within: KeyRange | None = None) -> list[Bet]:
+        cond, params = in_range(within)
+        rows = self._rows(
+            f"select {_BET_COLS} from bets where {cond} order by source, ticket_key, kr_id",
+            params,
+        )
         return [bet_of(r) for r in rows]
 
     @guarded

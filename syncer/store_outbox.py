@@ -24,9 +24,11 @@ from syncer.plan import goals_digest
 from syncer.store_base import StoreBase, guarded
 from syncer.store_rows import (
     JournalRow,
+    KeyRange,
     OutboxItem,
     dt,
     dumps,
+    in_range,
     outbox_of,
     result_json,
     result_of,
@@ -50,25 +52,28 @@ class OutboxStore(StoreBase):
     # -- what the service applied -------------------------------------------------------
 
     @guarded
-    def applied_state(self) -> AppliedState:
-        """The ledger, overrides and pending keys as plain values for the planner."""
+    def applied_state(self, within: KeyRange | None = None) -> AppliedState:
+        """The ledger, overrides and pending keys as plain values for the planner; `within`
+        limits them to the tickets of one planning batch."""
+        cond, params = in_range(within)
         labels = frozenset(
             (s, k, lb) for s, k, lb in self._rows(
                 "select source, ticket_key, label from ledger "
-                "where kind = 'label' and removed_at is null"
+                f"where kind = 'label' and removed_at is null and {cond}", params,
             )
         )
         goal_links = {
             (s, k): AppliedGoalLinks(tuple(json.loads(krs)), ref, digest)
             for s, k, krs, ref, digest in self._rows(
                 "select source, ticket_key, kr_ids, remote_ref, digest from ledger "
-                "where kind = 'goal_links' and removed_at is null"
+                f"where kind = 'goal_links' and removed_at is null and {cond}", params,
             )
         }
         overrides = frozenset(
-            (s, k, lb) for s, k, lb in self._rows("select source, ticket_key, label from overrides")
+            (s, k, lb) for s, k, lb in self._rows(
+                f"select source, ticket_key, label from overrides where {cond}", params)
         )
-        return AppliedState(labels, goal_links, overrides, self.pending_keys())
+        return AppliedState(labels, goal_links, overrides, self.pending_keys(within))
 
     # -- outbox, ledger, journal ---------------------------------------------------------
 
@@ -115,10 +120,11 @@ class OutboxStore(StoreBase):
         return [outbox_of(r) for r in rows]
 
     @guarded
-    def pending_keys(self) -> frozenset[str]:
-        """The keys of every pending write-back (usually few: what earlier runs left)."""
+    def pending_keys(self, within: KeyRange | None = None) -> frozenset[str]:
+        """The keys of pending write-backs (usually few: what earlier runs left)."""
+        cond, params = in_range(within)
         return frozenset(r[0] for r in self._rows(
-            "select key from outbox where status = 'pending'"))
+            f"select key from outbox where status = 'pending' and {cond}", params))
 
     @guarded
     def pending_count(self) -> int:

@@ -23,6 +23,28 @@ from syncer.model import (
     WriteBack,
 )
 
+TicketId = tuple[str, str]
+KeyRange = tuple[TicketId | None, TicketId | None]
+"""Tickets by (source, key): after the first (exclusive, None = from the start) up to the
+second (inclusive, None = to the end). The planner works through the store in such ranges."""
+
+
+def in_range(within: KeyRange | None, source: str = "source",
+             key: str = "ticket_key") -> tuple[str, list[str]]:
+    """A SQL condition (and its parameters) for rows whose (`source`, `key`) is in `within`."""
+    if within is None:
+        return "1", []
+    after, upto = within
+    parts: list[str] = []
+    params: list[str] = []
+    if after is not None:
+        parts.append(f"({source}, {key}) > (?, ?)")
+        params += after
+    if upto is not None:
+        parts.append(f"({source}, {key}) <= (?, ?)")
+        params += upto
+    return " and ".join(parts) or "1", params
+
 
 def ts(value: datetime) -> str:
     """A UTC-aware datetime as sortable text; naive datetimes are a bug and rejected."""
