@@ -279,6 +279,29 @@ def _check(rule: Rule, cond: str, ticket: Ticket, labels: Sequence[str]) -> _Che
     return _Check(cond, False, f"title_regex: /{rule.title_regex}/ not found in the title")
 
 
+def _holds(rule: Rule, cond: str, ticket: Ticket, labels: Sequence[str]) -> bool:
+    """`_check(...).ok` without building its explanation: what a sync needs, many times."""
+    if cond == "title_regex":
+        return bool(rule._regex and rule._regex.search(ticket.title))
+    if cond == "labels_all":
+        return all(any(glob_match(v, p) for v in labels) for p in rule.labels_all)
+    if cond == "labels_none":
+        return not any(glob_match(v, p) for v in labels for p in rule.labels_none)
+    values: Sequence[str]
+    if cond == "sources":
+        values = (ticket.source,)
+    elif cond == "projects":
+        values = (ticket.project,)
+    elif cond == "issue_types":
+        values = (ticket.issue_type,)
+    elif cond == "components":
+        values = ticket.components
+    else:
+        values = labels
+    patterns: Sequence[str] = getattr(rule, cond)
+    return any(glob_match(v, p) for p in patterns for v in values)
+
+
 def _input_labels(ticket: Ticket, managed_prefix: str) -> tuple[str, ...]:
     return tuple(label for label in ticket.labels if not is_managed(label, managed_prefix))
 
@@ -292,9 +315,13 @@ def _precedence(rule: Rule) -> tuple[int, str]:
 
 
 def map_ticket(
-    ticket: Ticket, ruleset: RuleSet, catalog: Catalog, *, managed_prefix: str = "goal:"
+    ticket: Ticket, ruleset: RuleSet, catalog: Catalog, *, managed_prefix: str = "goal:",
+    explain: bool = True,
 ) -> Mapping:
-    """Decide which KRs a ticket serves and why, following the documented precedence."""
+    """Decide which KRs a ticket serves and why, following the documented precedence.
+
+    With `explain=False` (a sync) the same links and broken labels come back without the
+    per-rule explanations: rules stop at the deciding one and only its reason is written."""
     labels = _input_labels(ticket, managed_prefix)
     explicit: dict[str, Link] = {}
     broken: dict[tuple[str, str], BrokenLink] = {}
@@ -312,6 +339,9 @@ def map_ticket(
                 ticket.source, ticket.key, kr.id, Origin.LABEL, reason=f"label {label}"
             )
     links = [explicit[k] for k in sorted(explicit, key=lambda k: (k.casefold(), k))]
+    if not explain:
+        return Mapping(tuple(links) or _decide(ticket, ruleset, catalog, labels),
+                       tuple(broken[k] for k in sorted(broken)), ())
 
     explanations: list[RuleExplanation] = []
     winner: Rule | None = None
@@ -363,6 +393,20 @@ def map_ticket(
         broken=tuple(broken[k] for k in sorted(broken)),
         explanations=tuple(explanations),
     )
+
+
+def _decide(
+    ticket: Ticket, ruleset: RuleSet, catalog: Catalog, labels: Sequence[str]
+) -> tuple[Link, ...]:
+    """The deciding rule's link for a ticket without explicit labels, if any rule matches."""
+    for rule in sorted(ruleset.rules, key=_precedence):
+        if all(_holds(rule, c, ticket, labels) for c in rule.conditions) and catalog.kr(
+            rule.kr_id
+        ) is not None:
+            detail = "; ".join(c.detail for c in _evaluate(rule, ticket, labels))
+            return (Link(ticket.source, ticket.key, rule.kr_id, Origin.RULE, rule_id=rule.id,
+                         reason=f"rule {rule.id} (priority {rule.priority}): {detail}"),)
+    return ()
 
 
 # --------------------------------------------------------------------------- suggestions

@@ -130,7 +130,8 @@ def rule_mapper(rules: RuleSet, catalog: Catalog, *, managed_prefix: str = "goal
     from mappings.rules import map_ticket
 
     def mapper(ticket: Ticket) -> tuple[tuple[Link, ...], tuple[BrokenLink, ...]]:
-        mapping = map_ticket(ticket, rules, catalog, managed_prefix=managed_prefix)
+        mapping = map_ticket(ticket, rules, catalog, managed_prefix=managed_prefix,
+                             explain=False)
         return tuple(mapping.links), tuple(mapping.broken)
 
     return mapper

@@ -163,3 +163,47 @@ def test_map_ticket_never_crashes_and_links_only_catalog_krs(ticket: Ticket) -> 
         assert len(linked) <= 1, "without explicit labels one rule decides"
     assert len(mapping.explanations) == len(rules.rules)
     assert map_ticket(ticket, rules, catalog) == mapping, "deterministic"
+
+
+WORDS = ["a*", "b?", "ab", "B", "c", "[ab]c", "*"]
+words = st.lists(st.sampled_from(["a", "ab", "b", "bc", "c", "AB", "abc"]), max_size=3)
+
+
+@st.composite
+def rule_sets(draw: st.DrawFn) -> RuleSet:
+    """Rules over every condition kind, with globs that collide with the ticket values."""
+    from mappings.rules import Rule
+
+    patterns = st.lists(st.sampled_from(WORDS), min_size=1, max_size=2).map(tuple)
+    rules = []
+    for i in range(draw(st.integers(1, 5))):
+        fields = {c: draw(patterns) for c in draw(st.sets(st.sampled_from(
+            ["sources", "projects", "issue_types", "components", "labels_any", "labels_all",
+             "labels_none"]), min_size=1))}
+        if draw(st.booleans()):
+            fields["title_regex"] = draw(st.sampled_from(["^a", "b$", "c+"]))
+        kr = draw(st.sampled_from(["KR-1", "KR-2", "KR-GONE"]))
+        rules.append(Rule(id=f"r{i}", kr_id=kr, priority=draw(st.integers(0, 3)), **fields))
+    return RuleSet(rules=tuple(rules))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule_sets(), words, words, st.sampled_from(["a", "ab", "c"]),
+       st.sampled_from(["a", "bc"]), st.sampled_from(["ab", "abc", "c"]))
+def test_the_quick_mapping_a_sync_uses_decides_exactly_like_explain(
+    ruleset: RuleSet, labels: list[str], components: list[str], project: str,
+    source: str, title: str,
+) -> None:
+    catalog, _ = demo_inputs()
+    from dataclasses import replace
+
+    catalog = replace(catalog, key_results=tuple(
+        replace(kr, id=f"KR-{i}") for i, kr in enumerate(catalog.key_results[:2], start=1)))
+    ticket = Ticket(source=source, key="K-1", remote_id="1", url="u", title=title,
+                    project=project, issue_type=project.upper(), labels=tuple(labels),
+                    state=TicketState.TODO, updated=datetime(2026, 1, 1, tzinfo=UTC),
+                    components=tuple(components))
+    full = map_ticket(ticket, ruleset, catalog)
+    quick = map_ticket(ticket, ruleset, catalog, explain=False)
+    assert (quick.links, quick.broken) == (full.links, full.broken)
+    assert quick.explanations == ()
