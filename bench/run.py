@@ -116,6 +116,17 @@ def _sync(
     return _child(cmd + (["--full"] if full else []), env)
 
 
+def _concurrency(config: Path) -> dict[str, int]:
+    """Each source's concurrent-request limit, which write-backs run under."""
+    import tomllib
+
+    from connectors.base import SourceConfig
+
+    default = int(SourceConfig.model_fields["max_concurrency"].default)
+    sources = tomllib.loads(config.read_text()).get("sources", {})
+    return {name: int(src.get("max_concurrency", default)) for name, src in sources.items()}
+
+
 def _delta(after: dict[str, Any], before: dict[str, Any], key: str) -> int:
     return int(after.get(key, 0)) - int(before.get(key, 0))
 
@@ -234,6 +245,7 @@ def measure(epics: int, seed: int) -> dict[str, Any]:
             "writeback_throughput_per_s": round(
                 full.get("applied", 0) / full["apply_seconds"], 1
             ) if full.get("apply_seconds") else None,
+            "writeback_concurrency": _concurrency(config),
             "noop": {
                 "wall_s": round(noop_wall, 3),
                 "requests": _delta(a2["jira"], a1["jira"], "requests")

@@ -32,6 +32,7 @@ def test_bench_smoke_runs_and_reports_every_figure(tmp_path: Path) -> None:
     assert result["noop"]["github_quota"] == 0
     assert result["noop"]["github_304"] == result["noop"]["github_requests"]
     assert result["incremental_1pct"]["pulled"] == result["incremental_1pct"]["changed"]
+    assert result["writeback_concurrency"] == {"jira": 8, "github": 8}
     for key in ("wall_s", "epics_per_s", "peak_rss_mib"):
         assert result["full"][key] is not None
     assert report["versions"]["httpx"] != "?"
