@@ -481,8 +481,16 @@ class _Counted:
         if scope["type"] != "http" or self.accounting is None or path.startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
+        accounting = self.accounting
         status = DROPPED
         size = 0
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                accounting.record(resolve_endpoint(self.app, scope), status, bytes_out=size)
 
         async def counting_send(message: Message) -> None:
             nonlocal status, size
@@ -490,9 +498,11 @@ class _Counted:
                 status = int(message["status"])
             elif message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    record()  # before the last byte leaves: a client never outruns its count
             await send(message)
 
         try:
             await self.app(scope, receive, counting_send)
         finally:
-            self.accounting.record(resolve_endpoint(self.app, scope), status, bytes_out=size)
+            record()
