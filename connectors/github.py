@@ -401,7 +401,7 @@ class GitHubConnector:
         params: dict[str, Any] | None = self._listing_params()
         headers = {"If-None-Match": rc.etag} if rc.etag else None
         etag: str | None = None
-        seen: list[tuple[int, Any]] = []
+        newest: list[tuple[int, Any]] = []  # the issues at the newest `updated_at` listed
         first = True
         while url:
             resp = await self._request("GET", url, params=params,
@@ -433,7 +433,10 @@ class GitHubConnector:
                     continue
                 # The watermark covers everything the listing showed, pull requests and
                 # non-epics included, so the next pull can stop at the first older item.
-                seen.append((number, updated))
+                if not newest or updated > newest[0][1]:
+                    newest = [(number, updated)]
+                elif updated == newest[0][1]:
+                    newest.append((number, updated))
                 if is_pull_request(issue) or not self._is_epic(issue):
                     continue
                 parsed = parse_or_skip(issue, source=self.name, repo=repo,
@@ -444,7 +447,7 @@ class GitHubConnector:
                 else:
                     skipped.append(parsed)
             nxt = None if older else self._next_link(resp)
-            final = rc.advanced(seen, etag) if nxt is None else None
+            final = rc.advanced(newest, etag) if nxt is None else None
             await queue.put(_Chunk(repo, tuple(tickets), tuple(skipped), final))
             url, params, first = nxt, None, False
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -110,6 +111,12 @@ class _LabelOp:
     fresh: bool = False
 
 
+@dataclass
+class _IssueLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class JiraConnector:
     """The connector protocol for one Jira source (see `connectors.base.Connector`)."""
 
@@ -143,7 +150,7 @@ class JiraConnector:
             sleep=sleep,
         )
         self._api = config.api
-        self._issue_locks: dict[str, asyncio.Lock] = {}
+        self._issue_locks: dict[str, _IssueLock] = {}
         self._label_queue: dict[str, list[_LabelOp]] = {}
         self._notify_refused = False
 
@@ -176,9 +183,10 @@ class JiraConnector:
                 updated_ms = to_ms(ticket.updated)
                 if running.seen(ticket.key, updated_ms):
                     continue
-                running.advance(ticket.key, updated_ms, lookback_ms)
+                running.advance(ticket.key, updated_ms)
                 tickets.append(ticket)
             yielded = True
+            running.prune(lookback_ms)
             yield Page(tuple(tickets), tuple(skipped), running.dump(), self.config.jql)
         if not yielded:
             yield Page((), (), running.dump(), self.config.jql)
@@ -234,22 +242,37 @@ class JiraConnector:
         Fresh label changes skip the read: Jira's add/remove edit ops are no-ops when the
         label is already as wanted, and the planner chose them from the labels just pulled."""
         key, kind = writeback.ticket_key, writeback.kind
-        lock = self._issue_locks.setdefault(key, asyncio.Lock())
         if kind in (WriteBackKind.ADD_LABEL, WriteBackKind.REMOVE_LABEL):
             op = _LabelOp("add" if kind is WriteBackKind.ADD_LABEL else "remove",
                           writeback.label, asyncio.get_running_loop().create_future(), fresh)
             self._label_queue.setdefault(key, []).append(op)
-            async with lock:
+            async with self._issue_lock(key):
                 batch = self._label_queue.pop(key, [])
                 if batch:
                     await self._flush_labels(key, batch)
             return await op.result
-        async with lock:
+        async with self._issue_lock(key):
             if kind is WriteBackKind.SET_GOAL_LINKS:
                 return await self._sync_links(key, writeback.goals, writeback.previous)
             if kind is WriteBackKind.REMOVE_GOAL_LINKS:
                 return await self._sync_links(key, (), writeback.previous)
         raise ValueError(f"unknown write-back kind {kind}")
+
+    @contextlib.asynccontextmanager
+    async def _issue_lock(self, key: str) -> AsyncIterator[None]:
+        """One write at a time per issue. The lock exists only while a write holds or waits
+        for it, so a sync over 50k issues does not keep 50k locks."""
+        held = self._issue_locks.get(key)
+        if held is None:
+            held = self._issue_locks[key] = _IssueLock()
+        held.users += 1
+        try:
+            async with held.lock:
+                yield
+        finally:
+            held.users -= 1
+            if not held.users:
+                del self._issue_locks[key]
 
     def _issue_path(self, key: str) -> str:
         return f"{self._api}/issue/{quote(key, safe='')}"

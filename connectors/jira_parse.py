@@ -130,6 +130,10 @@ def parse_issue(
 # -- cursor ---------------------------------------------------------------------------------
 
 
+BOUNDARY_CAP = 2000
+"""Most (key, updated) pairs a cursor keeps: bounds its size and the work per page."""
+
+
 @dataclass
 class Cursor:
     """Where the last pull stopped: the newest `updated` stored, and the (key, updated) pairs
@@ -158,10 +162,20 @@ class Cursor:
     def seen(self, key: str, updated_ms: int) -> bool:
         return self.boundary.get(key) == updated_ms
 
-    def advance(self, key: str, updated_ms: int, lookback_ms: int) -> None:
-        """Record a stored ticket; keep only boundary entries inside the lookback window."""
+    def advance(self, key: str, updated_ms: int) -> None:
+        """Record a stored ticket (`prune` trims the boundary once per page)."""
         if self.since_ms is None or updated_ms > self.since_ms:
             self.since_ms = updated_ms
         self.boundary[key] = max(updated_ms, self.boundary.get(key, updated_ms))
+
+    def prune(self, lookback_ms: int) -> None:
+        """Keep the boundary entries inside the lookback window, at most `BOUNDARY_CAP` of
+        the newest. After a bulk edit (or okrsync's own big write run) the window can hold
+        thousands of tickets; one dropped from the boundary is merely pulled once more."""
+        if self.since_ms is None:
+            return
         floor = self.since_ms - lookback_ms
-        self.boundary = {k: v for k, v in self.boundary.items() if v >= floor}
+        kept = {k: v for k, v in self.boundary.items() if v >= floor}
+        if len(kept) > BOUNDARY_CAP:
+            kept = dict(sorted(kept.items(), key=lambda kv: (kv[1], kv[0]))[-BOUNDARY_CAP:])
+        self.boundary = kept

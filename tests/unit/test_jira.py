@@ -374,3 +374,16 @@ async def test_fresh_label_writes_trust_the_pull_and_others_read_first() -> None
     await conn.aclose()
     assert retried.status is ApplyStatus.UNCHANGED
     assert get.call_count == 1 and put.call_count == 1
+
+
+@respx.mock
+async def test_issue_locks_do_not_outlive_the_writes() -> None:
+    respx.put(url__regex=rf"{SITE}/rest/api/3/issue/WEB-\d+").mock(
+        return_value=httpx.Response(204))
+    conn = connector()
+    await asyncio.gather(*(
+        conn.apply(WriteBack(source="jira", ticket_key=f"WEB-{n}",
+                             kind=WriteBackKind.ADD_LABEL, label=label), fresh=True)
+        for n in range(50) for label in ("goal:KR-1", "goal:KR-2")))
+    await conn.aclose()
+    assert conn._issue_locks == {}

@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.jira import JiraSourceConfig, build_jql
-from connectors.jira_parse import Cursor, parse_issue, parse_time, ticket_state, to_ms
+from connectors.jira_parse import (
+    BOUNDARY_CAP,
+    Cursor,
+    parse_issue,
+    parse_time,
+    ticket_state,
+    to_ms,
+)
 from syncer.model import TicketState
 
 FIXTURES = Path("/work/shared/fixtures/jira")
@@ -193,13 +200,29 @@ def test_incremental_pulls_see_every_edit_exactly_once(rounds: list[list[tuple[s
         for updated, key in result:
             if cursor.seen(key, updated):
                 continue
-            cursor.advance(key, updated, lookback)
+            cursor.advance(key, updated)
             seen.append((key, updated))
+        cursor.prune(lookback)
         # every ticket's latest version was delivered at least once ...
         for key, updated in latest.items():
             assert (key, updated) in seen
     # ... and no version twice
     assert len(seen) == len(set(seen))
+
+
+def test_a_bulk_edit_keeps_the_cursor_bounded_and_loses_nothing() -> None:
+    lookback = 120_000
+    cursor = Cursor()
+    edited = {f"WEB-{n}": 1_700_000_000_000 + n for n in range(BOUNDARY_CAP * 3)}
+    for key, updated in edited.items():  # one pull, all inside the lookback window
+        cursor.advance(key, updated)
+    cursor.prune(lookback)
+    assert len(cursor.boundary) == BOUNDARY_CAP
+    assert len(cursor.dump()) < 100_000
+    # the next pull re-reads the window: only what fell out of the boundary comes again
+    again = [k for k, u in edited.items() if not cursor.seen(k, u)]
+    assert len(again) == BOUNDARY_CAP * 2
+    assert all(edited[k] < min(cursor.boundary.values()) for k in again), "the oldest go"
 
 
 def test_config_requires_an_http_url_and_hides_the_token() -> None:
