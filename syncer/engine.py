@@ -49,6 +49,7 @@ class SourceOutcome:
     retired: int = 0
     healthy: bool = True
     reason: str = ""
+    warning: str = ""
     requests: int = 0
     not_modified: int = 0
     retries: int = 0
@@ -152,10 +153,15 @@ async def _pull_source(
     outcome: SourceOutcome,
     *,
     full: bool,
+    scheduled: bool = False,
     hypothesis_pattern: str | None,
     min_ratio: float,
     progress: Progress | None,
 ) -> None:
+    """Pull one source into the store. A complete pull that returns far fewer epics than the
+    store holds is a safety stop: asked for (`--full`, a lost cursor), the source is unhealthy
+    for the run; when only the schedule made it complete, the source syncs as usual and
+    nothing is forgotten, with a warning, and the schedule tries again next period."""
     cursor = None if full else store.get_cursor(name)
     complete_pull = outcome.complete = cursor is None
     outcome.stored_before = store.ticket_count(name)
@@ -177,7 +183,16 @@ async def _pull_source(
         outcome.reason = f"pull failed: {type(exc).__name__}: {exc}"
     else:
         returned = outcome.pulled + outcome.skipped
-        if complete_pull and outcome.stored_before and returned < min_ratio * outcome.stored_before:
+        shrunk = returned < min_ratio * outcome.stored_before
+        if complete_pull and outcome.stored_before and shrunk and scheduled:
+            outcome.warning = (
+                f"the scheduled complete pull returned {returned} epics but the store holds "
+                f"{outcome.stored_before} (below min_epics_ratio {min_ratio}); nothing "
+                "forgotten. If the scope was narrowed on purpose, run `okrsync sync --full` "
+                "once with a lower min_epics_ratio"
+            )
+            store.note_complete_pull(name, run_id, now=datetime.now(UTC))
+        elif complete_pull and outcome.stored_before and shrunk:
             outcome.healthy = False
             outcome.reason = (
                 f"safety stop: a full pull returned {returned} epics but the store holds "
@@ -185,7 +200,8 @@ async def _pull_source(
                 "or flagged for this source"
             )
         elif complete_pull:
-            outcome.retired = store.retire_unseen(name, run_id, now=datetime.now(UTC))
+            outcome.retired = store.retire_unseen(name, run_id)
+            store.note_complete_pull(name, run_id, now=datetime.now(UTC))
     stats = conn.stats()
     outcome.requests = stats.requests
     outcome.not_modified = stats.not_modified
@@ -283,7 +299,8 @@ async def _run(
             *(
                 _pull_source(
                     name, conn, store, run_id, outcomes[name],
-                    full=full or name in due, hypothesis_pattern=pattern,
+                    full=full or name in due, scheduled=not full and name in due,
+                    hypothesis_pattern=pattern,
                     min_ratio=sources[name].min_epics_ratio, progress=progress,
                 )
                 for name, conn in connectors.items()

@@ -175,12 +175,11 @@ class Store(OutboxStore, RecordsStore):
         return None if row is None else dt(row[0])
 
     @guarded
-    def retire_unseen(self, source: str, run_id: int, *, now: datetime) -> int:
+    def retire_unseen(self, source: str, run_id: int) -> int:
         """After a complete pull of `source` in run `run_id`, forget the tickets it no longer
         returned (deleted, moved out of the scope, in a repo no longer synced), with their
-        bets and skip records, and note the pull's time; return how many were forgotten.
-        Ledger and overrides stay, so a ticket that comes back is neither written twice nor
-        fought over."""
+        bets and skip records; return how many were forgotten. Ledger and overrides stay, so
+        a ticket that comes back is neither written twice nor fought over."""
         gone = ("source = ? and coalesce(run_id, -1) != ? and key not in "
                 "(select key from skipped where source = ? and run_id = ?)")
         params = [source, run_id, source, run_id]
@@ -193,9 +192,13 @@ class Store(OutboxStore, RecordsStore):
             retired = conn.execute(f"delete from tickets where {gone}", params).rowcount
             conn.execute("delete from skipped where source = ? and coalesce(run_id, -1) != ?",
                          [source, run_id])
-            conn.execute("insert or replace into complete_pulls (source, at, run_id) "
-                         "values (?, ?, ?)", [source, ts(now), run_id])
         return int(retired)
+
+    @guarded
+    def note_complete_pull(self, source: str, run_id: int, *, now: datetime) -> None:
+        """Remember when `source` was last pulled completely (the schedule's clock)."""
+        self.db.execute("insert or replace into complete_pulls (source, at, run_id) "
+                        "values (?, ?, ?)", [source, ts(now), run_id])
 
     @guarded
     def ticket_count(self, source: str | None = None) -> int:

@@ -90,6 +90,8 @@ def print_summary(console: Console, summary: RunSummary) -> None:
         status = "ok" if s.healthy else f"[red]{escape(s.reason)}[/]"
         if s.healthy and s.retired:
             status = f"ok, {s.retired} no longer in scope: forgotten"
+        if s.healthy and s.warning:
+            status = f"[yellow]{escape(s.warning)}[/]"
         table.add_row(escape(s.name), str(s.pulled), str(s.skipped), str(s.requests),
                       str(s.not_modified), status)
     console.print(table)

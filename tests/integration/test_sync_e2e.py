@@ -349,3 +349,31 @@ def test_history_older_than_keep_days_is_pruned_after_a_sync(tmp_path: Path) -> 
         assert counts == {"outbox": 0, "journal": 0, "runs": 1}
         assert ledger > 0, "what the service wrote is still known"
         assert run_sync(config(cfg_path, sb)).planned == [], "pruning changes no plan"
+
+
+def test_a_scheduled_complete_pull_that_shrank_forgets_nothing_and_keeps_syncing(
+    tmp_path: Path,
+) -> None:
+    with sandbox(epics=80, seed=16) as sb:
+        cfg_path = project(tmp_path, sb)
+        assert run_sync(config(cfg_path, sb)).exit_code == 0
+        db = config(cfg_path, sb).store_path
+        with Store.open(db) as store:
+            stored = store.ticket_count("jira")
+        projects = sorted({k.split("-", 1)[0] for k in sb.jira.keys()})  # noqa: SIM118
+        text = cfg_path.read_text()
+        cfg_path.write_text(text.replace(f"project in ({', '.join(projects)})",
+                                         f"project in ({projects[0]})"))
+        with sqlite3.connect(db) as conn:
+            conn.execute("update complete_pulls set at = '2000-01-01T00:00:00+00:00'")
+        scheduled = run_sync(config(cfg_path, sb))
+        jira = next(s for s in scheduled.sources if s.name == "jira")
+        assert scheduled.exit_code == 0, jira.reason
+        assert jira.healthy and jira.complete and jira.retired == 0
+        assert "min_epics_ratio" in jira.warning and "--full" in jira.warning
+        with Store.open(db) as store:
+            assert store.ticket_count("jira") == stored, "nothing forgotten"
+        after = run_sync(config(cfg_path, sb))
+        assert not any(s.complete for s in after.sources), "tried again next period, not now"
+        asked = run_sync(config(cfg_path, sb), full=True)
+        assert asked.exit_code == 1, "a --full that shrank is still a safety stop"

@@ -267,14 +267,12 @@ def test_retire_unseen_forgets_only_what_a_complete_pull_no_longer_returned(
     # run 2's complete pull: WEB-1 again, WEB-3 unreadable this time, WEB-2 gone
     store.store_page("jira", Page((ticket("WEB-1"),), skipped=(
         Skipped("jira", "WEB-3", "no fields"),)), 2, now=at(1))
-    assert store.retire_unseen("jira", 2, now=at(1)) == 1
+    assert store.retire_unseen("jira", 2) == 1
     assert [t.key for t in store.tickets("jira")] == ["WEB-1", "WEB-3"]
     assert [b.ticket_key for b in store.bets()] == ["WEB-1"]
     assert [t.key for t in store.tickets("github")] == ["acme/app#1"], "other sources stay"
     assert ("jira", "WEB-2", "goal:KR1") in store.applied_state().labels, "the ledger stays"
-    assert store.retire_unseen("jira", 2, now=at(2)) == 0
-    assert store.last_complete_pull("jira") == at(2)
-    assert store.last_complete_pull("github") is None
+    assert store.retire_unseen("jira", 2) == 0
 
 
 def test_complete_pulls_fall_due_on_the_schedule(store: Store) -> None:
@@ -282,7 +280,9 @@ def test_complete_pulls_fall_due_on_the_schedule(store: Store) -> None:
 
     names = ["jira", "github"]
     assert complete_pulls_due(store, names, 24, at(0)) == {"jira", "github"}, "never pulled"
-    store.retire_unseen("jira", 1, now=at(0))
+    store.note_complete_pull("jira", 1, now=at(0))
+    assert store.last_complete_pull("jira") == at(0)
+    assert store.last_complete_pull("github") is None
     assert complete_pulls_due(store, names, 24, at(60)) == {"github"}
     assert complete_pulls_due(store, names, 24, at(24 * 60)) == {"jira", "github"}
     assert complete_pulls_due(store, names, 0, at(10**6)) == set(), "0 turns it off"
