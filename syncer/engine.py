@@ -182,26 +182,9 @@ async def _pull_source(
         outcome.healthy = False
         outcome.reason = f"pull failed: {type(exc).__name__}: {exc}"
     else:
-        returned = outcome.pulled + outcome.skipped
-        shrunk = returned < min_ratio * outcome.stored_before
-        if complete_pull and outcome.stored_before and shrunk and scheduled:
-            outcome.warning = (
-                f"the scheduled complete pull returned {returned} epics but the store holds "
-                f"{outcome.stored_before} (below min_epics_ratio {min_ratio}); nothing "
-                "forgotten. If the scope was narrowed on purpose, run `okrsync sync --full` "
-                "once with a lower min_epics_ratio"
-            )
-            store.note_complete_pull(name, run_id, now=datetime.now(UTC))
-        elif complete_pull and outcome.stored_before and shrunk:
-            outcome.healthy = False
-            outcome.reason = (
-                f"safety stop: a full pull returned {returned} epics but the store holds "
-                f"{outcome.stored_before} (below min_epics_ratio {min_ratio}); nothing removed "
-                "or flagged for this source"
-            )
-        elif complete_pull:
-            outcome.retired = store.retire_unseen(name, run_id)
-            store.note_complete_pull(name, run_id, now=datetime.now(UTC))
+        if complete_pull:
+            _end_complete_pull(name, store, run_id, outcome, scheduled=scheduled,
+                               min_ratio=min_ratio)
     stats = conn.stats()
     outcome.requests = stats.requests
     outcome.not_modified = stats.not_modified
@@ -209,6 +192,35 @@ async def _pull_source(
     outcome.rate_limit_wait = round(stats.rate_limit_waits, 3)
     if progress:
         progress(name, "failed" if not outcome.healthy else "done", outcome.pulled)
+
+
+def _end_complete_pull(
+    name: str, store: Store, run_id: int, outcome: SourceOutcome, *, scheduled: bool,
+    min_ratio: float,
+) -> None:
+    """After a complete pull: forget what it no longer returned, unless it shrank below
+    `min_ratio` of the store (a warning when only the schedule asked for it, else a safety
+    stop that makes the source unhealthy for the run)."""
+    returned = outcome.pulled + outcome.skipped
+    shrunk = bool(outcome.stored_before) and returned < min_ratio * outcome.stored_before
+    if shrunk and scheduled:
+        outcome.warning = (
+            f"the scheduled complete pull returned {returned} epics but the store holds "
+            f"{outcome.stored_before} (below min_epics_ratio {min_ratio}); nothing "
+            "forgotten. If the scope was narrowed on purpose, run `okrsync sync --full` "
+            "once with a lower min_epics_ratio"
+        )
+    elif shrunk:
+        outcome.healthy = False
+        outcome.reason = (
+            f"safety stop: a full pull returned {returned} epics but the store holds "
+            f"{outcome.stored_before} (below min_epics_ratio {min_ratio}); nothing removed "
+            "or flagged for this source"
+        )
+        return
+    else:
+        outcome.retired = store.retire_unseen(name, run_id)
+    store.note_complete_pull(name, run_id, now=datetime.now(UTC))
 
 
 PLAN_BATCH = 2000
