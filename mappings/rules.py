@@ -251,17 +251,28 @@ def _globs(name: str, patterns: Sequence[str], values: Sequence[str], what: str)
     return _Check(name, False, f"{name}: {what} {have} not in {_quote(patterns)}")
 
 
-def _check(rule: Rule, cond: str, ticket: Ticket, labels: Sequence[str]) -> _Check:
+_GLOB_WHAT = {"sources": "source", "projects": "project", "issue_types": "issue type",
+              "components": "components", "labels_any": "labels"}
+"""The conditions that hold when any of their globs matches one of the ticket's values."""
+
+
+def _values(cond: str, ticket: Ticket, labels: Sequence[str]) -> Sequence[str]:
+    """What a glob condition matches against."""
     if cond == "sources":
-        return _globs(cond, rule.sources, [ticket.source], "source")
+        return (ticket.source,)
     if cond == "projects":
-        return _globs(cond, rule.projects, [ticket.project], "project")
+        return (ticket.project,)
     if cond == "issue_types":
-        return _globs(cond, rule.issue_types, [ticket.issue_type], "issue type")
+        return (ticket.issue_type,)
     if cond == "components":
-        return _globs(cond, rule.components, list(ticket.components), "components")
-    if cond == "labels_any":
-        return _globs(cond, rule.labels_any, labels, "labels")
+        return ticket.components
+    return labels
+
+
+def _check(rule: Rule, cond: str, ticket: Ticket, labels: Sequence[str]) -> _Check:
+    if cond in _GLOB_WHAT:
+        return _globs(cond, getattr(rule, cond), _values(cond, ticket, labels),
+                      _GLOB_WHAT[cond])
     if cond == "labels_all":
         missing = [p for p in rule.labels_all if not any(glob_match(v, p) for v in labels)]
         if missing:
@@ -287,19 +298,8 @@ def _holds(rule: Rule, cond: str, ticket: Ticket, labels: Sequence[str]) -> bool
         return all(any(glob_match(v, p) for v in labels) for p in rule.labels_all)
     if cond == "labels_none":
         return not any(glob_match(v, p) for v in labels for p in rule.labels_none)
-    values: Sequence[str]
-    if cond == "sources":
-        values = (ticket.source,)
-    elif cond == "projects":
-        values = (ticket.project,)
-    elif cond == "issue_types":
-        values = (ticket.issue_type,)
-    elif cond == "components":
-        values = ticket.components
-    else:
-        values = labels
     patterns: Sequence[str] = getattr(rule, cond)
-    return any(glob_match(v, p) for p in patterns for v in values)
+    return any(glob_match(v, p) for p in patterns for v in _values(cond, ticket, labels))
 
 
 def _input_labels(ticket: Ticket, managed_prefix: str) -> tuple[str, ...]:
