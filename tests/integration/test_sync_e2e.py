@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox import sandbox
+from connectors.sandbox import Sandbox, sandbox
 from syncer.engine import lock_path, run_sync
 from syncer.lock import RunLock
 from syncer.revert import revert_run
@@ -34,6 +34,27 @@ def _linked(cfg_path: Path, sb: object) -> tuple[set[tuple[str, str, str]], Stor
     cfg = config(cfg_path, sb)  # type: ignore[arg-type]
     store = Store.open(cfg.store_path)
     return {(lk.source, lk.ticket_key, lk.kr_id) for lk in store.links()}, store
+
+
+def _jira_projects(sb: Sandbox) -> list[str]:
+    return sorted({k.split("-", 1)[0] for k in sb.jira.keys()})  # noqa: SIM118
+
+
+def _rescope_jira(cfg_path: Path, sb: Sandbox, scope: str) -> str:
+    """Point the Jira source's JQL at `scope` (the project's full scope is `{all}`); return
+    the config text as it was."""
+    text = cfg_path.read_text()
+    everything = f"project in ({', '.join(_jira_projects(sb))})"
+    narrowed = text.replace(everything, scope.format(all=everything))
+    assert narrowed != text
+    cfg_path.write_text(narrowed)
+    return text
+
+
+def _age_complete_pulls(db: Path) -> None:
+    """As if the last complete pulls were long ago: the schedule makes the next one complete."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("update complete_pulls set at = '2000-01-01T00:00:00+00:00'")
 
 
 def test_first_sync_writes_goal_links_and_the_second_writes_nothing(tmp_path: Path) -> None:
@@ -263,12 +284,7 @@ def test_a_pull_returning_far_fewer_epics_trips_the_safety_stop(tmp_path: Path) 
         cfg_path = project(tmp_path, sb)
         run_sync(config(cfg_path, sb))
         before = remote_state(sb)
-        text = cfg_path.read_text()
-        projects = sorted({k.split("-", 1)[0] for k in sb.jira.keys()})  # noqa: SIM118
-        narrowed = text.replace(f"project in ({', '.join(projects)})",
-                                f"project in ({projects[0]})")
-        assert narrowed != text
-        cfg_path.write_text(narrowed)
+        _rescope_jira(cfg_path, sb, f"project in ({_jira_projects(sb)[0]})")
         summary = run_sync(config(cfg_path, sb), full=True)
         assert summary.exit_code == 1
         jira = next(s for s in summary.sources if s.name == "jira")
@@ -291,10 +307,7 @@ def test_epics_leaving_the_scope_are_forgotten_on_a_full_pull_and_untouched(
         repo, number = gh_out.split("#")
         sb.github.edit_issue(repo, int(number), labels=[
             lb for lb in sb.github.labels_of(repo, int(number)) if lb != "epic"])
-        text = cfg_path.read_text()
-        projects = sorted({k.split("-", 1)[0] for k in sb.jira.keys()})  # noqa: SIM118
-        scope = f"project in ({', '.join(projects)})"
-        cfg_path.write_text(text.replace(scope, f"{scope} AND key not in ({', '.join(jira_out)})"))
+        text = _rescope_jira(cfg_path, sb, "{all} AND key not in (" + ", ".join(jira_out) + ")")
         before = remote_state(sb)
         gone = {f"jira:{k}" for k in jira_out} | {f"github:{gh_out}"}
 
@@ -304,9 +317,7 @@ def test_epics_leaving_the_scope_are_forgotten_on_a_full_pull_and_untouched(
             "only a complete pull can tell"
 
         # a day later the schedule makes the next pull complete ([sync] full_pull_every_hours)
-        db = config(cfg_path, sb).store_path
-        with sqlite3.connect(db) as conn:
-            conn.execute("update complete_pulls set at = '2000-01-01T00:00:00+00:00'")
+        _age_complete_pulls(config(cfg_path, sb).store_path)
         full = run_sync(config(cfg_path, sb))
         assert full.exit_code == 0, [s.reason for s in full.sources]
         assert all(s.complete for s in full.sources)
@@ -360,12 +371,8 @@ def test_a_scheduled_complete_pull_that_shrank_forgets_nothing_and_keeps_syncing
         db = config(cfg_path, sb).store_path
         with Store.open(db) as store:
             stored = store.ticket_count("jira")
-        projects = sorted({k.split("-", 1)[0] for k in sb.jira.keys()})  # noqa: SIM118
-        text = cfg_path.read_text()
-        cfg_path.write_text(text.replace(f"project in ({', '.join(projects)})",
-                                         f"project in ({projects[0]})"))
-        with sqlite3.connect(db) as conn:
-            conn.execute("update complete_pulls set at = '2000-01-01T00:00:00+00:00'")
+        _rescope_jira(cfg_path, sb, f"project in ({_jira_projects(sb)[0]})")
+        _age_complete_pulls(db)
         scheduled = run_sync(config(cfg_path, sb))
         jira = next(s for s in scheduled.sources if s.name == "jira")
         assert scheduled.exit_code == 0, jira.reason
