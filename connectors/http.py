@@ -28,8 +28,11 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
+from connectors.refusals import READ_METHODS, is_idempotent, redirect_target, refuses_token
 from syncer.errors import (
+    AnswerLost,
     AuthError,
+    Forbidden,
     NotFound,
     RateLimited,
     RemoteError,
@@ -41,6 +44,8 @@ from syncer.model import RequestStats
 log = logging.getLogger("okrsync.http")
 
 Sleep = Callable[[float], Awaitable[None]]
+DEFAULT_SLEEP: Sleep = asyncio.sleep
+"""The waiting function of clients created without one (tests may swap it for a fake)."""
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 MAX_ERROR_TEXT = 300
@@ -65,11 +70,13 @@ class RateLimitPolicy:
 class _Transient(Exception):
     """One attempt failed in a way worth retrying (5xx, dropped connection, timeout)."""
 
-    def __init__(self, reason: str, *, status: int | None = None, wait_hint: float = 0.0):
+    def __init__(self, reason: str, *, status: int | None = None, wait_hint: float = 0.0,
+                 sent: bool = True):
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.wait_hint = wait_hint
+        self.sent = sent
 
 
 class _RateLimitWait(Exception):
@@ -105,7 +112,7 @@ class HttpClient:
         backoff_base: float = 0.5,
         rate_limit_policy: RateLimitPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.source = source
@@ -113,7 +120,7 @@ class HttpClient:
         self.max_rate_limit_wait = max_rate_limit_wait
         self.backoff_base = backoff_base
         self.policy = rate_limit_policy or RateLimitPolicy()
-        self._sleep = sleep
+        self._sleep = sleep if sleep is not None else DEFAULT_SLEEP
         self._clock = clock
         self._secrets = [v for v in headers.values() if len(v) >= 4]
         for value in list(self._secrets):
@@ -178,21 +185,36 @@ class HttpClient:
         headers: dict[str, str] | None = None,
         endpoint: str | None = None,
         expect: tuple[int, ...] = (),
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         """Send one logical request (retrying as policy allows) and return the response.
 
         2xx/3xx and statuses in `expect` are returned; everything else raises a `RemoteError`.
         `endpoint` names the request for accounting (e.g. "GET /rest/api/3/search/jql").
+        A request that is not idempotent (see `connectors.refusals`; `idempotent` overrides)
+        is resent only when it never left (connection refused); once sent, a timeout, a
+        dropped connection or a 5xx raises `AnswerLost` so the caller can look for what landed.
+        Redirects are followed for reads only: a 3xx on a write raises naming its target.
         """
         method = method.upper()
         path = httpx.URL(url_or_path).path or url_or_path
         name = endpoint or f"{method} {path}"
         attempts = _Attempts()
+        resend = is_idempotent(method, idempotent)
 
         async def attempt() -> httpx.Response:
             await self._respect_pause()
-            return await self._attempt(method, url_or_path, path, name, params, json, headers,
-                                       expect)
+            try:
+                return await self._attempt(method, url_or_path, path, name, params, json,
+                                           headers, expect)
+            except _Transient as exc:
+                if resend or not exc.sent:
+                    raise
+                raise AnswerLost(
+                    f"{method} {path}: the answer was lost ({exc.reason}); the write may "
+                    "have landed, so it is not resent blindly",
+                    source=self.source, status=exc.status,
+                ) from exc
 
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((_Transient, _RateLimitWait)),
@@ -237,14 +259,17 @@ class HttpClient:
         try:
             async with self._semaphore:
                 response = await self._client.request(
-                    method, url_or_path, params=params, json=body, headers=headers
+                    method, url_or_path, params=params, json=body, headers=headers,
+                    follow_redirects=method in READ_METHODS,
                 )
                 await response.aread()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             elapsed = time.monotonic() - started
             self._stats.elapsed += elapsed
             log.debug("%s %s -> %s in %.3fs", method, name, type(exc).__name__, elapsed)
-            raise _Transient(self._scrub(f"{type(exc).__name__}: {exc}")) from exc
+            unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+            raise _Transient(self._scrub(f"{type(exc).__name__}: {exc}"),
+                             sent=not unsent) from exc
         except httpx.HTTPError as exc:
             raise Unavailable(
                 self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}"), source=self.source
@@ -275,6 +300,14 @@ class HttpClient:
                     status=status,
                 )
             raise _RateLimitWait(seconds, reason, status)
+        if 300 <= status < 400 and status != 304 and method not in READ_METHODS:
+            target = self._scrub(redirect_target(response.headers.get("location", "")))
+            raise RemoteRejected(
+                f"{method} {path} -> {status}: redirected to {target or '(no Location)'}; "
+                "okrsync never follows a redirect on a write (the repo or site may have "
+                "moved: point the source at the new address)",
+                source=self.source, status=status,
+            )
         if status in expect or status < 400:
             return response
         if status in TRANSIENT_STATUSES:
@@ -293,13 +326,12 @@ class HttpClient:
         if status == 401:
             return AuthError(f"{where}: not authenticated", source=self.source, status=status)
         if status == 403:
-            return AuthError(
-                f"{where}: forbidden (the account lacks permission){': ' + text if text else ''}",
-                source=self.source,
-                status=status,
-            )
-        if status == 404:
-            return NotFound(f"{where}: not found", source=self.source, status=status)
+            detail = f"forbidden (the account lacks permission){': ' + text if text else ''}"
+            kind = AuthError if refuses_token(text) else Forbidden
+            return kind(f"{where}: {detail}", source=self.source, status=status)
+        if status in (404, 410):
+            gone = "not found" if status == 404 else "gone"
+            return NotFound(f"{where}: {gone}", source=self.source, status=status)
         if status >= 500:
             return Unavailable(f"{where}: {text}" if text else where, source=self.source,
                                status=status)

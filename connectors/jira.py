@@ -125,7 +125,7 @@ class JiraConnector:
         config: SourceConfig,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,
     ) -> None:
         if not isinstance(config, JiraSourceConfig):
             raise TypeError(f"JiraConnector needs a JiraSourceConfig, got {type(config).__name__}")

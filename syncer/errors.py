@@ -6,11 +6,13 @@
     ├── LockHeld               another run holds the lock: exit 3
     ├── StoreError             the SQLite store is corrupt, locked or from a newer version
     └── RemoteError            a tracker or SMTP server failed (translated at the boundary)
-        ├── AuthError          401/403 not caused by rate limits
-        ├── NotFound           404
+        ├── AuthError          401, or a 403 naming the token or its scopes: stops the source
+        ├── Forbidden          a 403 on one repo, project or ticket: fails only the writes there
+        ├── NotFound           404 / 410: the ticket (or repo) is gone
         ├── RateLimited        429 / secondary limit, past the configured wait cap
         ├── Unavailable        5xx, timeouts, dropped connections after retries
-        └── RemoteRejected     another 4xx (bad JQL, validation failed)
+        │   └── AnswerLost     a write was sent but its answer never came: it may have landed
+        └── RemoteRejected     another 4xx (bad JQL, validation failed), a redirect on a write
 
 Messages never contain secrets: connectors build them from method, URL path and status only.
 """
@@ -118,6 +120,13 @@ class AuthError(RemoteError):
     hint = "check the token (and e-mail for Jira Cloud) in the source's config or OKRSYNC_* env"
 
 
+class Forbidden(RemoteError):
+    """Refused for one repo, project or ticket (archived, App not installed, no "Link issues"):
+    the token itself is fine, so only the write-backs there fail."""
+
+    hint = "grant okrsync write access there, or run `okrsync resume` once it has it"
+
+
 class NotFound(RemoteError):
     pass
 
@@ -129,6 +138,11 @@ class RateLimited(RemoteError):
 
 class Unavailable(RemoteError):
     retryable = True
+
+
+class AnswerLost(Unavailable):
+    """A non-idempotent write went out and its answer was lost (timeout, dropped connection,
+    5xx): it may have landed, so it is never resent blindly; the caller reads first."""
 
 
 class RemoteRejected(RemoteError):

@@ -10,7 +10,14 @@ import pytest
 import respx
 
 from connectors.http import HttpClient, RateLimitPolicy
-from syncer.errors import AuthError, NotFound, RateLimited, RemoteRejected, Unavailable
+from syncer.errors import (
+    AuthError,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    RemoteRejected,
+    Unavailable,
+)
 
 BASE = "https://jira.example.test"
 TOKEN = "s3cr3t-TOKEN-value-123"
@@ -162,7 +169,7 @@ async def test_403_plain_is_forbidden() -> None:
         return_value=httpx.Response(403, json={"errorMessages": ["You may not"]})
     )
     async with make(FakeSleep()) as client:
-        with pytest.raises(AuthError, match="forbidden.*You may not"):
+        with pytest.raises(Forbidden, match="forbidden.*You may not"):
             await client.request("GET", "/x")
     assert route.call_count == 1
 

@@ -14,7 +14,7 @@ import respx
 
 from connectors.base import PullOptions, create
 from connectors.jira import JiraConnector, JiraSourceConfig
-from syncer.errors import AuthError, RemoteRejected
+from syncer.errors import AuthError, Forbidden, RemoteRejected
 from syncer.model import ApplyStatus, GoalRef, WriteBack, WriteBackKind
 
 pytestmark = pytest.mark.anyio
@@ -211,15 +211,16 @@ async def test_notify_users_refused_falls_back_and_remembers() -> None:
 
 
 @respx.mock
-async def test_other_403_on_edit_is_an_auth_error() -> None:
+async def test_other_403_on_edit_fails_only_that_ticket() -> None:
     respx.get(f"{SITE}/rest/api/3/issue/WEB-1").mock(
         return_value=httpx.Response(200, json={"fields": {"labels": []}}))
     respx.put(f"{SITE}/rest/api/3/issue/WEB-1").mock(
         return_value=httpx.Response(403, json={"errorMessages": ["no edit permission"]}))
     conn = connector()
-    with pytest.raises(AuthError, match="forbidden"):
+    with pytest.raises(Forbidden, match="forbidden") as info:
         await conn.apply(WriteBack(source="jira", ticket_key="WEB-1",
                                    kind=WriteBackKind.ADD_LABEL, label="goal:KR-1"))
+    assert not isinstance(info.value, AuthError)
     await conn.aclose()
 
 
