@@ -44,7 +44,7 @@ from connectors.github_parse import (
     type_name,
 )
 from connectors.http import HttpClient
-from syncer.errors import NotFound, RemoteRejected
+from syncer.errors import AnswerLost, NotFound, RemoteRejected
 from syncer.model import (
     ApplyResult,
     ApplyStatus,
@@ -231,13 +231,14 @@ class GitHubConnector:
         json: Any = None,
         headers: dict[str, str] | None = None,
         expect: tuple[int, ...] = (),
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         merged = dict(headers or {})
         if self._app is not None:
             merged.update(await self._app.headers())
         return await self._http.request(
             method, url, params=params, json=json, headers=merged or None,
-            endpoint=endpoint, expect=expect,
+            endpoint=endpoint, expect=expect, idempotent=idempotent,
         )
 
     def _next_link(self, response: httpx.Response) -> str | None:
@@ -471,6 +472,7 @@ class GitHubConnector:
                 "POST", f"/repos/{repo}/issues/{number}/labels",
                 json={"labels": [writeback.label]},
                 endpoint="POST /repos/{o}/{r}/issues/{n}/labels",
+                idempotent=True,  # adding a label the issue has is a no-op
             )
             return ApplyResult(ApplyStatus.APPLIED)
         if kind is WriteBackKind.REMOVE_LABEL:
@@ -510,6 +512,7 @@ class GitHubConnector:
                 created = await self._request(
                     "POST", f"/repos/{repo}/labels", json=body,
                     endpoint="POST /repos/{o}/{r}/labels", expect=(422,),
+                    idempotent=True,  # a second create answers 422 already_exists
                 )
                 if created.status_code == 422 and "already_exists" not in created.text:
                     raise RemoteRejected(
@@ -581,23 +584,39 @@ class GitHubConnector:
         if existing is None:
             if not wb.goals:
                 return ApplyResult(ApplyStatus.UNCHANGED, None, "no goal-link comment to end")
-            resp = await self._request(
-                "POST", f"/repos/{repo}/issues/{number}/comments", json={"body": body},
-                endpoint="POST /repos/{o}/{r}/issues/{n}/comments",
-            )
-            data = resp.json()
-            if not isinstance(data, dict) or not isinstance(data.get("id"), int):
-                raise RemoteRejected("POST comment: the response has no comment id",
-                                     source=self.name)
-            return ApplyResult(ApplyStatus.APPLIED, str(data["id"]), "comment created")
+            return await self._create_comment(repo, number, body)
         comment_id, current = existing
         if _normalise(current) == _normalise(body):
             return ApplyResult(ApplyStatus.UNCHANGED, str(comment_id))
         await self._request(
             "PATCH", f"/repos/{repo}/issues/comments/{comment_id}", json={"body": body},
             endpoint="PATCH /repos/{o}/{r}/issues/comments/{id}",
+            idempotent=True,  # the whole body: sending it twice leaves the same comment
         )
         return ApplyResult(ApplyStatus.APPLIED, str(comment_id), "comment edited")
+
+    async def _create_comment(self, repo: str, number: int, body: str) -> ApplyResult:
+        """POST the goal-link comment. When the answer is lost the comment may exist: read the
+        issue's comments for our marker first, and send again only when it is not there."""
+        try:
+            resp = await self._post_comment(repo, number, body)
+        except AnswerLost:
+            found = await self._find_comment(repo, number, None)
+            if found is not None:
+                return ApplyResult(ApplyStatus.APPLIED, str(found[0]),
+                                   "comment created (answer lost; found by its marker)")
+            resp = await self._post_comment(repo, number, body)
+        data = resp.json()
+        if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+            raise RemoteRejected("POST comment: the response has no comment id",
+                                 source=self.name)
+        return ApplyResult(ApplyStatus.APPLIED, str(data["id"]), "comment created")
+
+    async def _post_comment(self, repo: str, number: int, body: str) -> httpx.Response:
+        return await self._request(
+            "POST", f"/repos/{repo}/issues/{number}/comments", json={"body": body},
+            endpoint="POST /repos/{o}/{r}/issues/{n}/comments",
+        )
 
     async def _remove_goal_links(self, repo: str, number: int, wb: WriteBack) -> ApplyResult:
         existing = await self._find_comment(repo, number, wb.remote_ref)

@@ -385,7 +385,8 @@ class JiraConnector:
             if _same_link(existing.get(payload["globalId"]), payload):
                 continue
             await self._http.request("POST", path, json=payload,
-                                     endpoint=f"POST {self._api}/issue/{{key}}/remotelink")
+                                     endpoint=f"POST {self._api}/issue/{{key}}/remotelink",
+                                     idempotent=True)  # an upsert by globalId
             changed.append(f"upsert {goal.kr_id}")
         ours = f"okrsync:{self.name}:{key}:"
         stale = {self._global_id(key, kr) for kr in previous}

@@ -1,4 +1,6 @@
-"""Fault injection for the sandbox servers: rate limits, 5xx, slow answers, dropped connections.
+"""Fault injection for the sandbox servers: rate limits, 5xx, slow answers, dropped connections,
+and lost answers (`lost`: the handler runs, so a write lands, then the connection drops before
+the answer is sent).
 
 A spec is a comma list of rules, each `kind:rate` (a probability 0..1 per request) or
 `kind@N[+N...]` (exactly on the N-th request, counted from 1 since the spec was set), with an
@@ -25,12 +27,12 @@ from typing import Literal
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.sandbox.accounting import ADMIN_PREFIX, DROPPED, Accounting, resolve_endpoint
 
 Flavour = Literal["jira", "github"]
-KINDS = ("429", "secondary", "500", "502", "503", "slow", "drop")
+KINDS = ("429", "secondary", "500", "502", "503", "slow", "drop", "lost")
 _DEFAULT_PARAM = {"429": 1.0, "secondary": 1.0, "slow": 2.0}
 _RULE = re.compile(
     r"^(?P<kind>[a-z0-9]+)"
@@ -241,6 +243,10 @@ async def _drop(send: Send) -> None:
     await send({"type": "http.response.body", "body": b'{"partial', "more_body": True})
 
 
+async def _discard(message: Message) -> None:
+    """Swallow an answer the handler sends: what a connection lost after the write sees."""
+
+
 def fault_middleware(
     app: ASGIApp,
     injector: FaultInjector,
@@ -251,7 +257,8 @@ def fault_middleware(
     """Wrap a sandbox app so faults are injected before its handlers run.
 
     Admin paths (`/_sandbox/*`) are exempt and not numbered. Injected error answers and drops
-    are recorded in `accounting` (no quota); `slow` only delays and lets the app answer.
+    are recorded in `accounting` (no quota); `slow` only delays and lets the app answer;
+    `lost` lets the app handle the request (and count it) but drops its answer.
     """
     logging.getLogger("uvicorn.error").addFilter(_QUIET)
 
@@ -273,6 +280,10 @@ def fault_middleware(
         if rule.kind == "drop":
             if accounting is not None:
                 accounting.record(endpoint, DROPPED)
+            await _drop(send)
+            return
+        if rule.kind == "lost":
+            await app(scope, receive, _discard)
             await _drop(send)
             return
         response = fault_response(rule, flavour)

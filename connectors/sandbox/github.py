@@ -15,10 +15,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 
 from connectors.sandbox.accounting import Accounting, accounting_routes
 from connectors.sandbox.faults import FaultInjector, fault_middleware, fault_routes
+from connectors.sandbox.github_access import guarded
 from connectors.sandbox.github_render import (
     USER_LOGIN,
     render_comment,
@@ -28,7 +29,15 @@ from connectors.sandbox.github_render import (
     render_user,
     user_ref,
 )
-from connectors.sandbox.github_server import GHES_PREFIX, Call, Reply, Server, paginate, validation
+from connectors.sandbox.github_server import (
+    GHES_PREFIX,
+    Call,
+    Handler,
+    Reply,
+    Server,
+    paginate,
+    validation,
+)
 from connectors.sandbox.github_state import GitHubError, GitHubState, RepoRecord, iso, parse_time
 
 __all__ = ["GitHubError", "GitHubState", "build_app"]
@@ -355,7 +364,10 @@ def build_app(state: GitHubState, *, token: str, accounting: Accounting | None =
     pem = app_public_key_pem.decode() if isinstance(app_public_key_pem, bytes) else (
         app_public_key_pem)
     server = Server(state, token, accounting, app_id, pem, installation_id)
-    r = server.route
+
+    def r(method: str, path: str, handler: Handler, **options: Any) -> Route:
+        return server.route(method, path, guarded(method, handler), **options)
+
     repo = "/repos/{owner}/{repo}"
     issue = repo + "/issues/{number:int}"
     comment = repo + "/issues/comments/{comment_id:int}"

@@ -194,7 +194,8 @@ def render_repo(repo: RepoRecord, base: str, *, open_issues: int) -> dict[str, A
         "open_issues": open_issues,
         "visibility": "private" if data["private"] else "public",
         "default_branch": data["default_branch"],
-        "permissions": {"admin": False, "maintain": False, "push": True, "triage": True,
-                        "pull": True},
+        "permissions": {"admin": False, "maintain": False, "triage": True, "pull": True,
+                        "push": (data.get("permissions") or {}).get("push", True) is not False
+                        and not data.get("archived")},
     }
     return payload

@@ -102,6 +102,7 @@ class RepoRecord:
     labels: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = 0
     cache: OrderedDict[tuple[Any, ...], list[int]] = field(default_factory=OrderedDict)
+    deleted: set[int] = field(default_factory=set)
 
     @property
     def owner(self) -> str:
@@ -118,6 +119,7 @@ class GitHubState:
         self.repos: dict[str, RepoRecord] = {}
         self.issue_types: dict[str, dict[str, Any]] = {}
         self.comments_by_id: dict[int, dict[str, Any]] = {}
+        self.renamed: dict[str, str] = {}  # old full name (lower case) -> new full name
         self._comment_events: dict[str, Counter[str]] = {}
         self._next_comment = 3_000_000_000
         self._next_label = 9_000_000
@@ -135,6 +137,8 @@ class GitHubState:
         """Load `{"repos": {"owner/name": {"issues": [...], "labels": [...]}}}`."""
         state = cls(org)
         repos = (github_part or {}).get("repos") or {}
+        state.renamed = {str(old).lower(): str(new) for old, new in
+                         ((github_part or {}).get("renamed") or {}).items()}
         collecting = gc.isenabled()
         gc.disable()  # loading 100k issues allocates only live objects: skip needless GC passes
         try:
@@ -160,6 +164,8 @@ class GitHubState:
             self._ensure_label(repo, str(label.get("name", "")), label)
         for raw in content.get("issues") or []:
             self._load_issue(repo, raw, now)
+            if raw.get("deleted"):
+                self._delete(repo, int(raw.get("number") or max(repo.issues)))
 
     def _load_issue(self, repo: RepoRecord, raw: dict[str, Any], now: str) -> None:
         number = int(raw.get("number") or (max(repo.issues, default=0) + 1))
@@ -276,6 +282,19 @@ class GitHubState:
         if found is None:
             raise GitHubError(404, "Not Found")
         return found
+
+    def delete_issue(self, full_name: str, number: int) -> None:
+        """Delete an issue as an admin would: 410 on it from then on, gone from listings."""
+        with self.lock:
+            self._delete(self.repo(full_name), number)
+
+    def _delete(self, repo: RepoRecord, number: int) -> None:
+        issue = repo.issues.pop(number)
+        for cid in issue.comment_ids:
+            self.comments_by_id.pop(cid, None)
+        repo.deleted.add(number)
+        repo.version += 1
+        repo.cache.clear()
 
     def record(self, full_name: str, number: int) -> tuple[RepoRecord, IssueRecord]:
         repo = self.repo(full_name)

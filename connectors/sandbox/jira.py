@@ -112,7 +112,7 @@ class _Api:
         return None
 
     def renderer(self, request: Request, api: str) -> Renderer:
-        return Renderer(str(request.base_url), api, self.flavour)
+        return Renderer(str(request.base_url), api, self.flavour, self.state.access)
 
     def route(self, handler: Callable[[Request, str], Awaitable[Response]], *,
               anonymous: bool = False) -> Handler:
@@ -326,7 +326,14 @@ class _Api:
         ):
             return error(403, NOTIFY_MESSAGE)
         try:
-            self.state.apply_edit(rec.key, await self.body(request))
+            body = await self.body(request)
+        except ValueError:
+            return error(400, "Unexpected character in the request body.")
+        refused = self.state.access.edit_refusal(rec.project, body)
+        if refused is not None:
+            return error(refused.status, *refused.messages, errors=refused.errors or None)
+        try:
+            self.state.apply_edit(rec.key, body)
         except EditRejected as exc:
             return error(400, *exc.messages, errors=exc.errors)
         except ValueError:
@@ -341,6 +348,10 @@ class _Api:
         if isinstance(rec, Response):
             return rec
         r = self.renderer(request, api)
+        refused = (self.state.access.link_refusal(rec.project)
+                   if request.method in ("POST", "DELETE") else None)
+        if refused is not None:
+            return error(refused.status, *refused.messages)
         if request.method == "DELETE":
             global_id = request.query_params.get("globalId")
             if not global_id:
@@ -379,6 +390,9 @@ class _Api:
         if isinstance(rec, Response):
             return rec
         link_id = int(request.path_params["link_id"])
+        refused = self.state.access.link_refusal(rec.project)
+        if request.method == "DELETE" and refused is not None:
+            return error(refused.status, *refused.messages)
         if request.method == "DELETE":
             if not self.state.delete_remote_link(rec.key, link_id=link_id):
                 return error(404, f"No remote link with ID '{link_id}' was found.")

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Collection
 from typing import Any
 
+from connectors.sandbox.jira_access import JiraAccess
 from connectors.sandbox.jira_state import (
     ISSUE_TYPES,
     STATUSES,
@@ -65,11 +66,13 @@ def fields_selector(raw: Collection[str] | None) -> set[str] | None:
 class Renderer:
     """Renders records for one request: base URL, API version ("2"/"3") and flavour."""
 
-    def __init__(self, base: str, api: str, flavour: str) -> None:
+    def __init__(self, base: str, api: str, flavour: str,
+                 access: JiraAccess | None = None) -> None:
         self.base = base.rstrip("/")
         self.api = api
         self.flavour = flavour
         self.rest = f"{self.base}/rest/api/{api}"
+        self.access = access
 
     def user(self, name: str | None, email: str | None = None) -> dict[str, Any] | None:
         if name is None:
@@ -253,7 +256,8 @@ class Renderer:
             "id": rec.id,
             "self": f"{self.rest}/issue/{rec.id}",
             "key": rec.key,
-            "fields": self.fields(rec, wanted),
+            "fields": (self.access.hide(rec.project, self.fields(rec, wanted))
+                       if self.access else self.fields(rec, wanted)),
         }
 
     def field_list(self) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.sandbox.jira_access import JiraAccess
 from connectors.sandbox.jql import Query
 from connectors.text import adf_to_text
 
@@ -138,6 +139,7 @@ class JiraState:
         self.base_url = "http://127.0.0.1"
         self.admin = False  # notifyUsers=false needs admin: 403 otherwise, as in Jira
         self.denied_permissions: set[str] = set()
+        self.access = JiraAccess()
         self._by_key: dict[str, IssueRecord] = {}
         self._by_id: dict[str, IssueRecord] = {}
         self._ids = itertools.count(10_000)
@@ -152,9 +154,11 @@ class JiraState:
     def from_scenario(cls, jira_part: dict[str, Any] | None) -> JiraState:
         """Build the state from the scenario's `jira` part (issues shaped as GET issue)."""
         state = cls()
+        state.access = JiraAccess.from_scenario(jira_part)
         issues = (jira_part or {}).get("issues", [])
         for n, raw in enumerate(issues):
-            state._add(state._record_from(raw, n))
+            if not raw.get("deleted"):
+                state._add(state._record_from(raw, n))
         return state
 
     def _record_from(self, raw: dict[str, Any], n: int) -> IssueRecord:
@@ -222,6 +226,15 @@ class JiraState:
             self._ids = itertools.count(max(int(rec.id) + 1, next(self._ids)))
         for link in rec.remotelinks:
             link.setdefault("id", next(self._ids))
+
+    def delete_issue(self, key: str) -> None:
+        """Delete an issue as a person would: it answers 404 from then on."""
+        with self.lock:
+            rec = self.require(key)
+            del self._by_key[rec.key]
+            del self._by_id[rec.id]
+            self.version += 1
+            self._snapshots.clear()
 
     # --- reads ---------------------------------------------------------------------------
 
