@@ -596,21 +596,27 @@ class GitHubConnector:
         return ApplyResult(ApplyStatus.APPLIED, str(comment_id), "comment edited")
 
     async def _create_comment(self, repo: str, number: int, body: str) -> ApplyResult:
-        """POST the goal-link comment. When the answer is lost the comment may exist: read the
-        issue's comments for our marker first, and send again only when it is not there."""
-        try:
-            resp = await self._post_comment(repo, number, body)
-        except AnswerLost:
-            found = await self._find_comment(repo, number, None)
-            if found is not None:
-                return ApplyResult(ApplyStatus.APPLIED, str(found[0]),
-                                   "comment created (answer lost; found by its marker)")
-            resp = await self._post_comment(repo, number, body)
-        data = resp.json()
-        if not isinstance(data, dict) or not isinstance(data.get("id"), int):
-            raise RemoteRejected("POST comment: the response has no comment id",
-                                 source=self.name)
-        return ApplyResult(ApplyStatus.APPLIED, str(data["id"]), "comment created")
+        """POST the goal-link comment. When the answer is lost the comment may exist: every
+        resend (up to `max_retries`) comes after a read of the issue's comments that did not
+        find our marker."""
+        lost: AnswerLost | None = None
+        for _ in range(self.config.max_retries + 1):
+            try:
+                resp = await self._post_comment(repo, number, body)
+            except AnswerLost as exc:
+                lost = exc
+                found = await self._find_comment(repo, number, None)
+                if found is not None:
+                    return ApplyResult(ApplyStatus.APPLIED, str(found[0]),
+                                       "comment created (answer lost; found by its marker)")
+                continue
+            data = resp.json()
+            if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+                raise RemoteRejected("POST comment: the response has no comment id",
+                                     source=self.name)
+            return ApplyResult(ApplyStatus.APPLIED, str(data["id"]), "comment created")
+        assert lost is not None
+        raise lost
 
     async def _post_comment(self, repo: str, number: int, body: str) -> httpx.Response:
         return await self._request(

@@ -23,6 +23,7 @@ import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import PullOptions, SourceConfig, register
+from connectors.fields import missing_field, require_field
 from connectors.http import HttpClient, Sleep
 from connectors.jira_parse import Cursor, parse_issue, to_ms
 from connectors.text import clean
@@ -168,6 +169,11 @@ class JiraConnector:
             tickets: list[Ticket] = []
             skipped: list[Skipped] = []
             for raw in issues:
+                unknown = missing_field(raw.get("fields") if isinstance(raw, dict) else None,
+                                        "labels")
+                if unknown is not None:
+                    skipped.append(Skipped(self.name, str(raw.get("key") or "?"), str(unknown)))
+                    continue
                 try:
                     ticket = parse_issue(
                         raw,
@@ -287,7 +293,7 @@ class JiraConnector:
             if not trusted:
                 current = await self._get_json(path, {"fields": "labels"},
                                                f"GET {self._api}/issue/{{key}}")
-                labels = set((current.get("fields") or {}).get("labels") or [])
+                labels = set(require_field(current.get("fields") or {}, "labels") or [])
             ops: list[dict[str, str]] = []
             results: list[ApplyResult] = []
             for op in batch:

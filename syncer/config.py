@@ -77,6 +77,12 @@ class SyncSettings(_Section):
     """A source's pull is complete (every epic, ignoring the cursor) when its last complete
     pull is older than this: the only way to notice epics deleted or moved out of the scope.
     0: only on the first run and `sync --full`."""
+    park_after: int = Field(default=5, ge=1)
+    """Refusals (a 403 on one repo or project, a redirect, another 4xx) after which a
+    write-back is parked: kept and shown, not retried until `okrsync resume`."""
+    retry_backoff_seconds: float = Field(default=900.0, ge=0)
+    """Wait after a write-back's first refusal, doubled after each further one (at most a
+    day); 0 retries it on every run."""
 
     @field_validator("hypothesis_pattern")
     @classmethod

@@ -1,7 +1,8 @@
 """The sync engine: the imperative shell around the pure planner.
 
-lock → retry pending write-backs → pull every source concurrently into the store → safety
-stop → plan → outbox (one transaction) → apply concurrently → record the run.
+lock → pull every source concurrently into the store → safety stop → plan, re-planning the
+write-backs earlier runs left pending against the fresh pull (`syncer.replan`) → outbox (one
+transaction) → apply concurrently → record the run.
 
 The order is what makes a run safe to kill at any point: cursors move only with the pages they
 describe, write-backs are in the outbox before any remote call, and the ledger changes only
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ from syncer.catalog import load_catalog
 from syncer.config import Config
 from syncer.errors import ConfigError, ExitCode, RemoteError
 from syncer.lock import RunLock
-from syncer.model import Catalog, WriteBack
-from syncer.outbox import ApplyOutcome, apply_pending
-from syncer.plan import Plan, PlanSettings, plan
+from syncer.model import Catalog, Ticket, WriteBack
+from syncer.outbox import apply_pending
+from syncer.parking import RetryPolicy
+from syncer.plan import Plan, PlanSettings, goal_ref, plan
+from syncer.replan import ReviewContext, review
 from syncer.store import Store
 from syncer.store_rows import KeyRange, TicketId
 
@@ -74,15 +77,22 @@ class RunSummary:
     applied: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    dropped: list[tuple[str, str]] = field(default_factory=list)
     pending: int = 0
+    parked: int = 0
+    waiting: int = 0
     duration: float = 0.0
     pull_seconds: float = 0.0
     apply_seconds: float = 0.0
 
     @property
     def exit_code(self) -> ExitCode:
+        """1 when a source was unhealthy, a write-back failed in this run, or pending ones
+        that were due were left; parked ones and ones waiting out a backoff (both shown by
+        `status`) and dropped ones (journalled) do not fail the run."""
         unhealthy = any(not s.healthy for s in self.sources)
-        if unhealthy or self.failed or (self.pending and not self.dry_run):
+        due = self.pending - self.parked - self.waiting
+        if unhealthy or self.failed or (due > 0 and not self.dry_run):
             return ExitCode.FAILURES
         return ExitCode.OK
 
@@ -90,6 +100,7 @@ class RunSummary:
         data = asdict(self)
         data["planned"] = [wb.to_json() for wb in self.planned]
         data["failed"] = [{"writeback": k, "error": e} for k, e in self.failed]
+        data["dropped"] = [{"writeback": k, "reason": r} for k, r in self.dropped]
         data["exit_code"] = int(self.exit_code)
         return data
 
@@ -139,6 +150,11 @@ def complete_pulls_due(
         name for name in names
         if (last := store.last_complete_pull(name)) is None or now - last >= every
     )
+
+
+def retry_policy(config: Config) -> RetryPolicy:
+    return RetryPolicy(park_after=config.sync.park_after,
+                       backoff_seconds=config.sync.retry_backoff_seconds)
 
 
 def lock_path(config: Config) -> Path:
@@ -250,12 +266,15 @@ def plan_store(
     now: datetime,
     on_writebacks: Callable[[tuple[WriteBack, ...]], None],
     on_outcome: Callable[[Plan, KeyRange], None] | None = None,
+    revise: Callable[[Plan, KeyRange, Sequence[Ticket]], Plan] | None = None,
 ) -> PlanTotals:
     """Plan every stored ticket one batch at a time. A batch is a range of (source, key): it
     reads only its own slice of the ledger and bets, and hands its write-backs to
     `on_writebacks` (the outbox, or a dry run's list) and its links, flags and bets to
     `on_outcome` with the range they replace, before the next batch is read. A last call
-    covers the range after the last ticket, so what tickets no longer stored had goes too."""
+    covers the range after the last ticket, so what tickets no longer stored had goes too.
+    With `revise`, each batch is planned with its pending write-backs included and `revise`
+    turns that plan into the one to keep (re-planning the pending ones)."""
     kr_values = store.kr_values(now)
     settings = plan_settings(config, sources)
     totals = PlanTotals()
@@ -265,8 +284,10 @@ def plan_store(
         part: Plan = plan(
             batch, catalog, rules, store.applied_state(within), now=now,
             healthy_sources=healthy, kr_values=kr_values, prior_bets=store.bets(within),
-            settings=settings,
+            settings=settings, keep_pending=revise is not None,
         )
+        if revise is not None:
+            part = revise(part, within, batch)
         totals.linked += len({(lk.source, lk.ticket_key) for lk in part.links})
         totals.untraceable += len(part.untraceable)
         totals.ktlo += len(part.ktlo)
@@ -277,9 +298,45 @@ def plan_store(
         if on_outcome:
             on_outcome(part, within)
         after = within[1]
+    tail: KeyRange = (after, None)
+    last = revise(Plan(), tail, ()) if revise is not None else Plan()
+    totals.overrides += len(last.overrides)
+    totals.writebacks += len(last.writebacks)
+    on_writebacks(last.writebacks)
     if on_outcome:
-        on_outcome(Plan(), (after, None))
+        on_outcome(last, tail)
     return totals
+
+
+def pending_reviser(
+    config: Config, store: Store, catalog: Catalog, healthy: frozenset[str],
+    sources: Iterable[SourceConfig], run_id: int, now: datetime,
+    dropped: list[tuple[str, str]],
+) -> Callable[[Plan, KeyRange, Sequence[Ticket]], Plan]:
+    """`plan_store`'s `revise` for a real run: re-plan each batch's pending write-backs
+    (`syncer.replan`), drop the ones no longer wanted (journalled, appended to `dropped`)."""
+    template = plan_settings(config, sources).link_url_template
+    goals = {kr.id: goal_ref(kr, catalog, template) for kr in catalog.key_results}
+
+    def revise(part: Plan, within: KeyRange, batch: Sequence[Ticket]) -> Plan:
+        items = store.pending_within(within)
+        if not items:
+            return part
+        ctx = ReviewContext(
+            tickets={(t.source, t.key): t for t in batch},
+            ledger_goals={k: (v.kr_ids, v.remote_ref)
+                          for k, v in store.applied_state(within).goal_links.items()},
+            healthy=healthy, held=store.held_tickets(within), goals=goals,
+            managed_prefix=config.labels.managed_prefix, now=now,
+        )
+        verdict = review(part, items, ctx)
+        keys = {item.id: item.writeback.key for item in items}
+        for item_id, reason in verdict.drop:
+            store.mark_dropped(item_id, reason, run_id, now=now)
+            dropped.append((keys[item_id], reason))
+        return replace(part, writebacks=verdict.enqueue, overrides=verdict.overrides)
+
+    return revise
 
 
 async def _run(
@@ -299,9 +356,6 @@ async def _run(
     connectors: dict[str, Connector] = {name: create(src) for name, src in sources.items()}
     concurrency = {name: src.max_concurrency for name, src in sources.items()}
     try:
-        earlier = ApplyOutcome()
-        if not dry_run:
-            earlier = await apply_pending(store, connectors, run_id, concurrency=concurrency)
         outcomes = {name: SourceOutcome(name) for name in connectors}
         pattern = config.sync.hypothesis_pattern or None
         due = complete_pulls_due(store, connectors, config.sync.full_pull_every_hours,
@@ -342,9 +396,11 @@ async def _run(
             totals = plan_store(config, store, catalog, rules, healthy, sources.values(), now,
                                 take)
         else:
+            revise = pending_reviser(config, store, catalog, healthy, sources.values(), run_id,
+                                     now, summary.dropped)
             with store.transaction():
                 totals = plan_store(config, store, catalog, rules, healthy, sources.values(),
-                                    now, take, save)
+                                    now, take, save, revise)
         summary.planned_count = totals.writebacks
         summary.tickets = store.ticket_count(None)
         summary.linked = totals.linked
@@ -359,12 +415,16 @@ async def _run(
             applied = await apply_pending(
                 store, writable, run_id, concurrency=concurrency,
                 progress=(lambda s, k: progress(s, "apply", 1)) if progress else None,
-                carried_over=carried_over,
+                carried_over=carried_over, policy=retry_policy(config),
             )
-            summary.applied = earlier.applied + applied.applied
-            summary.unchanged = earlier.unchanged + applied.unchanged
-            summary.failed = earlier.failed + applied.failed
-            summary.pending = applied.left_pending
+            summary.applied = applied.applied
+            summary.unchanged = applied.unchanged
+            summary.failed = applied.failed
+            summary.dropped.extend(applied.dropped)
+            counts = store.outbox_counts(datetime.now(UTC))
+            summary.pending = counts["pending"]
+            summary.parked = counts["parked"]
+            summary.waiting = counts["waiting"]
             summary.apply_seconds = round(time.monotonic() - apply_started, 3)
             if config.store_keep_days:
                 store.prune(now - timedelta(days=config.store_keep_days))

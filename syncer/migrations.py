@@ -207,7 +207,18 @@ def v2_complete_pulls(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls]
+def v3_outbox_parking(db: Database) -> None:
+    """Schema v3: a write-back refused for one repo, project or ticket waits out a backoff
+    (`next_attempt_at`) and, after `[sync] park_after` refusals, is parked (`parked_at`)
+    instead of being retried every run; `outcome_unknown` marks an item whose last attempt
+    may have landed (its answer was lost), so re-planning can tell a person's removal from a
+    write that never happened. A row stays `status = 'pending'` while it waits or is parked."""
+    for column in ("parked_at text", "next_attempt_at text",
+                   "outcome_unknown integer not null default 0"):
+        db.execute(f"alter table outbox add column {column}")
+
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_outbox_parking]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

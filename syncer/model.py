@@ -214,6 +214,7 @@ class WriteBack:
 class ApplyStatus(StrEnum):
     APPLIED = "applied"
     UNCHANGED = "unchanged"
+    DROPPED = "dropped"  # journal only: the write-back was given up (ticket gone, unwanted)
 
 
 @dataclass(frozen=True)

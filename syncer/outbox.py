@@ -6,6 +6,13 @@ connector's apply is idempotent). One ticket's write-backs run in order (labels 
 links); different tickets run concurrently within each source's concurrency limit. The outbox
 is read in batches, one finished before the next starts, so memory does not grow with it.
 
+Failures are told apart (`syncer.errors`): a refused token (AuthError) stops the source; a
+ticket that is gone (404/410) drops its write-back with a journal entry and does not fail the
+run; a refusal scoped to one repo, project or ticket (Forbidden, a redirect, another 4xx) fails
+only that item, which then backs off and is parked after `park_after` refusals
+(`syncer.parking`); anything transient stays pending for the next run, marked as possibly
+landed when the answer was lost.
+
 An item is *fresh* when this run queued it after its own pull, it was never tried, and it did
 not replace one pending from before: nothing can have half-applied it, so its connector may
 trust what the pull saw and skip reading the ticket first. Anything else is read first.
@@ -20,15 +27,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from connectors.base import Connector
-from syncer.errors import AuthError, RemoteError
+from syncer.errors import AuthError, NotFound, RemoteError, Unavailable
 from syncer.model import ApplyStatus
+from syncer.parking import RetryPolicy, after_refusal
 from syncer.store import OutboxItem, Store
 
 BATCH = 2000
 """Outbox items read and applied per batch: bounds memory and the number of tasks."""
 
 ApplyProgress = Callable[[str, str], None]
-"""Called with (source, outcome) after each write-back: applied, unchanged or failed."""
+"""Called with (source, outcome) after each write-back: applied, unchanged, failed or dropped."""
 
 
 @dataclass
@@ -38,12 +46,19 @@ class ApplyOutcome:
     applied: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    parked: int = 0
     left_pending: int = 0
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def count(self, source: str, outcome: str) -> None:
         per = self.by_source.setdefault(source, {"applied": 0, "unchanged": 0, "failed": 0})
         per[outcome] = per.get(outcome, 0) + 1
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """A failure the next run would meet again (a scoped 403, a redirect, another 4xx)."""
+    return isinstance(exc, RemoteError) and not exc.retryable and not isinstance(exc, AuthError)
 
 
 def _safe_error(exc: BaseException) -> str:
@@ -60,6 +75,7 @@ async def apply_pending(
     concurrency: Mapping[str, int],
     progress: ApplyProgress | None = None,
     carried_over: Set[str] | None = None,
+    policy: RetryPolicy | None = None,
 ) -> ApplyOutcome:
     """Apply every pending outbox item whose source has a connector in this run.
 
@@ -67,10 +83,12 @@ async def apply_pending(
     were pending before it planned. Items of this run that replace none of them and were never
     tried go to their connector as fresh. Without it (earlier items, revert) nothing is fresh.
 
-    Items of sources not configured (or not healthy enough to write) stay pending.
+    Items of sources not configured (or not healthy enough to write) stay pending, and so do
+    parked items and those still backing off (`policy`).
     A source whose credentials are refused stops after the first AuthError instead of
     failing every item against the same wall.
     """
+    policy = policy or RetryPolicy()
     outcome = ApplyOutcome()
     limits = {name: asyncio.Semaphore(max(1, concurrency.get(name, 8))) for name in connectors}
     refused: set[str] = set()
@@ -87,6 +105,9 @@ async def apply_pending(
                     refused.add(source)
                     _fail(item, exc)
                     return
+                except NotFound as exc:
+                    _drop(item, exc)
+                    continue  # the ticket is gone: its later write-backs find the same
                 except (RemoteError, OSError, ValueError, KeyError, TypeError) as exc:
                     _fail(item, exc)
                     return  # keep this ticket's later write-backs in order for the next run
@@ -106,14 +127,31 @@ async def apply_pending(
 
     def _fail(item: OutboxItem, exc: BaseException) -> None:
         message = _safe_error(exc)
-        store.mark_failed(item.id, message, now=datetime.now(UTC))
+        now = datetime.now(UTC)
+        if _is_refusal(exc):
+            then = after_refusal(item.attempts + 1, now, policy)
+            store.mark_failed(item.id, message, now=now, next_attempt_at=then.next_attempt_at,
+                              park=then.park)
+            if then.park:
+                outcome.parked += 1
+        else:
+            store.mark_failed(item.id, message, now=now, unknown=isinstance(exc, Unavailable))
         outcome.failed.append((item.writeback.key, message))
         outcome.count(item.writeback.source, "failed")
         if progress:
             progress(item.writeback.source, "failed")
 
+    def _drop(item: OutboxItem, exc: BaseException) -> None:
+        reason = f"the ticket is gone: {_safe_error(exc)}"
+        store.mark_dropped(item.id, reason, run_id, now=datetime.now(UTC))
+        outcome.dropped.append((item.writeback.key, reason))
+        outcome.count(item.writeback.source, "dropped")
+        if progress:
+            progress(item.writeback.source, "dropped")
+
     after_id = 0
-    while batch := store.pending(after_id=after_id, limit=BATCH):
+    started = datetime.now(UTC)
+    while batch := store.pending(after_id=after_id, limit=BATCH, due=started):
         after_id = batch[-1].id
         by_ticket: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
         for item in batch:

@@ -62,7 +62,13 @@ _KIND_ORDER = {
     WriteBackKind.ADD_LABEL: 0,
     WriteBackKind.REMOVE_LABEL: 1,
     WriteBackKind.SET_GOAL_LINKS: 2,
+    WriteBackKind.REMOVE_GOAL_LINKS: 3,
 }
+
+
+def writeback_order(wb: WriteBack) -> tuple[str, str, int, str]:
+    """Per ticket: label adds, then label removes, then the goal-links write."""
+    return (wb.source, wb.ticket_key, _KIND_ORDER[wb.kind], wb.label)
 
 
 @dataclass(frozen=True)
@@ -183,10 +189,13 @@ def plan(
     prior_bets: Sequence[Bet],
     settings: PlanSettings | None = None,
     mapper: Mapper | None = None,
+    keep_pending: bool = False,
 ) -> Plan:
     """Decide links, bets and write-backs for `tickets` (rules in the module docstring).
 
     `mapper` replaces the rule engine (tests, `explain`); when None, `rules` must be given.
+    `keep_pending` returns write-backs whose key is pending too, so the caller can re-plan
+    the pending ones against this plan (`syncer.replan`).
     """
     settings = settings or PlanSettings()
     if mapper is None:
@@ -236,8 +245,8 @@ def plan(
         bets=tuple(sorted(acc.bets, key=lambda b: (b.source, b.ticket_key, b.kr_id))),
         writebacks=tuple(
             sorted(
-                (wb for wb in acc.writebacks if not ledger.pending(wb)),
-                key=lambda w: (w.source, w.ticket_key, _KIND_ORDER[w.kind], w.label),
+                (wb for wb in acc.writebacks if keep_pending or not ledger.pending(wb)),
+                key=writeback_order,
             )
         ),
     )

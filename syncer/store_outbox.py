@@ -23,6 +23,7 @@ from syncer.model import (
 from syncer.plan import goals_digest
 from syncer.store_base import StoreBase, guarded
 from syncer.store_rows import (
+    OUTBOX_COLUMNS,
     JournalRow,
     KeyRange,
     OutboxItem,
@@ -33,6 +34,7 @@ from syncer.store_rows import (
     result_json,
     result_of,
     ts,
+    ts_opt,
 )
 
 MAX_ERROR_CHARS = 2000
@@ -80,42 +82,49 @@ class OutboxStore(StoreBase):
     @guarded
     def enqueue(self, run_id: int | None, writebacks: Iterable[WriteBack], *, now: datetime) -> int:
         """Queue write-backs in one transaction; a pending item with the same key is replaced
-        (its attempts carry over when the content is the same)."""
+        (its attempts, backoff and parking carry over when the content is the same)."""
         stamp = ts(now)
         count = 0
         with self.db.atomic():
             for wb in writebacks:
                 old = self._one(
-                    "select id, digest, attempts, last_error from outbox "
-                    "where key = ? and status = 'pending'",
+                    "select id, digest, attempts, last_error, next_attempt_at, parked_at, "
+                    "outcome_unknown from outbox where key = ? and status = 'pending'",
                     [wb.key],
                 )
-                attempts, last_error = 0, None
+                carried: list[Any] = [0, None, None, None, 0]
                 if old is not None:
                     if old[1] == wb.digest:
-                        attempts, last_error = old[2], old[3]
+                        carried = list(old[2:])
                     self.db.execute(
                         "update outbox set status = 'replaced', updated_at = ? where id = ?",
                         [stamp, old[0]],
                     )
                 self.db.execute(
                     "insert into outbox (key, source, ticket_key, kind, writeback, digest, "
-                    "status, attempts, last_error, run_id, created_at, updated_at) "
-                    "values (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                    "status, attempts, last_error, next_attempt_at, parked_at, outcome_unknown, "
+                    "run_id, created_at, updated_at) "
+                    "values (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
                     [wb.key, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
-                     wb.digest, attempts, last_error, run_id, stamp, stamp],
+                     wb.digest, *carried, run_id, stamp, stamp],
                 )
                 count += 1
         return count
 
     @guarded
-    def pending(self, *, after_id: int = 0, limit: int | None = None) -> list[OutboxItem]:
+    def pending(self, *, after_id: int = 0, limit: int | None = None,
+                due: datetime | None = None) -> list[OutboxItem]:
         """Pending write-backs in the order they were queued; `after_id`/`limit` page through
-        them so a large outbox never has to be held in memory at once."""
+        them so a large outbox never has to be held in memory at once. With `due`, only the
+        ones to try at that time: not parked, and past their backoff."""
+        cond, params = "", []
+        if due is not None:
+            cond = " and parked_at is null and (next_attempt_at is null or next_attempt_at <= ?)"
+            params = [ts(due)]
         rows = self._rows(
-            "select id, writeback, attempts, last_error, run_id, created_at from outbox "
-            "where status = 'pending' and id > ? order by id limit ?",
-            [after_id, -1 if limit is None else limit],
+            f"select {OUTBOX_COLUMNS} from outbox "
+            f"where status = 'pending' and id > ?{cond} order by id limit ?",
+            [after_id, *params, -1 if limit is None else limit],
         )
         return [outbox_of(r) for r in rows]
 
@@ -149,12 +158,16 @@ class OutboxStore(StoreBase):
                 "updated_at = ? where id = ?",
                 [stamp, run_id, stamp, item_id],
             )
-            self.db.execute(
-                "insert into journal (run_id, outbox_id, source, ticket_key, kind, writeback, "
-                "result, before, at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, item_id, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
-                 dumps(result_json(result)), dumps(before), stamp],
-            )
+            self._journal(run_id, item_id, wb, result, before, stamp)
+
+    def _journal(self, run_id: int | None, item_id: int, wb: WriteBack, result: ApplyResult,
+                 before: dict[str, Any], stamp: str) -> None:
+        self.db.execute(
+            "insert into journal (run_id, outbox_id, source, ticket_key, kind, writeback, "
+            "result, before, at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, item_id, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
+             dumps(result_json(result)), dumps(before), stamp],
+        )
 
     def _record_effect(
         self, wb: WriteBack, result: ApplyResult, run_id: int | None, stamp: str
@@ -234,24 +247,32 @@ class OutboxStore(StoreBase):
         return before
 
     @guarded
-    def mark_failed(self, item_id: int, error: str, *, now: datetime) -> None:
-        """Count a failed attempt; the item stays pending. `error` is the caller's safe text."""
+    def mark_failed(self, item_id: int, error: str, *, now: datetime,
+                    next_attempt_at: datetime | None = None, park: bool = False,
+                    unknown: bool = False) -> None:
+        """Count a failed attempt; the item stays pending. `error` is the caller's safe text.
+        `next_attempt_at` delays the next try, `park` stops trying until `resume`, and
+        `unknown` says the attempt may have landed (its answer was lost)."""
         self.db.execute(
-            "update outbox set attempts = attempts + 1, last_error = ?, updated_at = ? "
+            "update outbox set attempts = attempts + 1, last_error = ?, updated_at = ?, "
+            "next_attempt_at = ?, parked_at = ?, outcome_unknown = ? "
             "where id = ? and status = 'pending'",
-            [error[:MAX_ERROR_CHARS], ts(now), item_id],
+            [error[:MAX_ERROR_CHARS], ts(now), ts_opt(next_attempt_at),
+             ts(now) if park else None, int(unknown), item_id],
         )
 
     @guarded
     def prune(self, before: datetime) -> dict[str, int]:
-        """Delete history older than `before`: finished outbox rows (done or replaced; never
-        a pending one), journal rows (so runs before it can no longer be reverted) and finished
-        runs. Keeps a daemon's store from growing with every write-back it ever made."""
+        """Delete history older than `before`: finished outbox rows (done, replaced or
+        dropped; never a pending one), journal rows (so runs before it can no longer be
+        reverted) and finished runs. Keeps a daemon's store from growing with every
+        write-back it ever made."""
         stamp = ts(before)
         conn = self.db.conn
         with self.db.atomic():
             outbox = conn.execute(
-                "delete from outbox where status in ('done', 'replaced') and updated_at < ?",
+                "delete from outbox where status in ('done', 'replaced', 'dropped') "
+                "and updated_at < ?",
                 [stamp]).rowcount
             journal = conn.execute("delete from journal where at < ?", [stamp]).rowcount
             runs = conn.execute(

@@ -79,6 +79,10 @@ class OutboxItem:
     last_error: str | None = None
     run_id: int | None = None
     created_at: datetime | None = None
+    updated_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    parked_at: datetime | None = None
+    outcome_unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,9 +212,15 @@ def run_of(row: Sequence[Any]) -> RunRow:
     )
 
 
+OUTBOX_COLUMNS = ("id, writeback, attempts, last_error, run_id, created_at, updated_at, "
+                  "next_attempt_at, parked_at, outcome_unknown")
+"""What `outbox_of` reads, in its order."""
+
+
 def outbox_of(row: Sequence[Any]) -> OutboxItem:
-    """An item from (id, writeback, attempts, last_error, run_id, created_at)."""
+    """An item from a row of `OUTBOX_COLUMNS`."""
     return OutboxItem(
         id=int(row[0]), writeback=WriteBack.from_json(json.loads(row[1])), attempts=int(row[2]),
-        last_error=row[3], run_id=row[4], created_at=dt(row[5]),
+        last_error=row[3], run_id=row[4], created_at=dt(row[5]), updated_at=dt(row[6]),
+        next_attempt_at=dt_opt(row[7]), parked_at=dt_opt(row[8]), outcome_unknown=bool(row[9]),
     )

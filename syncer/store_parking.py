@@ -1,0 +1,99 @@
+"""Outbox items okrsync gave up on or holds back: dropped ones (journalled), parked ones and
+the ones waiting out a backoff, counted and resumed (the policy is `syncer.parking`); and what
+re-planning the pending items reads (`syncer.replan`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from connectors.fields import UNKNOWN_FIELD
+from syncer.model import ApplyResult, ApplyStatus, WriteBack
+from syncer.store_base import guarded
+from syncer.store_outbox import OutboxStore
+from syncer.store_rows import (
+    OUTBOX_COLUMNS,
+    KeyRange,
+    OutboxItem,
+    TicketId,
+    in_range,
+    outbox_of,
+    ts,
+)
+
+
+class ParkingStore(OutboxStore):
+    """Dropping, parking and resuming outbox items; `outbox_counts()`."""
+
+    @guarded
+    def mark_dropped(self, item_id: int, reason: str, run_id: int | None, *,
+                     now: datetime) -> None:
+        """Give up a pending write-back for good (its ticket is gone, or the fresh plan no
+        longer wants it): the row becomes `dropped` and the journal says why. Nothing remote
+        changed, so the ledger and the stored ticket stay as they are and revert skips it."""
+        stamp = ts(now)
+        with self.db.atomic():
+            row = self._one("select writeback, status from outbox where id = ?", [item_id])
+            if row is None or row[1] != "pending":
+                raise ValueError(f"outbox item {item_id} is not pending")
+            wb = WriteBack.from_json(json.loads(row[0]))
+            self.db.execute(
+                "update outbox set status = 'dropped', last_error = ?, done_at = ?, "
+                "done_run_id = ?, updated_at = ? where id = ?",
+                [reason[:2000], stamp, run_id, stamp, item_id],
+            )
+            self._journal(run_id, item_id, wb, ApplyResult(ApplyStatus.DROPPED, None, reason),
+                          {}, stamp)
+
+    @guarded
+    def resume(self, *, source: str | None = None, ids: Sequence[int] = (),
+               now: datetime) -> int:
+        """Make parked or waiting items due again (all, one source's, or the given ids);
+        returns how many. Their attempts are kept: one more refusal parks them again."""
+        conds = ["status = 'pending'", "(parked_at is not null or next_attempt_at is not null)"]
+        params: list[object] = []
+        if source is not None:
+            conds.append("source = ?")
+            params.append(source)
+        if ids:
+            conds.append(f"id in ({', '.join('?' for _ in ids)})")
+            params.extend(int(i) for i in ids)
+        cursor = self.db.execute(
+            "update outbox set parked_at = null, next_attempt_at = null, updated_at = ? "
+            f"where {' and '.join(conds)}",
+            [ts(now), *params],
+        )
+        return int(cursor.rowcount)
+
+    @guarded
+    def outbox_counts(self, now: datetime | None = None) -> dict[str, int]:
+        """Pending write-backs (`pending`, every row still to do), of which `parked` (not
+        retried until resumed) and `waiting` (refused, backing off until their next attempt
+        at `now`; without `now` every backoff counts as waiting)."""
+        stamp = ts(now) if now is not None else ""
+        row = self._one(
+            "select count(*), "
+            "coalesce(sum(parked_at is not null), 0), "
+            "coalesce(sum(parked_at is null and next_attempt_at > ?), 0) "
+            "from outbox where status = 'pending'",
+            [stamp],
+        )
+        return {"pending": int(row[0]), "parked": int(row[1]), "waiting": int(row[2])}
+
+    @guarded
+    def pending_within(self, within: KeyRange | None) -> list[OutboxItem]:
+        """Every pending item of the tickets in `within` (parked and waiting ones too)."""
+        cond, params = in_range(within)
+        rows = self._rows(f"select {OUTBOX_COLUMNS} from outbox where status = 'pending' "
+                          f"and {cond} order by id", params)
+        return [outbox_of(r) for r in rows]
+
+    @guarded
+    def held_tickets(self, within: KeyRange | None = None) -> frozenset[TicketId]:
+        """Stored tickets whose last payload lacked a field okrsync plans from: nothing is
+        written to them until a pull sees the field again (which clears the skipped row)."""
+        cond, params = in_range(within, key="key")
+        return frozenset((s, k) for s, k in self._rows(
+            f"select source, key from skipped where reason like ? and {cond}",
+            [UNKNOWN_FIELD + "%", *params]))
