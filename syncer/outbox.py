@@ -110,6 +110,9 @@ async def apply_pending(
                     continue  # the ticket is gone: its later write-backs find the same
                 except (RemoteError, OSError, ValueError, KeyError, TypeError) as exc:
                     _fail(item, exc)
+                    if _is_refusal(exc):  # the rest of the ticket would meet the same refusal
+                        for later in items[items.index(item) + 1:]:
+                            _fail(later, exc)
                     return  # keep this ticket's later write-backs in order for the next run
                 store.mark_done(item.id, result, run_id, now=datetime.now(UTC))
                 kind = "applied" if result.status is ApplyStatus.APPLIED else "unchanged"

@@ -7,6 +7,7 @@ write it can cause is migrating an older store to the current schema on open.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +81,13 @@ def collect_status(store_path: Path) -> dict[str, Any]:
                 "attempts": item.attempts,
                 "last_error": item.last_error,
                 "queued_at": item.created_at.isoformat() if item.created_at else None,
+                "parked_at": item.parked_at.isoformat() if item.parked_at else None,
+                "next_attempt_at": (item.next_attempt_at.isoformat()
+                                    if item.next_attempt_at else None),
             }
             for item in store.pending()
         ]
+        out["outbox"] = store.outbox_counts(datetime.now(UTC))
         out["overrides"] = counts["overrides"]
         out["broken_links"] = counts["broken_links"]
         out["untraceable"] = counts["untraceable"]
@@ -119,12 +124,22 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     else:
         console.print("no runs yet")
     pending = data["pending"]
-    console.print(f"pending write-backs: {len(pending)}")
+    outbox: dict[str, int] = data.get("outbox") or {}
+    held = ""
+    if outbox.get("parked") or outbox.get("waiting"):
+        held = (f" ({outbox.get('parked', 0)} parked: `okrsync resume` retries them; "
+                f"{outbox.get('waiting', 0)} waiting to retry)")
+    console.print(f"pending write-backs: {len(pending)}{held}")
     for item in pending[:TERMINAL_PENDING]:
         error = f" - last error: {item['last_error']}" if item["last_error"] else ""
+        state = ""
+        if item.get("parked_at"):
+            state = ", parked"
+        elif item.get("next_attempt_at"):
+            state = f", next try {item['next_attempt_at'].replace('T', ' ')[:16]}"
         console.print(
-            f"  {escape(item['source'])} {escape(item['ticket'])} {item['kind']} "
-            f"(attempts {item['attempts']}){escape(error)}"
+            f"  #{item['id']} {escape(item['source'])} {escape(item['ticket'])} {item['kind']} "
+            f"(attempts {item['attempts']}{state}){escape(error)}"
         )
     if len(pending) > TERMINAL_PENDING:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")

@@ -108,10 +108,15 @@ def print_summary(console: Console, summary: RunSummary) -> None:
     else:
         console.print(
             f"write-backs: {summary.applied} applied, {summary.unchanged} already in place, "
-            f"{len(summary.failed)} failed, {summary.pending} pending"
+            f"{len(summary.failed)} failed, {len(summary.dropped)} dropped, "
+            f"{summary.pending} pending"
+            + (f" ({summary.parked} parked, {summary.waiting} waiting to retry)"
+               if summary.parked or summary.waiting else "")
         )
         for key, error in summary.failed[:20]:
             console.print(f"  [red]failed[/] {escape(key)}: {escape(error)}")
+        for key, reason in summary.dropped[:20]:
+            console.print(f"  dropped {escape(key)}: {escape(reason)}")
     console.print(f"took {summary.duration:.1f}s")
 
 
@@ -146,10 +151,12 @@ def sync(
 ) -> None:
     """Pull epics, map them to key results, and write goal links back onto the tickets.
 
-    Pending write-backs from earlier runs are finished first. A source that fails, or returns
-    far fewer epics than the store holds, has nothing removed or flagged in this run.
+    Pending write-backs from earlier runs are re-planned against the fresh pull, then applied.
+    A source that fails, or returns far fewer epics than the store holds, has nothing removed
+    or flagged in this run. Write-backs of deleted tickets are dropped (journalled).
 
-    Exit codes: 0 ok, 1 finished with failures (pending write-backs, a failed source),
+    Exit codes: 0 ok, 1 finished with failures (a write-back failed in this run, a failed
+    source, due write-backs left pending; parked or backing-off ones do not count),
     2 invalid config, 3 another run holds the lock.
     """
     _run(config, dry_run, full, source, as_json)
