@@ -38,5 +38,5 @@ def after_refusal(attempts: int, now: datetime, policy: RetryPolicy) -> Refused:
         return Refused(None, park=True)
     if policy.backoff_seconds <= 0:
         return Refused(None, park=False)
-    wait = timedelta(seconds=policy.backoff_seconds * 2 ** max(0, attempts - 1))
-    return Refused(now + min(wait, MAX_BACKOFF), park=False)
+    seconds = policy.backoff_seconds * 2.0 ** min(max(0, attempts - 1), 32)
+    return Refused(now + min(timedelta(seconds=seconds), MAX_BACKOFF), park=False)

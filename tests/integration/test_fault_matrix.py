@@ -8,6 +8,11 @@ unhealthy, so nothing was planned for it); a following clean run exits 0 and rea
 reference state, and a third run writes nothing. No cell may leave a duplicate label, remote
 link or goal-link comment.
 
+`lost` runs the request (a write lands) and then drops the connection before the answer: the
+cells that count duplicates most. The HTTP layer's waits (backoff, Retry-After) go through a
+sleeper that returns at once, so the matrix measures behaviour, not waiting; the sandboxes do
+not enforce the waits they ask for, and `slow` still takes real time on the server.
+
 The phase is targeted with the engine's progress hook: faults are switched on or off the moment
 every source has finished pulling. With `OKRSYNC_FAULT_MATRIX_OUT` set, each cell appends one
 JSON line with its figures; `scripts/fault_matrix_table.py` turns that file into the table in
@@ -25,13 +30,14 @@ from typing import Any
 
 import pytest
 
+from connectors import http
 from connectors.sandbox import Sandbox, sandbox
 from syncer.engine import RunSummary, run_sync
 from syncer.store import Store
 from tests.helpers.e2e import config, managed_only, project, remote_state
 
 SEED = 21
-KINDS = ("429", "secondary", "500", "502", "503", "slow", "drop")
+KINDS = ("429", "secondary", "500", "502", "503", "slow", "drop", "lost")
 RATES = (0.1, 0.5)
 PHASES = ("pull", "apply")
 # Small limits so a cell stays a few seconds: three retries, rate-limit waits up to 5 s, and a
@@ -41,6 +47,15 @@ TUNING = "max_retries = 3\nmax_rate_limit_wait = 5\ntimeout = {timeout}\npage_si
 SLOW_SECONDS = 2
 
 _REFERENCE: dict[tuple[int, int], dict[str, Any]] = {}
+
+
+async def _no_wait(_: float) -> None:
+    """The HTTP layer's sleeper in this module: waits are counted, never slept."""
+
+
+@pytest.fixture(autouse=True)
+def _instant_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "DEFAULT_SLEEP", _no_wait)
 
 
 def epics_for(kind: str, rate: float) -> int:
