@@ -18,7 +18,7 @@ from typing import Any
 
 START = "<!-- fault-matrix:start -->"
 END = "<!-- fault-matrix:end -->"
-KIND_ORDER = ("429", "secondary", "500", "502", "503", "slow", "drop")
+KIND_ORDER = ("429", "secondary", "500", "502", "503", "slow", "drop", "lost")
 KIND_TEXT = {
     "429": "429 + Retry-After",
     "secondary": "GitHub secondary limit",
@@ -27,6 +27,7 @@ KIND_TEXT = {
     "503": "503",
     "slow": "slow answer (timeout)",
     "drop": "dropped connection",
+    "lost": "lost answer (write landed)",
 }
 
 
