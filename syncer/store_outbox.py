@@ -148,10 +148,7 @@ class OutboxStore(StoreBase):
         and a journal row with the state before it, all in one transaction."""
         stamp = ts(now)
         with self.db.atomic():
-            row = self._one("select writeback, status from outbox where id = ?", [item_id])
-            if row is None or row[1] != "pending":
-                raise ValueError(f"outbox item {item_id} is not pending")
-            wb = WriteBack.from_json(json.loads(row[0]))
+            wb = self._pending_writeback(item_id)
             before = self._record_effect(wb, result, run_id, stamp)
             self.db.execute(
                 "update outbox set status = 'done', done_at = ?, done_run_id = ?, "
@@ -159,6 +156,12 @@ class OutboxStore(StoreBase):
                 [stamp, run_id, stamp, item_id],
             )
             self._journal(run_id, item_id, wb, result, before, stamp)
+
+    def _pending_writeback(self, item_id: int) -> WriteBack:
+        row = self._one("select writeback, status from outbox where id = ?", [item_id])
+        if row is None or row[1] != "pending":
+            raise ValueError(f"outbox item {item_id} is not pending")
+        return WriteBack.from_json(json.loads(row[0]))
 
     def _journal(self, run_id: int | None, item_id: int, wb: WriteBack, result: ApplyResult,
                  before: dict[str, Any], stamp: str) -> None:

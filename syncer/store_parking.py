@@ -4,12 +4,11 @@ re-planning the pending items reads (`syncer.replan`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
 from connectors.fields import UNKNOWN_FIELD
-from syncer.model import ApplyResult, ApplyStatus, WriteBack
+from syncer.model import ApplyResult, ApplyStatus
 from syncer.store_base import guarded
 from syncer.store_outbox import OutboxStore
 from syncer.store_rows import (
@@ -34,10 +33,7 @@ class ParkingStore(OutboxStore):
         changed, so the ledger and the stored ticket stay as they are and revert skips it."""
         stamp = ts(now)
         with self.db.atomic():
-            row = self._one("select writeback, status from outbox where id = ?", [item_id])
-            if row is None or row[1] != "pending":
-                raise ValueError(f"outbox item {item_id} is not pending")
-            wb = WriteBack.from_json(json.loads(row[0]))
+            wb = self._pending_writeback(item_id)
             self.db.execute(
                 "update outbox set status = 'dropped', last_error = ?, done_at = ?, "
                 "done_run_id = ?, updated_at = ? where id = ?",
