@@ -27,13 +27,6 @@ class MissingField(ValueError):
         self.name = name
 
 
-def require_field(payload: Mapping[str, Any], name: str) -> Any:
-    """`payload[name]`, or MissingField when the key is absent (a null value is empty)."""
-    if name not in payload:
-        raise MissingField(name)
-    return payload[name]
-
-
 def missing_field(payload: Any, name: str) -> MissingField | None:
     """MissingField when `payload` is an object without `name`; None otherwise (a payload
     that is not an object is the parser's to reject)."""

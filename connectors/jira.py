@@ -23,11 +23,11 @@ import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import PullOptions, SourceConfig, register
-from connectors.fields import missing_field, require_field
+from connectors.fields import missing_field
 from connectors.http import HttpClient, Sleep
 from connectors.jira_parse import Cursor, parse_issue, to_ms
 from connectors.text import clean
-from syncer.errors import RemoteError, Unavailable
+from syncer.errors import RemoteError, RemoteRejected, Unavailable
 from syncer.model import (
     ApplyResult,
     ApplyStatus,
@@ -293,7 +293,11 @@ class JiraConnector:
             if not trusted:
                 current = await self._get_json(path, {"fields": "labels"},
                                                f"GET {self._api}/issue/{{key}}")
-                labels = set(require_field(current.get("fields") or {}, "labels") or [])
+                unknown = missing_field(current.get("fields") or {}, "labels")
+                if unknown is not None:  # hidden: refused here until the field is back
+                    raise RemoteRejected(f"GET {self._api}/issue/{key}: {unknown}",
+                                         source=self.name)
+                labels = set((current.get("fields") or {}).get("labels") or [])
             ops: list[dict[str, str]] = []
             results: list[ApplyResult] = []
             for op in batch:

@@ -388,3 +388,16 @@ async def test_issue_locks_do_not_outlive_the_writes() -> None:
         for n in range(50) for label in ("goal:KR-1", "goal:KR-2")))
     await conn.aclose()
     assert conn._issue_locks == {}
+
+
+@respx.mock
+async def test_a_hidden_labels_field_refuses_the_label_write_instead_of_adding_blindly() -> None:
+    respx.get(f"{SITE}/rest/api/3/issue/WEB-1").mock(
+        return_value=httpx.Response(200, json={"fields": {"summary": "no labels here"}}))
+    put = respx.put(f"{SITE}/rest/api/3/issue/WEB-1").mock(return_value=httpx.Response(204))
+    conn = connector()
+    with pytest.raises(RemoteRejected, match="unknown field `labels`"):
+        await conn.apply(WriteBack(source="jira", ticket_key="WEB-1",
+                                   kind=WriteBackKind.REMOVE_LABEL, label="goal:KR-1"))
+    await conn.aclose()
+    assert put.call_count == 0
