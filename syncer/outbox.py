@@ -95,7 +95,7 @@ async def apply_pending(
 
     async def one_ticket(source: str, items: list[OutboxItem]) -> None:
         async with limits[source]:
-            for item in items:
+            for position, item in enumerate(items):
                 if source in refused:
                     return
                 try:
@@ -111,7 +111,7 @@ async def apply_pending(
                 except (RemoteError, OSError, ValueError, KeyError, TypeError) as exc:
                     _fail(item, exc)
                     if _is_refusal(exc):  # the rest of the ticket would meet the same refusal
-                        for later in items[items.index(item) + 1:]:
+                        for later in items[position + 1:]:
                             _fail(later, exc)
                     return  # keep this ticket's later write-backs in order for the next run
                 store.mark_done(item.id, result, run_id, now=datetime.now(UTC))
