@@ -320,13 +320,14 @@ def pending_reviser(
 
     def revise(part: Plan, within: KeyRange, batch: Sequence[Ticket]) -> Plan:
         items = store.pending_within(within)
-        if not items:
+        held = store.held_tickets(within)
+        if not items and not held:
             return part
         ctx = ReviewContext(
             tickets={(t.source, t.key): t for t in batch},
             ledger_goals={k: (v.kr_ids, v.remote_ref)
                           for k, v in store.applied_state(within).goal_links.items()},
-            healthy=healthy, held=store.held_tickets(within), goals=goals,
+            healthy=healthy, held=held, goals=goals,
             managed_prefix=config.labels.managed_prefix, now=now,
         )
         verdict = review(part, items, ctx)

@@ -187,3 +187,26 @@ def test_default_backoff_waits_instead_of_failing_every_run(tmp_path: Path) -> N
     assert runs[1].failed == [] and runs[2].failed == []
     assert counts["waiting"] == counts["pending"] > 0 and counts["parked"] == 0
     assert attempts == {1}  # tried once, then left to its backoff
+
+
+def test_a_ticket_with_a_hidden_labels_field_gets_no_write_even_when_the_rules_change(
+    tmp_path: Path,
+) -> None:
+    with sandbox(data=generate(40, 11), seed=11) as sb:
+        path = project(tmp_path, sb)
+        assert int(sync(path, sb).exit_code) == 0
+        before = managed_only(remote_state(sb))
+        sb.jira.access.hidden_fields["OPS"] = {"labels"}
+        ops_keys = [k for k in sb.jira.keys() if k.startswith("OPS-")]  # noqa: SIM118
+        for key in ops_keys:
+            sb.jira.edit_issue(key, summary=f"edited {key}")
+        (path.parent / "rules.toml").write_text("# every rule removed\n")  # all rule links end
+        run = sync(path, sb)
+        after = managed_only(remote_state(sb))
+    ops = [uid for uid in before if uid.startswith("jira:OPS-")]
+    assert any(before[uid]["labels"] for uid in ops)
+    assert all(after[uid] == before[uid] for uid in ops)  # held: nothing written
+    others = [uid for uid in before if uid.startswith("jira:") and uid not in ops
+              and before[uid]["labels"]]
+    assert others and any(after[uid] != before[uid] for uid in others)  # the rest re-planned
+    assert int(run.exit_code) == 0, run.failed
