@@ -9,14 +9,17 @@ with a journal entry, and the hidden field records no override and removes no go
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+from connectors.github import GitHubConnector, GitHubSourceConfig
 from connectors.sandbox import Sandbox, sandbox
 from connectors.sandbox.data import generate
 from syncer.engine import RunSummary, run_sync
-from syncer.model import ApplyStatus
+from syncer.errors import AuthError, Forbidden, RemoteError
+from syncer.model import ApplyStatus, WriteBack, WriteBackKind
 from syncer.store import Store
 from tests.helpers.e2e import config, managed_only, okrsync, project, remote_state
 
@@ -210,3 +213,33 @@ def test_a_ticket_with_a_hidden_labels_field_gets_no_write_even_when_the_rules_c
               and before[uid]["labels"]]
     assert others and any(after[uid] != before[uid] for uid in others)  # the rest re-planned
     assert int(run.exit_code) == 0, run.failed
+
+
+def test_an_app_not_installed_on_one_repo_fails_only_that_repo() -> None:
+    data = {"github": {"org": "acme", "repos": {
+        "acme/app": {"issues": [{"title": "Epic", "labels": ["epic"]}]},
+        "acme/other": {"permissions": {"push": False},
+                       "issues": [{"title": "Epic", "labels": ["epic"]}]}}}}
+    with sandbox(data=data) as sb:
+        conn = GitHubConnector(GitHubSourceConfig(
+            name="github", api_url=sb.github_url, app_id=sb.app_id,
+            private_key=sb.app_private_key, installation_id=sb.installation_id, org="acme"))
+
+        async def go() -> tuple[BaseException | None, ApplyStatus]:
+            label = "goal:KR-1"
+            refused: BaseException | None = None
+            try:
+                await conn.apply(WriteBack("github", "acme/other#1", WriteBackKind.ADD_LABEL,
+                                           label=label))
+            except RemoteError as exc:
+                refused = exc
+            done = await conn.apply(WriteBack("github", "acme/app#1", WriteBackKind.ADD_LABEL,
+                                              label=label))
+            await conn.aclose()
+            return refused, done.status
+
+        refused, status = asyncio.run(go())
+        labels = sb.github.labels_of("acme/app", 1), sb.github.labels_of("acme/other", 1)
+    assert isinstance(refused, Forbidden) and not isinstance(refused, AuthError)
+    assert "Resource not accessible by integration" in str(refused)
+    assert status is ApplyStatus.APPLIED and labels == (["epic", "goal:KR-1"], ["epic"])
