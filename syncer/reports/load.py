@@ -4,6 +4,7 @@ keep this week's snapshot so trends survive later rule changes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,13 +12,14 @@ from mappings.rules import load_rules, suggest_krs
 from syncer.errors import UserError
 from syncer.model import Catalog, Ticket
 from syncer.reports.build import ReportSettings, build_weekly_report
-from syncer.reports.model import ReportKind, WeeklyReport
+from syncer.reports.model import ParkedItem, ReportKind, WeeklyReport
 from syncer.reports.untraceable import Suggester, snapshot_summary
 from syncer.reports.weeks import IsoWeek, parse_week, week_of
 
 if TYPE_CHECKING:
     from syncer.config import Config
     from syncer.store import Store
+    from syncer.store_rows import OutboxItem
 
 SNAPSHOT_PREFIX = "weekly-"
 """Snapshot kinds: `weekly-all`, `weekly-untraceable`, `weekly-bets` (the report as JSON plus
@@ -102,9 +104,20 @@ def build_report(
         kind=kind,
         suggest=suggest if suggest is not None else make_suggester(config, catalog),
     )
+    report = replace(report, parked=parked_items(store.pending()))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report
+
+
+def parked_items(pending: Sequence[OutboxItem]) -> tuple[ParkedItem, ...]:
+    """The parked write-backs among `pending`, for the report's "needs attention"."""
+    return tuple(
+        ParkedItem(key=i.writeback.ticket_key, source=i.writeback.source,
+                   kind=i.writeback.kind.value, reason=i.last_error or "", attempts=i.attempts,
+                   since=i.parked_at)
+        for i in pending if i.parked_at is not None
+    )
 
 
 def save_snapshot_of(store: Store, report: WeeklyReport, *, now: datetime) -> None:

@@ -202,6 +202,18 @@ class BetsSection:
 
 
 @dataclass(frozen=True)
+class ParkedItem:
+    """A write-back okrsync stopped trying after repeated refusals (`okrsync resume`)."""
+
+    key: str
+    source: str
+    kind: str
+    reason: str
+    attempts: int
+    since: datetime | None
+
+
+@dataclass(frozen=True)
 class WeeklyReport:
     """Everything one weekly report says. `team` is set for a team's part of the report."""
 
@@ -215,6 +227,7 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    parked: tuple[ParkedItem, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""
@@ -260,7 +273,7 @@ class WeeklyReport:
                 objectives=tuple(objectives),
                 stale=tuple(b for b in bets.stale if b.team == name),
             )
-        return replace(self, untraceable=untraceable, bets=bets, team=name)
+        return replace(self, untraceable=untraceable, bets=bets, team=name, parked=())
 
 
 def _jsonable(value: Any) -> Any:

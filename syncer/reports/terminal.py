@@ -69,6 +69,13 @@ def renderables(report: WeeklyReport) -> Iterator[RenderableType]:
             for o in u.overrides:
                 over.add_row(_t(o.key), _t(o.label), _t(o.kr_id), _t(day(o.at)))
             yield over
+    if report.parked:
+        parked = Table("key", "write-back", "refusals", "last refusal",
+                       title="Parked write-backs (okrsync resume retries them)",
+                       title_justify="left")
+        for p in report.parked:
+            parked.add_row(_t(p.key), _t(p.kind), _t(p.attempts), _t(p.reason, "red"))
+        yield parked
     b = report.bets
     if b is not None:
         yield Text("Portfolio: " + ", ".join(f"{n} {v}" for v, n in b.verdicts.items()),

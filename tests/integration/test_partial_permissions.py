@@ -157,6 +157,15 @@ def test_status_shows_parked_items_and_resume_retries_them(tmp_path: Path) -> No
         text = okrsync("status", "--config", str(path), sb=sb).stdout
         assert f"{len(parked)} parked" in text and "okrsync resume" in text
 
+        report = okrsync("report", "--format", "json", "--config", str(path), sb=sb)
+        assert report.returncode == 0, report.stderr
+        listed = json.loads(report.stdout)["parked"]
+        assert sorted(p["key"] for p in listed) == sorted(p["ticket"] for p in parked)
+        assert all(p["attempts"] == 1 and p["since"] for p in listed)
+        markdown = okrsync("report", "--format", "markdown", "--config", str(path), sb=sb)
+        assert "Write-backs okrsync stopped trying" in markdown.stdout
+        assert "Repository was archived so is read" in markdown.stdout
+
         sb.github.repos[ARCHIVED].data["archived"] = False  # an admin unarchives the repo
         sb.jira.access.no_link_projects.clear()  # and grants "Link issues"
         bad = okrsync("resume", "--source", "nope", "--config", str(path), sb=sb)
