@@ -1,0 +1,85 @@
+"""The sandbox GitHub as a `FakeTracker` (see `connectors.sandbox.trackers`): the generated
+org's four repos, a personal access token, every exchange recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.sandbox.data import ORG, generate
+from connectors.sandbox.faults import FaultInjector, FaultSpec
+from connectors.sandbox.github import GitHubState, build_app
+from connectors.sandbox.goal_text import kr_ids_in
+from connectors.sandbox.trackers import Exchange, serve_recorded
+
+MARKER = "<!-- okrsync:goal-links -->"
+ENDED = "Goal links ended"
+
+
+def _split(key: str) -> tuple[str, int]:
+    repo, _, number = key.rpartition("#")
+    return repo, int(number)
+
+
+@dataclass
+class GitHubTracker:
+    url: str
+    token: str
+    state: GitHubState
+    injector: FaultInjector
+    exchanges: list[Exchange] = field(default_factory=list)
+    kind: str = "github"
+
+    def source_settings(self) -> dict[str, Any]:
+        return {"api_url": self.url, "token": self.token, "org": self.state.org,
+                "page_size": 10}
+
+    def epic_keys(self) -> set[str]:
+        return {f"{repo.full_name}#{number}"
+                for repo in self.state.repos.values()
+                for number, issue in repo.issues.items()
+                if "epic" in issue.labels and "pull_request" not in issue.data}
+
+    def labels(self, key: str) -> list[str]:
+        return list(self.state.record(*_split(key))[1].labels)
+
+    def goal_kr_ids(self, key: str) -> set[str]:
+        repo, issue = self.state.record(*_split(key))
+        ids: set[str] = set()
+        for comment_id in issue.comment_ids:
+            body = str(self.state.comments_by_id[comment_id]["body"])
+            if body.lstrip().startswith(MARKER) and ENDED not in body:
+                ids |= kr_ids_in(body)
+        return ids
+
+    def touch(self, key: str) -> None:
+        repo, number = _split(key)
+        title = str(self.state.record(repo, number)[1].data["title"])
+        self.state.edit_issue(repo, number, title=f"{title} (edited)")
+
+    def break_ticket(self, key: str) -> None:
+        with self.state.lock:
+            repo, issue = self.state.record(*_split(key))
+            issue.data["title"] = None
+            self.state.touch(repo, issue)
+
+    def missing_key(self) -> str:
+        return f"{self.state.org}/app#99999"
+
+    def answer_every_request_with(self, status: int | None) -> None:
+        self.injector.set_spec(FaultSpec.parse(f"{status}:1" if status else None))
+
+
+@contextmanager
+def start(*, epics: int = 60, seed: int = 1, token: str = "sandbox-token"
+          ) -> Iterator[GitHubTracker]:
+    scenario = generate(epics, seed).get("github", {})
+    state = GitHubState.from_scenario(scenario, str(scenario.get("org") or ORG))
+    injector = FaultInjector(None, seed + 1)
+    exchanges: list[Exchange] = []
+    app = build_app(state, token=token, injector=injector)
+    with serve_recorded(app, exchanges) as server:
+        state.base_url = server.url
+        yield GitHubTracker(server.url, token, state, injector, exchanges)

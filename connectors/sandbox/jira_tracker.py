@@ -1,0 +1,72 @@
+"""The sandbox Jira as a `FakeTracker` (see `connectors.sandbox.trackers`): Cloud flavour,
+generated epics, Basic auth with the sandbox user, every exchange recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.sandbox.data import generate
+from connectors.sandbox.faults import FaultInjector, FaultSpec
+from connectors.sandbox.goal_text import kr_ids_in
+from connectors.sandbox.jira import JIRA_USER, JiraState, build_app
+from connectors.sandbox.trackers import Exchange, serve_recorded
+
+OKRSYNC_APPLICATION = "okrsync"
+
+
+@dataclass
+class JiraTracker:
+    url: str
+    token: str
+    state: JiraState
+    injector: FaultInjector
+    exchanges: list[Exchange] = field(default_factory=list)
+    kind: str = "jira"
+
+    def source_settings(self) -> dict[str, Any]:
+        return {"base_url": self.url, "flavour": "cloud", "token": self.token,
+                "email": JIRA_USER, "jql": "project in (WEB, APP, DATA, OPS)",
+                "page_size": 7, "story_points_field": "customfield_10016"}
+
+    def epic_keys(self) -> set[str]:
+        return {k for k in self.state if self.state.require(k).issuetype == "Epic"}
+
+    def labels(self, key: str) -> list[str]:
+        return self.state.labels(key)
+
+    def goal_kr_ids(self, key: str) -> set[str]:
+        ids: set[str] = set()
+        for link in self.state.remote_links(key):
+            if (link.get("application") or {}).get("name") == OKRSYNC_APPLICATION:
+                ids |= kr_ids_in(str((link.get("object") or {}).get("title") or ""))
+        return ids
+
+    def touch(self, key: str) -> None:
+        self.state.edit_issue(key, summary=f"{self.state.require(key).summary} (edited)")
+
+    def break_ticket(self, key: str) -> None:
+        with self.state.lock:
+            rec = self.state.require(key)
+            rec.extra["updated"] = None
+            self.state.touch(rec)
+
+    def missing_key(self) -> str:
+        return "WEB-99999"
+
+    def answer_every_request_with(self, status: int | None) -> None:
+        self.injector.set_spec(FaultSpec.parse(f"{status}:1" if status else None))
+
+
+@contextmanager
+def start(*, epics: int = 60, seed: int = 1, token: str = "sandbox-token"
+          ) -> Iterator[JiraTracker]:
+    state = JiraState.from_scenario(generate(epics, seed).get("jira"))
+    injector = FaultInjector(None, seed)
+    exchanges: list[Exchange] = []
+    app = build_app(state, token=token, flavour="cloud", injector=injector)
+    with serve_recorded(app, exchanges) as server:
+        state.base_url = server.url
+        yield JiraTracker(server.url, token, state, injector, exchanges)
