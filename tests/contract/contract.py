@@ -107,6 +107,7 @@ class ConnectorContract:
         checked = description(self.description).check_all(
             tracker.exchanges, answers=not self.answers_off_spec)
         assert checked.problems == [], "\n".join(checked.problems[:40])
+        assert tracker.exchanges, "the test sent nothing to check"
         assert sum(checked.operations.values()) == len(tracker.exchanges)
 
     # -- pull ------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def _escape(token: str) -> str:
 
 
 class ApiDescription:
-    """One trimmed OpenAPI description from `tests/fixtures/openapi/`."""
+    """One trimmed OpenAPI description: a file name in `tests/fixtures/openapi/` or a path."""
 
     def __init__(self, filename: str, *, quirks: dict[tuple[str, int], Quirk] | None = None,
                  path_aliases: dict[str, str] | None = None) -> None:
