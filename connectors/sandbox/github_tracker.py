@@ -9,27 +9,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.sandbox.data import ORG, generate
-from connectors.sandbox.faults import FaultInjector, FaultSpec
+from connectors.sandbox.faults import FaultInjector
 from connectors.sandbox.github import GitHubState, build_app
 from connectors.sandbox.goal_text import kr_ids_in
-from connectors.sandbox.trackers import Exchange, serve_recorded
+from connectors.sandbox.trackers import Exchange, ServedTracker, serve_recorded
 
 MARKER = "<!-- okrsync:goal-links -->"
 ENDED = "Goal links ended"
-
 
 def _split(key: str) -> tuple[str, int]:
     repo, _, number = key.rpartition("#")
     return repo, int(number)
 
-
 @dataclass
-class GitHubTracker:
-    url: str
-    token: str
-    state: GitHubState
-    injector: FaultInjector
-    exchanges: list[Exchange] = field(default_factory=list)
+class GitHubTracker(ServedTracker):
+    state: GitHubState = field(default_factory=lambda: GitHubState(ORG))
     kind: str = "github"
 
     def source_settings(self) -> dict[str, Any]:
@@ -68,10 +62,6 @@ class GitHubTracker:
     def missing_key(self) -> str:
         return f"{self.state.org}/app#99999"
 
-    def answer_every_request_with(self, status: int | None) -> None:
-        self.injector.set_spec(FaultSpec.parse(f"{status}:1" if status else None))
-
-
 @contextmanager
 def start(*, epics: int = 60, seed: int = 1, token: str = "sandbox-token"
           ) -> Iterator[GitHubTracker]:
@@ -82,4 +72,4 @@ def start(*, epics: int = 60, seed: int = 1, token: str = "sandbox-token"
     app = build_app(state, token=token, injector=injector)
     with serve_recorded(app, exchanges) as server:
         state.base_url = server.url
-        yield GitHubTracker(server.url, token, state, injector, exchanges)
+        yield GitHubTracker(server.url, token, injector, exchanges, state)

@@ -9,21 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.sandbox.data import generate
-from connectors.sandbox.faults import FaultInjector, FaultSpec
+from connectors.sandbox.faults import FaultInjector
 from connectors.sandbox.goal_text import kr_ids_in
 from connectors.sandbox.jira import JIRA_USER, JiraState, build_app
-from connectors.sandbox.trackers import Exchange, serve_recorded
+from connectors.sandbox.trackers import Exchange, ServedTracker, serve_recorded
 
 OKRSYNC_APPLICATION = "okrsync"
 
-
 @dataclass
-class JiraTracker:
-    url: str
-    token: str
-    state: JiraState
-    injector: FaultInjector
-    exchanges: list[Exchange] = field(default_factory=list)
+class JiraTracker(ServedTracker):
+    state: JiraState = field(default_factory=lambda: JiraState())
     kind: str = "jira"
 
     def source_settings(self) -> dict[str, Any]:
@@ -56,10 +51,6 @@ class JiraTracker:
     def missing_key(self) -> str:
         return "WEB-99999"
 
-    def answer_every_request_with(self, status: int | None) -> None:
-        self.injector.set_spec(FaultSpec.parse(f"{status}:1" if status else None))
-
-
 @contextmanager
 def start(*, epics: int = 60, seed: int = 1, token: str = "sandbox-token"
           ) -> Iterator[JiraTracker]:
@@ -69,4 +60,4 @@ def start(*, epics: int = 60, seed: int = 1, token: str = "sandbox-token"
     app = build_app(state, token=token, flavour="cloud", injector=injector)
     with serve_recorded(app, exchanges) as server:
         state.base_url = server.url
-        yield JiraTracker(server.url, token, state, injector, exchanges)
+        yield JiraTracker(server.url, token, injector, exchanges, state)

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connectors.sandbox.faults import FaultInjector, FaultSpec
 from connectors.sandbox.server import RunningServer, serve
 
 ADMIN_PREFIX = "/_sandbox/"
@@ -160,6 +161,19 @@ class FakeTracker(Protocol):
         ...
 
 
+@dataclass
+class ServedTracker:
+    """What the built-in trackers share: where they listen, their fault injector, traffic."""
+
+    url: str
+    token: str
+    injector: FaultInjector
+    exchanges: list[Exchange] = field(default_factory=list)
+
+    def answer_every_request_with(self, status: int | None) -> None:
+        self.injector.set_spec(FaultSpec.parse(f"{status}:1" if status else None))
+
+
 class TrackerStarter(Protocol):
     def __call__(self, *, epics: int, seed: int, token: str
                  ) -> AbstractContextManager[FakeTracker]: ...
@@ -189,5 +203,5 @@ def start_tracker(kind: str, *, epics: int = 60, seed: int = 1, token: str = "sa
     return starter(kind)(epics=epics, seed=seed, token=token)
 
 
-__all__ = ["Exchange", "FakeTracker", "sandbox_kinds", "serve_recorded", "start_tracker",
-           "starter"]
+__all__ = ["Exchange", "FakeTracker", "ServedTracker", "sandbox_kinds", "serve_recorded",
+           "start_tracker", "starter"]
