@@ -148,6 +148,14 @@ class ConnectorContract:
         json.loads(cursor)
         assert tickets(self.run(pull(connect(), cursor))) == []
 
+    def test_a_page_cursor_resumes_without_losing_epics(
+            self, tracker: FakeTracker, connect: Connect) -> None:
+        """A run that stops after storing its first page resumes from that page's cursor."""
+        first, *_ = self.run(pull(connect()))
+        rest = self.run(pull(connect(), first.cursor))
+        assert {t.key for t in first.tickets} | {t.key for t in tickets(rest)} == (
+            tracker.epic_keys())
+
     # -- write-backs -----------------------------------------------------------------------
 
     def test_add_label_twice_writes_once(self, tracker: FakeTracker, connect: Connect) -> None:
@@ -199,6 +207,13 @@ class ConnectorContract:
             assert again.status == ApplyStatus.UNCHANGED, wb
             assert writes_since(tracker, mark) == [], wb
             assert tracker.goal_kr_ids(key) == shown
+
+    def test_doctor_checks_pass_and_write_nothing(
+            self, tracker: FakeTracker, connect: Connect) -> None:
+        checks = self.run(connect().doctor())
+        assert checks
+        assert all(check.ok for check in checks), checks
+        assert writes_since(tracker, 0) == []
 
     # -- missing fields and errors ---------------------------------------------------------
 
