@@ -1,5 +1,6 @@
-"""The sandbox Jira as a `FakeTracker` (see `connectors.sandbox.trackers`): Cloud flavour,
-generated epics, Basic auth with the sandbox user, every exchange recorded."""
+"""The sandbox Jira as a `FakeTracker` (see `connectors.sandbox.trackers`): generated epics,
+Cloud (Basic auth with the sandbox user, REST v3) or Data Center (a bearer personal access
+token, REST v2), every exchange recorded."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from connectors.sandbox.data import generate
 from connectors.sandbox.faults import FaultInjector
 from connectors.sandbox.goal_text import kr_ids_in
-from connectors.sandbox.jira import JIRA_USER, JiraState, build_app
+from connectors.sandbox.jira import JIRA_USER, Flavour, JiraState, build_app
 from connectors.sandbox.trackers import Exchange, ServedTracker, serve_recorded
 
 OKRSYNC_APPLICATION = "okrsync"
@@ -20,10 +21,12 @@ OKRSYNC_APPLICATION = "okrsync"
 class JiraTracker(ServedTracker):
     state: JiraState = field(default_factory=lambda: JiraState())
     kind: str = "jira"
+    flavour: Flavour = "cloud"
 
     def source_settings(self) -> dict[str, Any]:
-        return {"base_url": self.url, "flavour": "cloud", "token": self.token,
-                "email": JIRA_USER, "jql": "project in (WEB, APP, DATA, OPS)",
+        return {"base_url": self.url, "flavour": self.flavour, "token": self.token,
+                "email": JIRA_USER if self.flavour == "cloud" else "",
+                "jql": "project in (WEB, APP, DATA, OPS)",
                 "page_size": 7, "story_points_field": "customfield_10016"}
 
     def epic_keys(self) -> set[str]:
@@ -52,12 +55,12 @@ class JiraTracker(ServedTracker):
         return "WEB-99999"
 
 @contextmanager
-def start(*, epics: int = 60, seed: int = 1, token: str = "sandbox-token"
-          ) -> Iterator[JiraTracker]:
+def start(*, epics: int = 60, seed: int = 1, token: str = "sandbox-token",
+          flavour: Flavour = "cloud") -> Iterator[JiraTracker]:
     state = JiraState.from_scenario(generate(epics, seed).get("jira"))
     injector = FaultInjector(None, seed)
     exchanges: list[Exchange] = []
-    app = build_app(state, token=token, flavour="cloud", injector=injector)
+    app = build_app(state, token=token, flavour=flavour, injector=injector)
     with serve_recorded(app, exchanges) as server:
         state.base_url = server.url
-        yield JiraTracker(server.url, token, injector, exchanges, state)
+        yield JiraTracker(server.url, token, injector, exchanges, state, flavour=flavour)

@@ -2,7 +2,7 @@
 
 A connector registers its sandbox with one argument of its registration line,
 `register("jira", JiraSourceConfig, JiraConnector, sandbox="connectors.sandbox.jira_tracker")`.
-That module defines `start(*, epics, seed, token)`, a context manager yielding a running
+That module defines `start(*, epics, seed, token, **options)`, a context manager yielding a running
 `FakeTracker`: where it listens, what a source table bound to it says, and tracker-neutral
 verbs to look at and edit its tickets as a person would. The demo, tests and bench ask for a
 kind (`start_tracker("jira")`) and never import a tracker's sandbox modules.
@@ -175,7 +175,7 @@ class ServedTracker:
 
 
 class TrackerStarter(Protocol):
-    def __call__(self, *, epics: int, seed: int, token: str
+    def __call__(self, *, epics: int, seed: int, token: str, **options: Any
                  ) -> AbstractContextManager[FakeTracker]: ...
 
 
@@ -197,10 +197,11 @@ def starter(kind: str) -> TrackerStarter:
     return start
 
 
-def start_tracker(kind: str, *, epics: int = 60, seed: int = 1, token: str = "sandbox-token"
-                  ) -> AbstractContextManager[FakeTracker]:
-    """Start the sandbox of a connector kind on loopback (stopped when the block ends)."""
-    return starter(kind)(epics=epics, seed=seed, token=token)
+def start_tracker(kind: str, *, epics: int = 60, seed: int = 1, token: str = "sandbox-token",
+                  **options: Any) -> AbstractContextManager[FakeTracker]:
+    """Start the sandbox of a connector kind on loopback (stopped when the block ends).
+    `options` are the tracker's own (Jira: `flavour="datacenter"`)."""
+    return starter(kind)(epics=epics, seed=seed, token=token, **options)
 
 
 __all__ = ["Exchange", "FakeTracker", "ServedTracker", "sandbox_kinds", "serve_recorded",

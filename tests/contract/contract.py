@@ -61,12 +61,15 @@ class ConnectorContract:
     kind: ClassVar[str]
     description: ClassVar[str]
     epics: ClassVar[int] = 60
+    tracker_options: ClassVar[dict[str, Any]] = {}
+    path_aliases: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     # -- the fixture protocol --------------------------------------------------------------
 
     @pytest.fixture()
     def tracker(self) -> Iterator[FakeTracker]:
-        with start_tracker(self.kind, epics=self.epics, seed=3) as fake:
+        with start_tracker(self.kind, epics=self.epics, seed=3,
+                           **self.tracker_options) as fake:
             fake.exchanges.clear()
             yield fake
             self._check_against_description(fake)
@@ -104,7 +107,7 @@ class ConnectorContract:
         self.answers_off_spec = True
 
     def _check_against_description(self, tracker: FakeTracker) -> None:
-        checked = description(self.description).check_all(
+        checked = description(self.description, self.path_aliases).check_all(
             tracker.exchanges, answers=not self.answers_off_spec)
         assert checked.problems == [], "\n".join(checked.problems[:40])
         assert tracker.exchanges, "the test sent nothing to check"

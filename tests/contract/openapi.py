@@ -17,6 +17,7 @@ server errors, 304 to a conditional GET) are accepted without a body check; see
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -315,6 +316,10 @@ QUIRKS: dict[str, dict[tuple[str, int], Quirk]] = {
 
 
 @cache
-def description(filename: str) -> ApiDescription:
-    """Parsed once per test process: the descriptions are read-only."""
-    return ApiDescription(filename, quirks=QUIRKS.get(filename))
+def description(filename: str, path_aliases: tuple[tuple[str, str], ...] = ()
+                ) -> ApiDescription:
+    """Parsed once per test process: the descriptions are read-only. `path_aliases` map a
+    path prefix the description lacks onto one it has (Jira Data Center's `/rest/api/2/`,
+    for which Atlassian publishes no description, onto Cloud's `/rest/api/3/`)."""
+    return ApiDescription(filename, quirks=QUIRKS.get(os.path.basename(filename)),
+                          path_aliases=dict(path_aliases))
