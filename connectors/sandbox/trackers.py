@@ -156,6 +156,10 @@ class FakeTracker(Protocol):
         """A well-formed key of a ticket that does not exist."""
         ...
 
+    def wrong_credentials(self) -> dict[str, Any]:
+        """Source settings replacing the credential with a well-formed wrong one."""
+        ...
+
     def answer_every_request_with(self, status: int | None) -> None:
         """From now on answer every API request with this error status (None: stop)."""
         ...
@@ -172,6 +176,9 @@ class ServedTracker:
 
     def answer_every_request_with(self, status: int | None) -> None:
         self.injector.set_spec(FaultSpec.parse(f"{status}:1" if status else None))
+
+    def wrong_credentials(self) -> dict[str, Any]:
+        return {"token": "wrong-token-5f2c9d"}
 
 
 class TrackerStarter(Protocol):

@@ -211,12 +211,16 @@ class ConnectorContract:
             assert writes_since(tracker, mark) == [], wb
             assert tracker.goal_kr_ids(key) == shown
 
-    def test_doctor_checks_pass_and_write_nothing(
+    def test_doctor_checks_pass_and_change_no_ticket(
             self, tracker: FakeTracker, connect: Connect) -> None:
+        def seen() -> dict[str, tuple[list[str], set[str]]]:
+            return {k: (tracker.labels(k), tracker.goal_kr_ids(k)) for k in tracker.epic_keys()}
+
+        before = seen()
         checks = self.run(connect().doctor())
         assert checks
         assert all(check.ok for check in checks), checks
-        assert writes_since(tracker, 0) == []
+        assert seen() == before
 
     # -- missing fields and errors ---------------------------------------------------------
 
@@ -231,12 +235,13 @@ class ConnectorContract:
         assert skipped[0].reason
         assert {t.key for t in tickets(pages)} == tracker.epic_keys() - {broken}
 
-    def test_wrong_token_is_an_auth_error_that_does_not_echo_it(
+    def test_wrong_credentials_are_an_auth_error_that_does_not_echo_them(
             self, tracker: FakeTracker, connect: Connect) -> None:
-        wrong = "wrong-token-5f2c9d"
+        wrong = tracker.wrong_credentials()
         with pytest.raises(AuthError) as caught:
-            self.run(pull(connect(token=wrong)))
-        assert wrong not in str(caught.value)
+            self.run(pull(connect(**wrong)))
+        for value in wrong.values():
+            assert str(value) not in str(caught.value)
         assert caught.value.source == self.kind
 
     def test_write_to_a_missing_ticket_is_not_found(

@@ -57,6 +57,9 @@ class MemoTracker:
     def answer_every_request_with(self, status: int | None) -> None:
         self.refuse_with = status
 
+    def wrong_credentials(self) -> dict[str, Any]:
+        return {"token": "wrong-token-5f2c9d"}
+
 
 def _app(fake: MemoTracker) -> Starlette:
     def public(t: dict[str, Any]) -> dict[str, Any]:
