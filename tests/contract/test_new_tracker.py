@@ -73,3 +73,36 @@ def test_a_config_names_the_new_kind_without_any_other_change(tmp_path: Path) ->
     loaded = load_config(config)
     assert type(loaded.sources["notes"]).__name__ == "MemoSourceConfig"
     assert loaded.sources["notes"].name == "notes"
+
+
+def test_a_sync_runs_end_to_end_on_the_new_tracker(tmp_path: Path) -> None:
+    """Engine, planner, store and outbox need no change: a real sync links, labels and
+    writes goal links on the new tracker's tickets, and a second sync writes nothing."""
+    from connectors.sandbox.trackers import start_tracker
+    from syncer.engine import run_sync
+    from tests.helpers.config_helpers import write_project
+
+    with start_tracker("memo", epics=6) as fake:
+        fake.tickets["MEMO-1"]["labels"].append("okr:KR-1")  # type: ignore[attr-defined]
+        fake.tickets["MEMO-2"]["labels"].append("checkout")  # type: ignore[attr-defined]
+        path = write_project(tmp_path, f"""
+            [store]
+            path = "okrsync.db"
+            [okrs]
+            catalog = "okrs.toml"
+            rules = "rules.toml"
+            [sources.notes]
+            kind = "memo"
+            url = "{fake.url}"
+            token = "{fake.token}"
+        """)
+        first = run_sync(load_config(path))
+        assert first.failed == []
+        assert first.tickets == 6
+        for key in ("MEMO-1", "MEMO-2"):
+            assert "goal:KR-1" in fake.labels(key)
+            assert fake.goal_kr_ids(key) == {"KR-1"}
+        assert first.applied >= 4
+        second = run_sync(load_config(path))
+        assert second.failed == []
+        assert second.applied == 0
