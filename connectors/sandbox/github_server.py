@@ -30,6 +30,7 @@ DOCS = "https://docs.github.com/rest"
 GHES_PREFIX = "/api/v3"
 """Every endpoint is also served under this prefix, as GitHub Enterprise Server does."""
 _TOKEN_TTL = 3600
+APP_SLUG = "okrsync-sandbox"
 
 
 
@@ -156,7 +157,7 @@ class Server:
         account = render_user(user_ref({"login": org, "type": "Organization"}), base)
         inst = f"{base}/app/installations/{self.installation_id}"
         return {"id": self.installation_id, "account": account, "app_id": int(self.app_id),
-                "app_slug": "okrsync-sandbox", "target_id": account["id"],
+                "app_slug": APP_SLUG, "target_id": account["id"],
                 "target_type": "Organization", "repository_selection": "all",
                 "access_tokens_url": f"{inst}/access_tokens",
                 "repositories_url": f"{base}/installation/repositories",
@@ -166,8 +167,12 @@ class Server:
                 "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
                 "single_file_name": None, "suspended_at": None, "suspended_by": None}
 
+    def app_summary(self) -> dict[str, Any]:
+        """The App as `performed_via_github_app` names it on what its installation wrote."""
+        return {"id": int(self.app_id), "slug": APP_SLUG, "name": "okrsync sandbox"}
+
     def app_info(self, call: Call) -> Reply:
-        return Reply({"id": int(self.app_id), "slug": "okrsync-sandbox", "name": "okrsync sandbox",
+        return Reply({"id": int(self.app_id), "slug": APP_SLUG, "name": "okrsync sandbox",
                       "owner": render_user(user_ref({"login": self.state.org,
                                                      "type": "Organization"}), call.base),
                       "permissions": {"issues": "write", "metadata": "read"}, "events": [],
