@@ -589,10 +589,9 @@ class GitHubConnector:
             return Identity("app", f"{slug}[bot]", slug)
         resp = await self._request("GET", "/user", endpoint="GET /user")
         data = resp.json() if resp.content else None
-        login = data.get("login") if isinstance(data, dict) else None
-        if not isinstance(login, str) or not login:
+        if not isinstance(data, dict) or not isinstance(data.get("login"), str):
             raise RemoteRejected("GET /user: the answer names no login", source=self.name)
-        return Identity("user", login, str(data.get("name") or ""))
+        return Identity("user", data["login"], str(data.get("name") or ""))
 
     async def owned(self, ticket_key: str) -> Owned:
         """okrsync's goal-link comment on one issue and the KRs it names (for adoption)."""
@@ -607,6 +606,9 @@ class GitHubConnector:
             return Owned(lookalikes=tuple(others))
         body = str(ours[0]["body"])
         return Owned(comment_kr_ids(body), str(ours[0]["id"]), tuple(others), found=True)
+
+    def learned_identity(self) -> Identity | None:
+        return self._identity
 
     def inspections(self) -> Inspections:
         return self._inspections

@@ -91,6 +91,10 @@ class Owning(Protocol):
         """okrsync's artifacts on one ticket, read from the tracker (for adoption)."""
         ...
 
+    def learned_identity(self) -> Identity | None:
+        """The identity if this connector has learned it already (no request)."""
+        ...
+
     def inspections(self) -> Inspections: ...
 
 
