@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from connectors.base import Connector
 from connectors.ownership import Owning
@@ -86,3 +87,18 @@ def attention(store: Store, configured: Iterable[str]) -> list[str]:
             f"epics: run `okrsync forget {source}` to remove them from the store"
         )
     return notes
+
+
+def ownership_status(store: Store, configured: Iterable[str]) -> dict[str, Any]:
+    """`status`'s ownership part: identities, look-alikes left alone, orphaned sources."""
+    return {
+        "identities": {s: {"kind": i.kind, "login": i.login, "display": i.display}
+                       for s, i in store.identities().items()},
+        "lookalikes": [
+            {"source": row.source, "ticket": row.item.ticket_key, "kind": row.item.kind,
+             "ref": row.item.ref, "author": row.item.author, "reason": row.item.reason,
+             "first_seen": row.first_seen.isoformat()}
+            for row in store.lookalikes()
+        ],
+        "orphaned_sources": store.orphaned_sources(configured),
+    }
