@@ -197,12 +197,19 @@ def test_a_source_left_out_of_the_config_is_orphaned_until_forgotten(tmp_path: P
         status = _cli(sb, names, "status", "--json", "--config", cfg)
         shown = _cli(sb, names, "status", "--config", cfg)
         assert "orphaned" in shown.stdout and "okrsync forget jira" in shown.stdout
+        report = _cli(sb, names, "report", "--format", "json", "--config", cfg)
+        markdown = _cli(sb, names, "report", "--format", "markdown", "--config", cfg)
         refused = _cli(sb, names, "forget", "jira_site", "--config", cfg)
         unknown = _cli(sb, names, "forget", "jria", "--config", cfg)
         forgot = _cli(sb, names, "forget", "jira", "--json", "--config", cfg)
         after = _cli(sb, names, "status", "--json", "--config", cfg)
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["ownership"]["orphaned_sources"] == {"jira": 4}
+        assert report.returncode == 0, report.stderr
+        attention = json.loads(report.stdout)["attention"]
+        assert any("'jira' is no longer configured" in a for a in attention)
+        assert any("look like okrsync's" in a for a in attention)
+        assert "## Needs attention" in markdown.stdout
         assert refused.returncode == 2 and "still configured" in refused.stderr
         assert "Traceback" not in refused.stderr
         assert unknown.returncode == 2 and "orphaned sources: jira" in unknown.stderr
