@@ -334,6 +334,9 @@ async def _run(
                 outcomes[name].healthy, outcomes[name].reason = False, reason
             healthy = healthy - frozenset(prepared.failed)
             summary.notices += prepared.notices
+        else:
+            summary.notices += owning.adoption_pending(
+                store, connectors, healthy, config.labels.managed_prefix)
         carried_over = store.pending_keys()
 
         def take(writebacks: tuple[WriteBack, ...]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from connectors.base import Connector
 from connectors.ownership import Owning
-from syncer.adopt import adopt_sources
+from syncer.adopt import adopt_sources, needs_adoption
 from syncer.errors import RemoteError
 from syncer.store import Store
 
@@ -55,6 +55,21 @@ async def prepare(
             "epics from the tickets instead of writing them again"
         )
     return out
+
+
+def adoption_pending(store: Store, connectors: Mapping[str, Connector],
+                     healthy: frozenset[str], managed_prefix: str) -> list[str]:
+    """A dry run adopts nothing (it writes no store state a real run relies on), so it says
+    which sources a real run would adopt first: their listed write-backs may include labels
+    that adoption turns into overrides."""
+    return [
+        f"{name}: the store has no record of okrsync's write-backs; a real run first adopts "
+        "okrsync's labels, links and comments from the tickets, so some write-backs listed "
+        "here (labels a person removed) will not be made"
+        for name in sorted(healthy)
+        if isinstance(connectors.get(name), Owning) and store.ledger_is_empty(name)
+        and needs_adoption(store.tickets(name), managed_prefix)
+    ]
 
 
 def record_inspections(store: Store, connectors: Mapping[str, Connector], *,

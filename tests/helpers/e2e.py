@@ -30,9 +30,10 @@ def project(tmp: Path, sb: Sandbox) -> Path:
 
 
 @contextmanager
-def tokens(sb: Sandbox) -> Iterator[None]:
-    """The sources' tokens in the environment, as a deployment would pass them."""
-    names = ("OKRSYNC_SOURCES__JIRA__TOKEN", "OKRSYNC_SOURCES__GITHUB__TOKEN")
+def tokens(sb: Sandbox, *sources: str) -> Iterator[None]:
+    """The sources' tokens in the environment, as a deployment would pass them (by default
+    for the demo's `jira` and `github`)."""
+    names = [f"OKRSYNC_SOURCES__{s.upper()}__TOKEN" for s in sources or ("jira", "github")]
     old = {n: os.environ.get(n) for n in names}
     for n in names:
         os.environ[n] = sb.token

@@ -13,8 +13,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +24,11 @@ from syncer.config import load_config
 from syncer.engine import RunSummary, run_sync
 from syncer.model import BetStatus
 from syncer.store import Store
-from tests.helpers.e2e import ROOT, project
+from tests.helpers.e2e import ROOT, project, tokens
 from tests.helpers.github_render_rules import pings_and_refs
 
 SCENARIO = ROOT / "tests" / "scenarios" / "ownership.json"
 REPO = "acme/app"
-
-
-@contextmanager
-def _tokens(sb: Sandbox, *names: str) -> Iterator[None]:
-    keys = [f"OKRSYNC_SOURCES__{n.upper()}__TOKEN" for n in names]
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ.update(dict.fromkeys(keys, sb.token))
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _cli(sb: Sandbox, names: tuple[str, ...], *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,7 +43,7 @@ def _cli(sb: Sandbox, names: tuple[str, ...], *args: str) -> subprocess.Complete
 
 def _sync(cfg_path: Path, sb: Sandbox, jira: str = "jira", github: str = "github"
           ) -> RunSummary:
-    with _tokens(sb, jira, github):
+    with tokens(sb, jira, github):
         return run_sync(load_config(cfg_path))
 
 
@@ -161,6 +144,9 @@ def test_renamed_sources_and_a_lost_store_adopt_instead_of_duplicating(tmp_path:
         _rename(cfg_path, "jira", "jira_cloud")
         _rename(cfg_path, "github", "gh")
 
+        with tokens(sb, "jira_cloud", "gh"):
+            dry = run_sync(load_config(cfg_path), dry_run=True)
+        assert any("a real run first adopts" in n for n in dry.notices)
         first = _sync(cfg_path, sb, "jira_cloud", "gh")
         assert first.exit_code == 0, first.failed
         assert any("adopted" in n and n.startswith("jira_cloud") for n in first.notices)
