@@ -19,13 +19,14 @@ The decisions are `adopt_ticket` (pure); `adopt_sources` is the shell around it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.base import Connector
 from connectors.ownership import Owned, Owning
-from mappings.labels import is_managed, managed_label
+from mappings.labels import managed_label
 from syncer.errors import RemoteError
 from syncer.model import Override, Ticket
 from syncer.store import Store
@@ -49,9 +50,8 @@ def adopt_ticket(ticket: Ticket, owned: Owned, managed_prefix: str, now: datetim
                          tuple(overrides))
 
 
-def needs_adoption(tickets: list[Ticket], managed_prefix: str) -> bool:
-    """okrsync was here before: some stored epic of the source carries a managed label."""
-    return any(is_managed(label, managed_prefix) for t in tickets for label in t.labels)
+ADOPT_BATCH = 200
+"""Tickets whose artifacts are read at a time, so memory stays flat in the number of epics."""
 
 
 @dataclass
@@ -60,18 +60,22 @@ class AdoptionOutcome:
     failed: dict[str, str] = field(default_factory=dict)
 
 
+def needs_adoption(store: Store, source: str, managed_prefix: str) -> bool:
+    """okrsync was here before but its ledger does not know: no ledger row for the source,
+    and some stored epic carries a managed label."""
+    return store.ledger_is_empty(source) and store.has_managed_labels(source, managed_prefix)
+
+
 async def adopt_sources(
     store: Store, connectors: Mapping[str, Connector], healthy: frozenset[str], *,
     managed_prefix: str, concurrency: Mapping[str, int], run_id: int, now: datetime,
 ) -> AdoptionOutcome:
-    """Adopt okrsync's artifacts for every healthy source whose ledger is empty."""
+    """Adopt okrsync's artifacts for every healthy source that needs it (one read per epic,
+    once: afterwards the ledger is no longer empty)."""
     outcome = AdoptionOutcome()
     for name in sorted(healthy):
         conn = connectors.get(name)
-        if not isinstance(conn, Owning) or not store.ledger_is_empty(name):
-            continue
-        tickets = store.tickets(name)
-        if not needs_adoption(tickets, managed_prefix):
+        if not isinstance(conn, Owning) or not needs_adoption(store, name, managed_prefix):
             continue
         gate = asyncio.Semaphore(max(1, concurrency.get(name, 4)))
 
@@ -81,8 +85,13 @@ async def adopt_sources(
                 owned = await conn.owned(ticket.key)
             return adopt_ticket(ticket, owned, managed_prefix, now)
 
+        rows: list[AdoptedTicket] = []
         try:
-            rows = await asyncio.gather(*(read(t) for t in tickets))
+            tickets = store.iter_tickets(name)
+            while batch := list(itertools.islice(tickets, ADOPT_BATCH)):
+                done = await asyncio.gather(*(read(t) for t in batch))
+                rows += [r for r in done if r.labels or r.goal_kr_ids or r.overrides
+                         or r.remote_ref]
         except RemoteError as exc:
             outcome.failed[name] = f"adopting okrsync's earlier write-backs failed: {exc}"
             continue

@@ -67,8 +67,8 @@ def adoption_pending(store: Store, connectors: Mapping[str, Connector],
         "okrsync's labels, links and comments from the tickets, so some write-backs listed "
         "here (labels a person removed) will not be made"
         for name in sorted(healthy)
-        if isinstance(connectors.get(name), Owning) and store.ledger_is_empty(name)
-        and needs_adoption(store.tickets(name), managed_prefix)
+        if isinstance(connectors.get(name), Owning)
+        and needs_adoption(store, name, managed_prefix)
     ]
 
 

@@ -107,6 +107,18 @@ class OwnershipStore(StoreBase):
         return self._one("select 1 from ledger where source = ? limit 1", [source]) is None
 
     @guarded
+    def has_managed_labels(self, source: str, prefix: str) -> bool:
+        """Some stored epic of the source carries a managed label (case-insensitive prefix),
+        asked of SQLite so that a source okrsync never wrote to costs no ticket reads."""
+        if not prefix:
+            return False
+        row = self._one(
+            "select 1 from tickets, json_each(tickets.labels) where tickets.source = ? and "
+            "lower(substr(json_each.value, 1, ?)) = lower(?) limit 1",
+            [source, len(prefix), prefix])
+        return row is not None
+
+    @guarded
     def adopt(self, source: str, adopted: Iterable[AdoptedTicket], run_id: int | None, *,
               now: datetime) -> int:
         """Write the rebuilt ledger rows and overrides in one transaction; returns how many

@@ -4,6 +4,7 @@ and which resolutions kill a bet."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,8 @@ from connectors.ownership import (
     split_links,
 )
 from syncer.adopt import adopt_ticket, needs_adoption
-from syncer.model import GoalRef, Ticket, TicketState
+from syncer.model import GoalRef, Page, Ticket, TicketState
+from syncer.store import Store
 
 ME = Identity("app", "okrsync[bot]")
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -79,8 +81,19 @@ def test_adoption_keeps_present_labels_and_turns_removed_ones_into_overrides() -
     assert got.labels == ("GOAL:KR-1",)  # goal:KR-9 is named by nothing of ours: not claimed
     assert [(o.label, o.kr_id) for o in got.overrides] == [("goal:KR-2", "KR-2")]
     assert got.goal_kr_ids == ("KR-1", "KR-2") and got.remote_ref == "77"
-    assert needs_adoption([_ticket(("goal:KR-1",))], "goal:")
-    assert not needs_adoption([_ticket(("okr:KR-1",))], "goal:")
+
+
+
+def test_adoption_is_needed_only_with_managed_labels_and_an_empty_ledger(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "s.db") as store:
+        store.store_page("jira", Page((_ticket(("okr:KR-1",)),)), None, now=NOW)
+        assert not needs_adoption(store, "jira", "goal:")
+        store.store_page("jira", Page((_ticket(("x", "GOAL:KR-1")),)), None, now=NOW)
+        assert needs_adoption(store, "jira", "goal:")
+        assert not needs_adoption(store, "github", "goal:")
+        store.adopt("jira", [adopt_ticket(_ticket(("GOAL:KR-1",)), Owned(("KR-1",)), "goal:",
+                                          NOW)], None, now=NOW)
+        assert not needs_adoption(store, "jira", "goal:")
 
 
 @pytest.mark.parametrize("name", ["Declined", "cannot reproduce", "Won’t Do", "WONT FIX",
