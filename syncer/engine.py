@@ -1,8 +1,8 @@
 """The sync engine: the imperative shell around the pure planner.
 
-lock → pull every source concurrently into the store → safety stop → plan, re-planning the
-write-backs earlier runs left pending against the fresh pull (`syncer.replan`) → outbox (one
-transaction) → apply concurrently → record the run.
+lock → pull every source concurrently into the store → safety stop → identities and adoption
+(`syncer.owning`) → plan, re-planning the write-backs earlier runs left pending against the
+fresh pull (`syncer.replan`) → outbox (one transaction) → apply concurrently → record the run.
 
 The order is what makes a run safe to kill at any point: cursors move only with the pages they
 describe, write-backs are in the outbox before any remote call, and the ledger changes only
@@ -21,6 +21,7 @@ from typing import Any
 
 from connectors.base import Connector, PullOptions, SourceConfig, create
 from mappings.rules import RuleSet, load_rules
+from syncer import owning
 from syncer.catalog import load_catalog
 from syncer.config import Config
 from syncer.errors import ConfigError, ExitCode, RemoteError
@@ -29,7 +30,7 @@ from syncer.model import Catalog, Ticket, WriteBack
 from syncer.outbox import apply_pending
 from syncer.parking import RetryPolicy
 from syncer.plan import Plan, PlanSettings, goal_ref, plan
-from syncer.replan import ReviewContext, review
+from syncer.replan import ReviewContext, removed_after_lost, review
 from syncer.store import Store
 from syncer.store_rows import KeyRange, TicketId
 
@@ -81,6 +82,7 @@ class RunSummary:
     pending: int = 0
     parked: int = 0
     waiting: int = 0
+    notices: list[str] = field(default_factory=list)
     duration: float = 0.0
     pull_seconds: float = 0.0
     apply_seconds: float = 0.0
@@ -308,6 +310,26 @@ def plan_store(
     return totals
 
 
+def _removed_after_lost(store: Store, healthy: frozenset[str], config: Config, run_id: int,
+                        now: datetime, dropped: list[tuple[str, str]]) -> int:
+    """Record as overrides the labels people removed after an add whose answer was lost,
+    and drop those adds (journalled), before planning sees the tickets; returns how many."""
+    lost = [i for i in store.pending() if i.outcome_unknown]
+    if not lost:
+        return 0
+    tickets = {(i.writeback.source, i.writeback.ticket_key): t for i in lost
+               if (t := store.ticket(i.writeback.source, i.writeback.ticket_key)) is not None}
+    found = removed_after_lost(lost, tickets, healthy=healthy, held=store.held_tickets(),
+                               managed_prefix=config.labels.managed_prefix, now=now)
+    store.record_overrides([o for _, o in found])
+    for item, override in found:
+        reason = (f"dropped: a person removed {override.label} after an attempt whose answer "
+                  "was lost")
+        store.mark_dropped(item.id, reason, run_id, now=now)
+        dropped.append((item.writeback.key, reason))
+    return len(found)
+
+
 def pending_reviser(
     config: Config, store: Store, catalog: Catalog, healthy: frozenset[str],
     sources: Iterable[SourceConfig], run_id: int, now: datetime,
@@ -377,6 +399,21 @@ async def _run(
         summary.sources = list(outcomes.values())
         healthy = frozenset(name for name, o in outcomes.items() if o.healthy)
         now = datetime.now(UTC)
+        if not dry_run:
+            prepared = await owning.prepare(
+                store, connectors, healthy, managed_prefix=config.labels.managed_prefix,
+                concurrency=concurrency, run_id=run_id, now=now,
+            )
+            for name, reason in prepared.failed.items():
+                outcomes[name].healthy, outcomes[name].reason = False, reason
+            healthy = healthy - frozenset(prepared.failed)
+            summary.notices += prepared.notices
+        else:
+            summary.notices += owning.adoption_pending(
+                store, connectors, healthy, config.labels.managed_prefix)
+        if not dry_run:
+            summary.new_overrides += _removed_after_lost(store, healthy, config, run_id, now,
+                                                         summary.dropped)
         carried_over = store.pending_keys()
 
         def take(writebacks: tuple[WriteBack, ...]) -> None:
@@ -408,7 +445,7 @@ async def _run(
         summary.untraceable = totals.untraceable
         summary.ktlo = totals.ktlo
         summary.broken = totals.broken
-        summary.new_overrides = totals.overrides
+        summary.new_overrides += totals.overrides
         if not dry_run:
             store.snapshot_kr_values(store.kr_values(now), now=now)
             writable = {name: c for name, c in connectors.items() if name in healthy}
@@ -427,10 +464,12 @@ async def _run(
             summary.parked = counts["parked"]
             summary.waiting = counts["waiting"]
             summary.apply_seconds = round(time.monotonic() - apply_started, 3)
+            owning.record_inspections(store, connectors, now=now)
             if config.store_keep_days:
                 store.prune(now - timedelta(days=config.store_keep_days))
         else:
             summary.pending = store.pending_count()
+        summary.notices += owning.attention(store, config.sources)
     finally:
         await asyncio.gather(*(c.aclose() for c in connectors.values()), return_exceptions=True)
     summary.duration = round(time.monotonic() - started, 3)

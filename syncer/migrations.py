@@ -207,8 +207,35 @@ def v2_complete_pulls(db: Database) -> None:
     )
 
 
-def v3_outbox_parking(db: Database) -> None:
-    """Schema v3: a write-back refused for one repo, project or ticket waits out a backoff
+def v3_ownership(db: Database) -> None:
+    """Schema v3: who each source writes as, and the look-alikes of okrsync's comments and
+    remote links that people or other tools left on tickets (reported, never touched)."""
+    db.execute(
+        """create table identities (
+            source text primary key,
+            kind text not null,              -- 'user' or 'app' (GitHub), 'jira'
+            login text not null,
+            display text not null,
+            seen_at text not null
+        )"""
+    )
+    db.execute(
+        """create table lookalikes (
+            source text not null,
+            ticket_key text not null,
+            kind text not null,              -- 'comment' or 'remote_link'
+            ref text not null,               -- comment id or globalId
+            author text not null,            -- comment author login or link application name
+            reason text not null,
+            first_seen text not null,
+            last_seen text not null,
+            primary key (source, ticket_key, kind, ref)
+        )"""
+    )
+
+
+def v4_outbox_parking(db: Database) -> None:
+    """Schema v4: a write-back refused for one repo, project or ticket waits out a backoff
     (`next_attempt_at`) and, after `[sync] park_after` refusals, is parked (`parked_at`)
     instead of being retried every run; `outcome_unknown` marks an item whose last attempt
     may have landed (its answer was lost), so re-planning can tell a person's removal from a
@@ -218,7 +245,7 @@ def v3_outbox_parking(db: Database) -> None:
         db.execute(f"alter table outbox add column {column}")
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_outbox_parking]
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership, v4_outbox_parking]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

@@ -10,9 +10,11 @@ each pending item is held against the fresh plan of its ticket:
   replaces it (a goal-links write also ends the links the pending one may have written);
 - the plan wants no write, but the ticket already shows what the item would do (the label is
   there, or gone) → kept: applying it reads first and only confirms it into the ledger;
-- the plan no longer wants it, or the ticket is no longer stored → dropped, journalled;
-- an add whose last answer was lost, on a ticket changed since, that lacks the label →
-  a person removed it after it may have landed: dropped, and recorded as the person's override.
+- the plan no longer wants it, or the ticket is no longer stored → dropped, journalled.
+
+Before planning, `removed_after_lost` finds the adds whose last answer was lost, on a ticket
+changed since, that lack the label: a person removed it after it may have landed. The caller
+records those as the person's overrides (so the plan drops their links) and drops the items.
 
 Tickets whose payload lacked a field okrsync plans from (`connectors.fields`) get no write-back
 and no override, and their pending items are left alone, until a pull sees the field again.
@@ -79,25 +81,39 @@ def review(part: Plan, pending: Sequence[OutboxItem], ctx: ReviewContext) -> Rev
         verdict = _one(item, ticket, wanted.get(wb.key), linked.get(ticket_id, []), ctx)
         if isinstance(verdict, WriteBack):
             enqueue.append(verdict)
-        elif isinstance(verdict, Override):
-            overrides.append(verdict)
-            drop.append((item.id, f"dropped: a person removed {wb.label} after an attempt "
-                                  "whose answer was lost"))
         elif verdict:
             drop.append((item.id, verdict))
     return Review(tuple(sorted(enqueue, key=writeback_order)), tuple(drop), tuple(overrides))
 
 
+def removed_after_lost(
+    pending: Sequence[OutboxItem], tickets: Mapping[TicketId, Ticket], *, healthy: Set[str],
+    held: Set[TicketId], managed_prefix: str, now: datetime,
+) -> list[tuple[OutboxItem, Override]]:
+    """Pending adds a person undid after they may have landed (see the module docstring),
+    each with the override to record for it."""
+    found: list[tuple[OutboxItem, Override]] = []
+    for item in pending:
+        wb = item.writeback
+        ticket = tickets.get((wb.source, wb.ticket_key))
+        if (wb.kind is not WriteBackKind.ADD_LABEL or ticket is None
+                or wb.source not in healthy or (wb.source, wb.ticket_key) in held
+                or wb.label.casefold() in {lb.casefold() for lb in ticket.labels}
+                or not _lost_then_changed(item, ticket)):
+            continue
+        kr_id = kr_of_managed(wb.label, managed_prefix) or ""
+        found.append((item, Override(wb.source, wb.ticket_key, wb.label, kr_id, now)))
+    return found
+
+
 def _one(item: OutboxItem, ticket: Ticket, want: WriteBack | None, linked: list[str],
-         ctx: ReviewContext) -> WriteBack | Override | str | None:
-    """The verdict on one pending item: a write-back to queue in its place, an override (and
-    drop), a drop reason, or None to keep it."""
+         ctx: ReviewContext) -> WriteBack | str | None:
+    """The verdict on one pending item: a write-back to queue in its place, a drop reason,
+    or None to keep it."""
     wb = item.writeback
     on_ticket = wb.label.casefold() in {lb.casefold() for lb in ticket.labels}
     if wb.kind is WriteBackKind.ADD_LABEL:
         kr_id = kr_of_managed(wb.label, ctx.managed_prefix) or ""
-        if want is not None and not on_ticket and _lost_then_changed(item, ticket):
-            return Override(wb.source, wb.ticket_key, wb.label, kr_id, ctx.now)
         if want is not None or (on_ticket and kr_id in linked):
             return None
         return "dropped: the fresh plan no longer adds this label"

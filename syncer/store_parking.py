@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connectors.fields import UNKNOWN_FIELD
-from syncer.model import ApplyResult, ApplyStatus
+from syncer.model import ApplyResult, ApplyStatus, Override
 from syncer.store_base import guarded
 from syncer.store_outbox import OutboxStore
 from syncer.store_rows import (
@@ -41,6 +41,15 @@ class ParkingStore(OutboxStore):
             )
             self._journal(run_id, item_id, wb, ApplyResult(ApplyStatus.DROPPED, None, reason),
                           {}, stamp)
+
+    @guarded
+    def record_overrides(self, overrides: Sequence[Override]) -> None:
+        """A person's removals found outside planning (`syncer.replan.removed_after_lost`)."""
+        with self.db.atomic():
+            for o in overrides:
+                self.db.execute(
+                    "insert or ignore into overrides (source, ticket_key, label, kr_id, at) "
+                    "values (?, ?, ?, ?, ?)", [o.source, o.ticket_key, o.label, o.kr_id, ts(o.at)])
 
     @guarded
     def resume(self, *, source: str | None = None, ids: Sequence[int] = (),

@@ -117,6 +117,8 @@ def print_summary(console: Console, summary: RunSummary) -> None:
             console.print(f"  [red]failed[/] {escape(key)}: {escape(error)}")
         for key, reason in summary.dropped[:20]:
             console.print(f"  dropped {escape(key)}: {escape(reason)}")
+    for notice in summary.notices:
+        console.print(f"[yellow]note:[/] {escape(notice)}")
     console.print(f"took {summary.duration:.1f}s")
 
 

@@ -104,7 +104,10 @@ def build_report(
         kind=kind,
         suggest=suggest if suggest is not None else make_suggester(config, catalog),
     )
-    report = replace(report, parked=parked_items(store.pending()))
+    from syncer.owning import attention
+
+    report = replace(report, attention=tuple(attention(store, config.sources)),
+                     parked=parked_items(store.pending()))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report

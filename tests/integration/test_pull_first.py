@@ -37,14 +37,12 @@ def _instant_waits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def faults_after_pull(sb: Sandbox, spec: str, server: str) -> Callable[[str, str, int], None]:
-    """A progress hook that turns `spec` on for `server` once both sources have pulled."""
-    finished: set[str] = set()
+    """A progress hook that turns `spec` on for `server` once the apply phase has begun (both
+    sources pulled, identities learned, the first write-back applied)."""
 
     def hook(source: str, phase: str, _: int) -> None:
-        if phase in ("done", "failed"):
-            finished.add(source)
-            if len(finished) == 2:
-                sb.set_faults(spec, server=server)
+        if phase == "apply":
+            sb.set_faults(spec, server=server)
 
     return hook
 

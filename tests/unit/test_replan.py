@@ -9,7 +9,7 @@ from datetime import timedelta
 from syncer.model import AppliedGoalLinks, AppliedState, Ticket, WriteBack, WriteBackKind
 from syncer.parking import RetryPolicy, after_refusal
 from syncer.plan import Plan, goal_ref, plan
-from syncer.replan import Review, ReviewContext, review
+from syncer.replan import Review, ReviewContext, removed_after_lost, review
 from syncer.store_rows import OutboxItem
 from tests.helpers.plan_helpers import NOW, SETTINGS, catalog, label_rule, rules, ticket
 
@@ -64,13 +64,22 @@ def test_a_pending_add_whose_label_is_already_there_is_kept_to_confirm_it() -> N
 def test_a_person_removing_the_label_after_a_lost_answer_is_their_override() -> None:
     changed = replace(ticket(labels=["checkout"]), updated=NOW + timedelta(minutes=5))
     lost = item(add("goal:KR-1"), 3, outcome_unknown=True)
-    _, out = verdict([changed], [lost])
-    assert [d[0] for d in out.drop] == [3] and "a person removed goal:KR-1" in out.drop[0][1]
-    assert [(o.ticket_key, o.label, o.kr_id) for o in out.overrides] == [
-        ("WEB-1", "goal:KR-1", "KR-1")]
-    # ... but not when the ticket has not changed since, or the answer was not lost:
-    assert verdict([ticket(labels=["checkout"])], [lost])[1].drop == ()
-    assert verdict([changed], [item(add("goal:KR-1"))])[1].drop == ()
+
+    def found(t: Ticket, i: OutboxItem, **kw: object) -> list[tuple[int, str, str]]:
+        options: dict[str, object] = {"healthy": {"jira"}, "held": set()}
+        options.update(kw)
+        return [(it.id, o.label, o.kr_id) for it, o in removed_after_lost(
+            [i], {("jira", t.key): t}, managed_prefix="goal:", now=NOW,
+            **options)]  # type: ignore[arg-type]
+
+    assert found(changed, lost) == [(3, "goal:KR-1", "KR-1")]
+    # ... but not when the ticket has not changed since, the answer was not lost, the label
+    # is there, the source is unhealthy or the ticket is held:
+    assert found(ticket(labels=["checkout"]), lost) == []
+    assert found(changed, item(add("goal:KR-1"))) == []
+    assert found(replace(changed, labels=("checkout", "goal:KR-1")), lost) == []
+    assert found(changed, lost, healthy=set()) == []
+    assert found(changed, lost, held={("jira", "WEB-1")}) == []
 
 
 def test_a_pending_remove_is_kept_when_done_and_dropped_when_the_label_is_wanted_again() -> None:

@@ -1,4 +1,4 @@
-"""The outbox's parking columns (schema v3): dropping with a journal entry, backoff and parking,
+"""The outbox's parking columns (schema v4): dropping with a journal entry, backoff and parking,
 what is due, resuming, and `outbox_counts()`, on a real SQLite file."""
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ def store(tmp_path: Path) -> Store:
     return Store.open(tmp_path / "okrsync.db")
 
 
-def test_v3_adds_the_parking_columns_to_an_existing_store(tmp_path: Path) -> None:
+def test_v4_adds_the_parking_columns_to_an_existing_store(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = Database(path)
-    migrations.migrate(db, path, migrations.MIGRATIONS[:2])
+    migrations.migrate(db, path, migrations.MIGRATIONS[:3])
     db.execute("insert into outbox (key, source, ticket_key, kind, writeback, digest, status, "
                "run_id, created_at, updated_at) values ('k', 'jira', 'WEB-1', 'add_label', ?, "
                "'d', 'pending', 1, ?, ?)",
