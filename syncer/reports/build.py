@@ -58,7 +58,8 @@ def build_weekly_report(
     untraceable = None
     if kind in (ReportKind.UNTRACEABLE, ReportKind.ALL):
         untraceable = build_untraceable(
-            UntraceableInputs(tickets, broken, overrides, untraceable_since, teams, trend),
+            UntraceableInputs(tickets, broken, overrides, untraceable_since, teams, trend,
+                              {f"{lk.source}:{lk.ticket_key}" for lk in links}),
             week=week,
             timezone=settings.timezone,
             as_of=as_of,
