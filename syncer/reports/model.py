@@ -236,6 +236,19 @@ class BetsSection:
 
 
 @dataclass(frozen=True)
+class WeekFigures:
+    """A week's headline numbers, as the tiles compare them week over week (None: not known)."""
+
+    week: str
+    untraceable: int | None = None
+    total: int | None = None
+    by_count: float | None = None
+    linked: int | None = None
+    verdicts: dict[str, int] | None = None
+    krs_at_risk: int | None = None
+
+
+@dataclass(frozen=True)
 class WeeklyReport:
     """Everything one weekly report says. `team` is set for a team's part of the report."""
 
@@ -249,6 +262,8 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    previous: WeekFigures | None = None
+    """The week before's figures, from its kept snapshot (None when okrsync has none)."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""
@@ -295,7 +310,7 @@ class WeeklyReport:
                 objectives=tuple(objectives),
                 stale=tuple(b for b in bets.stale if b.team == name),
             )
-        return replace(self, untraceable=untraceable, bets=bets, team=name)
+        return replace(self, untraceable=untraceable, bets=bets, team=name, previous=None)
 
 
 def _jsonable(value: Any) -> Any:
