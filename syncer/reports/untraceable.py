@@ -146,8 +146,12 @@ def build_untraceable(
     flagged = {uid for uid in inputs.untraceable_since if uid in tickets}
     start, end = week.start(timezone), week.end(timezone)
 
+    owners: dict[str, TeamLike | None] = {}
+
     def team(t: Ticket) -> TeamLike | None:
-        return team_of(t.project, inputs.teams)
+        if t.project not in owners:
+            owners[t.project] = team_of(t.project, inputs.teams)
+        return owners[t.project]
 
     watched_before = any(str(h.get("week", "")) < str(week) for h in inputs.history)
     items = []
@@ -182,8 +186,11 @@ def build_untraceable(
     share = _kept(_share(scope, flagged), inputs.history, week, as_of >= end, None)
     linked = set(inputs.linked)
     summaries = []
+    by_team: dict[str | None, list[Ticket]] = {}
+    for t in scope:
+        by_team.setdefault(_name(team(t)), []).append(t)
     for name, cfg in inputs.teams.items():
-        mine = [t for t in scope if _name(team(t)) == name]
+        mine = by_team.get(name, [])
         team_share = _kept(_share(mine, flagged), inputs.history, week, as_of >= end, name)
         summaries.append(
             TeamSummary(

@@ -81,11 +81,14 @@ def line_chart(
         f"<title>{escape(title)}</title>",
         f'<line x1="{frame.left}" y1="{frame.top + inner_h}" x2="{frame.width - frame.right}" '
         f'y2="{frame.top + inner_h}" stroke="#d0d7de"/>',
-        f'<text x="{frame.left - 4}" y="{frame.top + 4}" text-anchor="end" font-size="9" '
-        f'fill="#57606a">{escape(tick(high))}</text>',
-        f'<text x="{frame.left - 4}" y="{frame.top + inner_h}" text-anchor="end" font-size="9" '
-        f'fill="#57606a">{escape(tick(low))}</text>',
     ]
+    if not guides:  # with guides, their own labels (baseline, target) give the scale
+        parts += [
+            f'<text x="{frame.left - 4}" y="{frame.top + 4}" text-anchor="end" font-size="9" '
+            f'fill="#57606a">{escape(tick(high))}</text>',
+            f'<text x="{frame.left - 4}" y="{frame.top + inner_h}" text-anchor="end" '
+            f'font-size="9" fill="#57606a">{escape(tick(low))}</text>',
+        ]
     for name, value, colour in guides:
         gy = y(value)
         parts.append(
