@@ -58,11 +58,11 @@ def _kr_line(kr: KrItem) -> Text:
 
 def summary(report: WeeklyReport) -> Iterator[RenderableType]:
     """The first screen: headline figures with their change, then each KR in two lines."""
-    head = f"okrsync weekly report {report.week}"
+    head = Text(f"okrsync weekly report {report.week}", style="bold")
     if report.team:
-        head += f" — team {report.team}"
-    yield Text(head, style="bold")
-    yield Text(f"as of {report.as_of:%Y-%m-%d %H:%M} UTC ({report.timezone} week)", style="dim")
+        head.append(f" — team {report.team}", style="bold")
+    head.append(f"  as of {report.as_of:%Y-%m-%d %H:%M} UTC", style="dim")
+    yield head
     for tile in tiles_of(figures_of(report), report.previous):
         style = {"good": "green", "bad": "red"}.get(tile.tone, "dim")
         line = Text(f"  {tile.value:>6} ", style="bold")
