@@ -70,8 +70,7 @@ trend_weeks = 12
 dashboard_url = "{dashboard_url}"
 
 [web]
-host = "127.0.0.1"
-port = {web_port}
+host = "127.0.0.1"          # `okrsync serve` listens here (port 8080 unless --port)
 """
 
 DEMO_FILES = ("okrsync.toml", "okrs.toml", "rules.toml", "okrsync.db", "okrsync.db-wal",
@@ -91,7 +90,6 @@ def write_demo_files(
     config.write_text(DEMO_CONFIG.format(
         jira_url=jira_url, github_url=github_url, jira_user=jira_user, org=org, jql=jql,
         seed=seed, epics=epics, dashboard_url=dashboard_url.rstrip("/"),
-        web_port=dashboard_url.rstrip("/").rsplit(":", 1)[-1],
     ))
     (directory / "okrs.toml").write_text(demo_catalog_toml())
     (directory / "rules.toml").write_text(demo_rules_toml())
