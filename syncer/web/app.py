@@ -118,14 +118,18 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
     css = static.joinpath("app.css").read_text("utf-8")
     icon = static.joinpath("icon.svg").read_text("utf-8")
 
+    def need_store() -> None:
+        """Never create a store just to show it is empty (Store.open would)."""
+        if not config.store_path.exists():
+            raise UserError(f"no store at {config.store_path}", key="store.path",
+                            hint="run `okrsync sync` first")
+
     def report(request: Request) -> WeeklyReport:
         from syncer.catalog import load_catalog
         from syncer.reports.load import build_report
         from syncer.store import Store
 
-        if not config.store_path.exists():
-            raise UserError(f"no store at {config.store_path}", key="store.path",
-                            hint="run `okrsync sync` first")
+        need_store()
         week = request.query_params.get("week") or None
         catalog = load_catalog(config.catalog_path)
         with Store.open(config.store_path) as store:
@@ -175,9 +179,7 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
         from syncer.store import Store
         from syncer.web.runs import load_runs
 
-        if not config.store_path.exists():
-            raise UserError(f"no store at {config.store_path}", key="store.path",
-                            hint="run `okrsync sync` first")
+        need_store()
         with Store.open(config.store_path) as store:
             data = pages.runs_page(*load_runs(store))
         return page(request, "runs", data)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from syncer.model import Page, Ticket, TicketState
 from syncer.store import Store
+from tests.helpers.e2e import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["ROOT", "add_hostile_epic", "clean_env", "demo_store", "serving"]
 EVIL = '<script>alert(1)</script> & "x" <img src=x onerror=alert(2)>'
 HOSTILE_KEY = "WEB-9999"
 

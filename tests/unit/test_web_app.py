@@ -149,3 +149,17 @@ def test_charts_escape_names_and_draw_every_series() -> None:
     assert svg.count("<polyline") == 1  # the series with a gap: two lone points, no line
     assert svg.count("<circle") == 2 + 1 + 1  # two lone dots, and each series' last point
     assert "stroke-dasharray" in svg and " style=" not in svg
+
+
+def test_no_store_yet_is_said_and_none_is_created(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers.reports_helpers import run_cli
+
+    clear_okrsync_env(monkeypatch)
+    path = write_config(tmp_path)
+    c = client(path)
+    page = c.get("/runs", params={"format": "json"})
+    assert page.status_code == 400 and "no store" in page.json()["error"]
+    assert c.get("/portfolio").status_code == 400
+    assert run_cli(["serve", "--config", str(path), "--port", "0"]) == 2
+    assert not (tmp_path / "okrsync.db").exists()
