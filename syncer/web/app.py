@@ -9,13 +9,16 @@ Content-Security-Policy forbids scripts, inline styles, frames and foreign origi
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -43,6 +46,9 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "cache-control": "no-store",
 }
+CACHED_REPORTS = 8
+"""Reports kept per (week, store / catalog / rules stamps, day): filters reuse one build, and
+any sync or edit makes a new one."""
 BETS_SHOWN = 6
 """Bets listed under each KR on the page; the JSON twin has them all."""
 PAGES = (("portfolio", "Portfolio"), ("untraceable", "Untraceable"), ("teams", "Teams"),
@@ -103,6 +109,18 @@ class Auth:
         await response(scope, receive, send)
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    """A file's change stamp (mtime, size), with its WAL's for a store: what a sync changes."""
+    out = (0, 0)
+    for p in (path, path.with_name(path.name + "-wal")):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        out = (out[0] ^ st.st_mtime_ns, out[1] + st.st_size)
+    return out
+
+
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("syncer.web", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -114,6 +132,8 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
     """The dashboard for `config`'s store. `now` is injectable so tests pin the week."""
     env = _environment()
     clock = now or (lambda: datetime.now(UTC))
+    cache: dict[tuple[Any, ...], WeeklyReport] = {}
+    lock = threading.Lock()
     static = resources.files("syncer.web").joinpath("static")
     css = static.joinpath("app.css").read_text("utf-8")
     icon = static.joinpath("icon.svg").read_text("utf-8")
@@ -131,9 +151,20 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
 
         need_store()
         week = request.query_params.get("week") or None
+        now = clock()
+        key = (week, _stamp(config.store_path), _stamp(config.catalog_path),
+               _stamp(config.rules_path), now.date())
+        with lock:
+            if key in cache:
+                return cache[key]
         catalog = load_catalog(config.catalog_path)
         with Store.open(config.store_path) as store:
-            return build_report(store, catalog, config, week, now=clock(), save_snapshot=False)
+            built = build_report(store, catalog, config, week, now=now, save_snapshot=False)
+        with lock:
+            if len(cache) >= CACHED_REPORTS:
+                cache.pop(next(iter(cache)))
+            cache[key] = built
+        return built
 
     def page(request: Request, name: str, data: dict[str, Any],
              **view: Any) -> Response:
@@ -148,7 +179,7 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
     def guarded(fn: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                return fn(request)
+                return await run_in_threadpool(fn, request)
             except UserError as exc:
                 body = {"error": exc.message, "hint": exc.hint}
                 if request.query_params.get("format") == "json":

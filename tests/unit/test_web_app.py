@@ -163,3 +163,15 @@ def test_no_store_yet_is_said_and_none_is_created(tmp_path: Path,
     assert c.get("/portfolio").status_code == 400
     assert run_cli(["serve", "--config", str(path), "--port", "0"]) == 2
     assert not (tmp_path / "okrsync.db").exists()
+
+
+def test_a_sync_shows_on_the_next_page_load(config_path: Path) -> None:
+    from tests.helpers.dashboard_helpers import add_hostile_epic
+
+    c = client(config_path)
+    before = c.get("/untraceable", params={"format": "json"}).json()["count"]
+    assert c.get("/untraceable", params={"format": "json"}).json()["count"] == before
+    add_hostile_epic(config_path.parent / "okrsync.db")
+    after = c.get("/untraceable", params={"format": "json"}).json()
+    assert after["count"] == before + 1
+    assert after["rows"][0]["key"] == "WEB-9999"  # in progress: first
