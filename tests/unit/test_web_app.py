@@ -174,4 +174,4 @@ def test_a_sync_shows_on_the_next_page_load(config_path: Path) -> None:
     add_hostile_epic(config_path.parent / "okrsync.db")
     after = c.get("/untraceable", params={"format": "json"}).json()
     assert after["count"] == before + 1
-    assert after["rows"][0]["key"] == "WEB-9999"  # in progress: first
+    assert "WEB-9999" in {r["key"] for r in after["rows"]}
