@@ -174,7 +174,7 @@ def teams_chart(page: Mapping[str, Any]) -> tuple[Markup, Markup]:
                              PALETTE[n % (len(PALETTE) - 1)]))
     chart = line_chart([w[5:] for w in weeks] or ["now"], series,
                        title="Untraceable share by team and week", lo=0.0, percent=True,
-                       frame=Frame(width=640, height=220), css_class="chart teams-chart")
+                       frame=Frame(width=480, height=200), css_class="chart teams-chart")
     return chart, legend(series)
 
 
