@@ -102,4 +102,8 @@ def build_weekly_report(
         untraceable=untraceable,
         bets=portfolio,
         previous=previous_figures(trend, str(week.shifted(-1))),
+        team_previous={
+            name: found for name in teams
+            if (found := previous_figures(trend, str(week.shifted(-1)), name)) is not None
+        },
     )

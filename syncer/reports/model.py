@@ -7,7 +7,7 @@ values, so every format says the same thing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -264,6 +264,8 @@ class WeeklyReport:
     team: str | None = None
     previous: WeekFigures | None = None
     """The week before's figures, from its kept snapshot (None when okrsync has none)."""
+    team_previous: dict[str, WeekFigures] = field(default_factory=dict)
+    """The same per team, for each team's part (`for_team`)."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""
@@ -310,7 +312,8 @@ class WeeklyReport:
                 objectives=tuple(objectives),
                 stale=tuple(b for b in bets.stale if b.team == name),
             )
-        return replace(self, untraceable=untraceable, bets=bets, team=name, previous=None)
+        return replace(self, untraceable=untraceable, bets=bets, team=name,
+                       previous=self.team_previous.get(name), team_previous={})
 
 
 def _jsonable(value: Any) -> Any:

@@ -100,3 +100,17 @@ def test_without_a_dashboard_the_digest_links_only_tickets(tmp_path: Path) -> No
     assert "okrsync report" in html and "okrsync report" in text
     assert all(h.startswith("https://jira.example.com/")
                for h in re.findall(r'href="([^"]+)"', html))
+
+
+def test_a_teams_mail_compares_with_the_teams_own_last_week() -> None:
+    from tests.unit.test_reports import build
+
+    last_week = {"week": "2026-W13", "untraceable": 5, "total": 9, "linked": 2,
+                 "teams": {"web": {"untraceable": 3, "total": 6, "new": 0, "linked": 1}}}
+    web = build(trend=[last_week]).for_team("web")
+    assert web.previous is not None and (web.previous.untraceable, web.previous.linked) == (3, 1)
+    share, linked = tiles_of(figures_of(web), web.previous)[:2]
+    assert web.untraceable is not None
+    assert linked.change == f"{web.untraceable.linked - 1:+d} vs last week"
+    assert share.change != "no earlier week yet"
+    assert build().for_team("web").previous is None
