@@ -175,3 +175,10 @@ def test_a_sync_shows_on_the_next_page_load(config_path: Path) -> None:
     after = c.get("/untraceable", params={"format": "json"}).json()
     assert after["count"] == before + 1
     assert "WEB-9999" in {r["key"] for r in after["rows"]}
+
+
+def test_a_hostile_filter_value_is_escaped_and_kept_in_links(config_path: Path) -> None:
+    page = client(config_path).get("/untraceable", params={"team": 'a&b"<x>'})
+    assert page.status_code == 200 and '<x>' not in page.text
+    assert "team=a%26b%22%3Cx%3E" in page.text  # the JSON twin's link keeps the filter
+    assert re.search(r'id="row-count">0<', page.text)
