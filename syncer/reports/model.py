@@ -266,6 +266,8 @@ class WeeklyReport:
     """The week before's figures, from its kept snapshot (None when okrsync has none)."""
     team_previous: dict[str, WeekFigures] = field(default_factory=dict)
     """The same per team, for each team's part (`for_team`)."""
+    attention: tuple[str, ...] = ()
+    """Needs attention: look-alikes of okrsync's artifacts, sources no longer configured."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""

@@ -69,6 +69,8 @@ def summary(report: WeeklyReport) -> Iterator[RenderableType]:
         line.append(f"{tile.label} ")
         line.append(f"({tile.change})", style=style)
         yield line
+    for note in report.attention:
+        yield Text(f"needs attention: {note}", style="yellow")
     u = report.untraceable
     if u is not None:
         flying = len(u.in_flight)

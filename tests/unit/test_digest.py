@@ -114,3 +114,13 @@ def test_a_teams_mail_compares_with_the_teams_own_last_week() -> None:
     assert linked.change == f"{web.untraceable.linked - 1:+d} vs last week"
     assert share.change != "no earlier week yet"
     assert build().for_team("web").previous is None
+
+
+def test_needs_attention_reaches_the_mail(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    report = replace(big_report(50, tmp_path), attention=(f"source 'old' {EVIL}",))
+    text, html = render_digest(report)
+    assert "Needs attention" in html and "&lt;script&gt;" in html and EVIL not in html
+    assert "NEEDS ATTENTION" in text and EVIL in text
+    assert html.index("Needs attention") < html.index('id="key-results"')
