@@ -92,8 +92,6 @@ def report_command(
                     line += f"; kept in {', '.join(d.saved)}"
                 err.print(escape(line), style="red" if d.status == "failed" else None)
         if result.exit_code:
-            # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False,
-            # which returns an Exit's code instead of passing it to the shell.
             sys.exit(int(result.exit_code))
         return
     if json_out:
