@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -122,6 +122,13 @@ class GitHubSourceConfig(SourceConfig):
         if not value.startswith(("https://", "http://")):
             raise ValueError("api_url must be an http(s) URL, e.g. https://HOST/api/v3")
         return value.rstrip("/")
+
+    @classmethod
+    def credential_placeholders(cls, table: Mapping[str, Any]) -> dict[str, Any]:
+        if "app_id" in table or "installation_id" in table:
+            has_key = "private_key" in table or "private_key_path" in table
+            return {} if has_key else {"private_key": ""}
+        return {} if "token" in table else {"token": ""}
 
     @model_validator(mode="after")
     def _auth_and_scope(self) -> GitHubSourceConfig:

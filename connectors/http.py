@@ -12,14 +12,13 @@ exception: messages are built from method, path, status and the server's (scrubb
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import email.utils
 import json as _json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -37,6 +36,7 @@ from syncer.errors import (
     Unavailable,
 )
 from syncer.model import RequestStats
+from syncer.redact import header_secrets, scrub
 
 log = logging.getLogger("okrsync.http")
 
@@ -115,16 +115,7 @@ class HttpClient:
         self.policy = rate_limit_policy or RateLimitPolicy()
         self._sleep = sleep
         self._clock = clock
-        self._secrets = [v for v in headers.values() if len(v) >= 4]
-        for value in list(self._secrets):
-            scheme, _, credential = value.partition(" ")
-            if credential and scheme.lower() in ("basic", "bearer", "token"):
-                self._secrets.append(credential)
-            if scheme.lower() == "basic":
-                with contextlib.suppress(ValueError):
-                    password = base64.b64decode(credential).decode().partition(":")[2]
-                    if len(password) >= 4:
-                        self._secrets.append(password)
+        self._secrets = header_secrets(headers)
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -244,10 +235,11 @@ class HttpClient:
             elapsed = time.monotonic() - started
             self._stats.elapsed += elapsed
             log.debug("%s %s -> %s in %.3fs", method, name, type(exc).__name__, elapsed)
-            raise _Transient(self._scrub(f"{type(exc).__name__}: {exc}")) from exc
+            raise _Transient(self._scrub(f"{type(exc).__name__}: {exc}", headers)) from exc
         except httpx.HTTPError as exc:
             raise Unavailable(
-                self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}"), source=self.source
+                self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}", headers),
+                source=self.source,
             ) from exc
         elapsed = time.monotonic() - started
         status = response.status_code
@@ -394,10 +386,10 @@ class HttpClient:
 
     # -- scrubbing ------------------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+    def _scrub(self, text: str, headers: Mapping[str, str] | None = None) -> str:
+        """`text` without any form of a credential, the client's or one request's own (a
+        GitHub App installation token)."""
+        return scrub(text, self._secrets + header_secrets(headers or {}))
 
     def _error_text(self, response: httpx.Response) -> str:
         """The server's own error message (Jira errorMessages/errors, GitHub message)."""

@@ -14,7 +14,8 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -65,6 +66,20 @@ class JiraSourceConfig(SourceConfig):
     story_points_field: str = ""
     hypothesis_pattern: str = ""
     notify_users: bool = False
+
+    @classmethod
+    def credential_placeholders(cls, table: Mapping[str, Any]) -> dict[str, Any]:
+        return {} if "token" in table else {"token": ""}
+
+    @field_validator("hypothesis_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        if value:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"hypothesis_pattern is not a valid regex: {exc}") from None
+        return value
 
     @field_validator("base_url", "gateway_url")
     @classmethod

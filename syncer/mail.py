@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from syncer.errors import ConfigError, ExitCode, RemoteError
+from syncer.redact import scrub
 from syncer.reports.model import ReportKind, WeeklyReport
 from syncer.reports.render import render_html, render_text, subject
 
@@ -133,7 +134,7 @@ def _safe(text: object, secret: str) -> str:
         text = text.decode("utf-8", "replace")
     line = re.sub(r"\s+", " ", str(text)).strip()
     if secret:
-        line = line.replace(secret, "***")
+        line = scrub(line, [secret])
     return line[:200]
 
 

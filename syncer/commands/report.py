@@ -73,7 +73,7 @@ def report_command(
     """
     if week is not None:
         week = str(parse_week(week))
-    config = load_config(config_path)
+    config = load_config(config_path, credentials=False)
     _need_store(config)
     if email:
         from syncer.mail import send_weekly_report
