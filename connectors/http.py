@@ -17,6 +17,7 @@ import email.utils
 import json as _json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -272,7 +273,7 @@ class HttpClient:
         if status in TRANSIENT_STATUSES:
             hint = _retry_after(response.headers, self._clock()) or 0.0
             text = self._error_text(response)
-            where = f"{method} {path} -> {status}"
+            where = f"{method} {_shown_url(response, path)} -> {status}"
             raise _Transient(f"{where}: {text}" if text else where, status=status, wait_hint=hint)
         raise self.error_for(method, path, response)
 
@@ -281,7 +282,7 @@ class HttpClient:
         decided the status is an error after all. Carries no headers and no secrets."""
         status = response.status_code
         text = self._error_text(response)
-        where = f"{method} {httpx.URL(path).path or path} -> {status}"
+        where = f"{method} {_shown_url(response, path)} -> {status}"
         if status == 401:
             return AuthError(f"{where}: not authenticated", source=self.source, status=status)
         if status == 403:
@@ -291,7 +292,8 @@ class HttpClient:
                 status=status,
             )
         if status == 404:
-            return NotFound(f"{where}: not found", source=self.source, status=status)
+            return NotFound(f"{where}: not found", source=self.source, status=status,
+                            hint=_api_path_hint(response))
         if status >= 500:
             return Unavailable(f"{where}: {text}" if text else where, source=self.source,
                                status=status)
@@ -413,6 +415,31 @@ class HttpClient:
         if len(text) > MAX_ERROR_TEXT:
             text = text[: MAX_ERROR_TEXT - 1] + "…"
         return self._scrub(text)
+
+
+def _shown_url(response: httpx.Response, path: str) -> str:
+    """The full URL a failed request went to, without its query (so a wrong base URL shows),
+    or `path` for a response built without a request."""
+    try:
+        url = response.request.url
+    except RuntimeError:
+        return httpx.URL(path).path or path
+    return str(url.copy_with(query=None, fragment=None))
+
+
+_DOUBLED_API = re.compile(r"(/rest/api/\d+|/api/v3)(?:/.*)?\1(/|$)")
+
+
+def _api_path_hint(response: httpx.Response) -> str:
+    """A hint when a 404's URL holds an API path twice: the base URL was given with one."""
+    try:
+        path = response.request.url.path
+    except RuntimeError:
+        return ""
+    if _DOUBLED_API.search(path):
+        return ("the URL repeats an API path: give the site root as the source's base_url "
+                "(e.g. https://acme.atlassian.net, not …/rest/api/3)")
+    return ""
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:

@@ -71,6 +71,14 @@ class JiraSourceConfig(SourceConfig):
     def credential_placeholders(cls, table: Mapping[str, Any]) -> dict[str, Any]:
         return {} if "token" in table else {"token": ""}
 
+    @field_validator("base_url")
+    @classmethod
+    def _site_root(cls, value: str) -> str:
+        if "/rest/api" in value:
+            raise ValueError("must be the site root, e.g. https://acme.atlassian.net, without "
+                             "the API path (okrsync adds /rest/api/N itself)")
+        return value
+
     @field_validator("hypothesis_pattern")
     @classmethod
     def _valid_regex(cls, value: str) -> str:
