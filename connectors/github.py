@@ -44,6 +44,7 @@ from connectors.github_parse import (
     type_name,
 )
 from connectors.http import HttpClient
+from connectors.text import valid_hypothesis_pattern
 from syncer.errors import NotFound, RemoteRejected
 from syncer.model import (
     ApplyResult,
@@ -106,15 +107,7 @@ class GitHubSourceConfig(SourceConfig):
             raise ValueError("label_color must be six hex digits, e.g. 0e8a16")
         return value.lower()
 
-    @field_validator("hypothesis_pattern")
-    @classmethod
-    def _valid_regex(cls, value: str) -> str:
-        if value:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"hypothesis_pattern is not a valid regex: {exc}") from exc
-        return value
+    _valid_pattern = field_validator("hypothesis_pattern")(valid_hypothesis_pattern)
 
     @field_validator("api_url")
     @classmethod

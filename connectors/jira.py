@@ -14,7 +14,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,7 +25,7 @@ from pydantic import Field, SecretStr, field_validator
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.http import HttpClient, Sleep
 from connectors.jira_parse import Cursor, parse_issue, to_ms
-from connectors.text import clean
+from connectors.text import clean, valid_hypothesis_pattern
 from syncer.errors import RemoteError, Unavailable
 from syncer.model import (
     ApplyResult,
@@ -79,15 +78,7 @@ class JiraSourceConfig(SourceConfig):
                              "the API path (okrsync adds /rest/api/N itself)")
         return value
 
-    @field_validator("hypothesis_pattern")
-    @classmethod
-    def _valid_regex(cls, value: str) -> str:
-        if value:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"hypothesis_pattern is not a valid regex: {exc}") from None
-        return value
+    _valid_pattern = field_validator("hypothesis_pattern")(valid_hypothesis_pattern)
 
     @field_validator("base_url", "gateway_url")
     @classmethod

@@ -170,7 +170,23 @@ class DaemonConfig(_Section):
     health_port: int = Field(default=9464, ge=0, le=65535)
 
 
-class _Layered(BaseSettings):
+class _EnvFirst(BaseSettings):
+    """Settings read from init kwargs (the file) overlaid by `OKRSYNC_*` env: env wins."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: the environment overrides the file (passed as init kwargs).
+        return (env_settings, init_settings)
+
+
+class _Layered(_EnvFirst):
     """The file's tables overlaid by `OKRSYNC_*` env (env wins). Sources stay raw here: their
     model depends on `kind`, which only the connector registry knows."""
 
@@ -188,18 +204,6 @@ class _Layered(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     report: ReportSettings = ReportSettings()
     daemon: DaemonConfig = DaemonConfig()
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Earlier sources win: the environment overrides the file (passed as init kwargs).
-        return (env_settings, init_settings)
 
 
 @dataclass(frozen=True)
@@ -334,7 +338,7 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
     )
 
 
-class _RawTables(BaseSettings):
+class _RawTables(_EnvFirst):
     """Just the per-name tables, file overlaid by env: read on their own so their problems are
     reported even when another section is invalid."""
 
@@ -344,17 +348,6 @@ class _RawTables(BaseSettings):
 
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     teams: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings, init_settings)
 
 
 def _resolve(base: Path, value: Path) -> Path:
