@@ -113,6 +113,15 @@ class SyncSettings(_Section):
         return value
 
 
+def _one_line_addresses(value: Any) -> Any:
+    """Mail addresses become headers: a CR or LF in one would end the header (and start
+    another), so any control character is refused here rather than halfway through a send."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and any(ord(c) < 32 or ord(c) == 127 for c in item):
+            raise ValueError("an e-mail address must be one line, without control characters")
+    return value
+
+
 class Team(_Section):
     """A team: which projects/repos are theirs (globs), who owns them, where mail goes."""
 
@@ -120,6 +129,8 @@ class Team(_Section):
     owner: str = Field(min_length=1)
     email: str = ""
     projects: list[str] = Field(default_factory=list)
+
+    _email_one_line = field_validator("email")(_one_line_addresses)
 
     def owns(self, project: str) -> bool:
         wanted = project.casefold()
@@ -135,6 +146,8 @@ class SmtpSettings(_Section):
     sender: str = "okrsync@example.com"
     timeout: float = Field(default=30.0, gt=0)
 
+    _sender_one_line = field_validator("sender", "username")(_one_line_addresses)
+
 
 class ReportSettings(_Section):
     recipients: list[str] = Field(default_factory=list)
@@ -143,6 +156,8 @@ class ReportSettings(_Section):
     per_team: bool = False
     stale_weeks: int = Field(default=6, ge=1)
     trend_weeks: int = Field(default=8, ge=1)
+
+    _recipients_one_line = field_validator("recipients")(_one_line_addresses)
 
     @field_validator("timezone")
     @classmethod

@@ -148,3 +148,12 @@ def test_commands_that_never_connect_need_no_credentials(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as info:
         load_config(broken, credentials=False)
     assert info.value.key == "sources.jira.base_url"
+
+
+def test_a_line_break_in_a_mail_address_is_a_config_error(tmp_path: Path) -> None:
+    body = ('[teams.web]\nowner = "Dana"\nemail = "leads@example.com\\r\\nBcc: x@evil.example"\n'
+            '\n[report]\nrecipients = ["a@example.com", "b@example.com\\n"]\n')
+    found = "\n".join(problems(write_project(tmp_path, body)))
+    assert "teams.web.email (line 3): an e-mail address must be one line" in found
+    assert "report.recipients (line 6)" in found
+    assert "evil" not in found
