@@ -466,6 +466,8 @@ class GitHubConnector:
         repo, number = split_key(writeback.ticket_key)
         kind = writeback.kind
         if kind is WriteBackKind.ADD_LABEL:
+            if not fresh and await self._has_label(repo, number, writeback.label):
+                return ApplyResult(ApplyStatus.UNCHANGED, detail="label already on the issue")
             await self._ensure_label(repo, writeback.label)
             await self._request(
                 "POST", f"/repos/{repo}/issues/{number}/labels",
@@ -485,6 +487,22 @@ class GitHubConnector:
         if kind is WriteBackKind.REMOVE_GOAL_LINKS:
             return await self._remove_goal_links(repo, number, writeback)
         raise RemoteRejected(f"unsupported write-back {kind}", source=self.name)
+
+    async def _has_label(self, repo: str, number: int, label: str) -> bool:
+        """Read before writing (a retry or carried-over item): GitHub answers 200 to adding a
+        label the issue already has, so only a read tells that nothing needs writing."""
+        url: str | None = f"/repos/{repo}/issues/{number}/labels"
+        params: dict[str, Any] | None = {"per_page": 100}
+        wanted = label.casefold()
+        while url:
+            resp = await self._request("GET", url, params=params,
+                                       endpoint="GET /repos/{o}/{r}/issues/{n}/labels")
+            names = self._json_list(resp, "labels")
+            if any(isinstance(x, dict) and str(x.get("name", "")).casefold() == wanted
+                   for x in names):
+                return True
+            url, params = self._next_link(resp), None
+        return False
 
     def _label_description(self, label: str) -> str:
         prefix = self.config.managed_label_prefix
@@ -644,4 +662,5 @@ def _normalise(body: str) -> str:
 
 __all__ = ["GitHubConnector", "GitHubSourceConfig", "format_time", "split_key"]
 
-register("github", GitHubSourceConfig, GitHubConnector)
+register("github", GitHubSourceConfig, GitHubConnector,
+         sandbox="connectors.sandbox.github_tracker")

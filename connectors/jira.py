@@ -515,6 +515,7 @@ def _same_link(existing: Any, payload: dict[str, Any]) -> bool:
     )
 
 
-register("jira", JiraSourceConfig, JiraConnector)
+register("jira", JiraSourceConfig, JiraConnector,
+         sandbox="connectors.sandbox.jira_tracker")
 
 __all__ = ["JiraConnector", "JiraSourceConfig", "build_jql", "parse_issue"]

@@ -21,6 +21,7 @@ from connectors.sandbox.accounting import Accounting, accounting_routes
 from connectors.sandbox.faults import FaultInjector, fault_middleware, fault_routes
 from connectors.sandbox.github_render import (
     USER_LOGIN,
+    render_authenticated_user,
     render_comment,
     render_issue,
     render_label,
@@ -75,7 +76,7 @@ def installation_repos(call: Call) -> Reply:
 def get_user(call: Call) -> Reply:
     if call.identity == "installation":
         raise GitHubError(403, "Resource not accessible by integration")
-    return Reply(render_user(user_ref({"login": USER_LOGIN}), call.base))
+    return Reply(render_authenticated_user(user_ref({"login": USER_LOGIN}), call.base))
 
 
 def get_org(call: Call) -> Reply:
