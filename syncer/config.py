@@ -309,8 +309,8 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
     every problem.
 
     `credentials=False` is for commands that never connect (`status`, `report`, `checkin`,
-    `explain`, `runs`): a source's missing token is then no problem; its other settings still
-    are. A Config loaded so must not be used to build connectors.
+    `explain`, `runs`, `forget`): a source's missing token is then no problem; its other
+    settings still are. A Config loaded so must not be used to build connectors.
     """
     file = find_config(path)
     data, text = read_toml(file, what="config file")

@@ -207,7 +207,34 @@ def v2_complete_pulls(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls]
+def v3_ownership(db: Database) -> None:
+    """Schema v3: who each source writes as, and the look-alikes of okrsync's comments and
+    remote links that people or other tools left on tickets (reported, never touched)."""
+    db.execute(
+        """create table identities (
+            source text primary key,
+            kind text not null,              -- 'user' or 'app' (GitHub), 'jira'
+            login text not null,
+            display text not null,
+            seen_at text not null
+        )"""
+    )
+    db.execute(
+        """create table lookalikes (
+            source text not null,
+            ticket_key text not null,
+            kind text not null,              -- 'comment' or 'remote_link'
+            ref text not null,               -- comment id or globalId
+            author text not null,            -- comment author login or link application name
+            reason text not null,
+            first_seen text not null,
+            last_seen text not null,
+            primary key (source, ticket_key, kind, ref)
+        )"""
+    )
+
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

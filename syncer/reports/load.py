@@ -4,6 +4,7 @@ keep this week's snapshot so trends survive later rule changes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,9 @@ def build_report(
         kind=kind,
         suggest=suggest if suggest is not None else make_suggester(config, catalog),
     )
+    from syncer.owning import attention
+
+    report = replace(report, attention=tuple(attention(store, config.sources)))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report

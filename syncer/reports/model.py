@@ -215,6 +215,8 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    attention: tuple[str, ...] = ()
+    """Needs attention: look-alikes of okrsync's artifacts, sources no longer configured."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""
