@@ -156,6 +156,10 @@ class ReportSettings(_Section):
     per_team: bool = False
     stale_weeks: int = Field(default=6, ge=1)
     trend_weeks: int = Field(default=8, ge=1)
+    digest_top: int = Field(default=5, ge=0, le=50)
+    """Untraceable epics the email lists per team; the dashboard lists them all."""
+    dashboard_url: str = ""
+    """Where readers of the email reach `okrsync serve` (e.g. https://okr.example.com)."""
 
     _recipients_one_line = field_validator("recipients")(_one_line_addresses)
 
@@ -183,6 +187,19 @@ class DaemonConfig(_Section):
     interval_seconds: float = Field(default=900.0, gt=0)
     jitter_seconds: float = Field(default=60.0, ge=0)
     health_port: int = Field(default=9464, ge=0, le=65535)
+
+
+class WebSettings(_Section):
+    """`okrsync serve` and the daemon's dashboard: loopback unless configured; optional auth."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535)
+    """The daemon serves the dashboard on this port when set (0: any free port)."""
+    auth: Literal["none", "token", "header"] = "none"
+    token: SecretStr = SecretStr("")
+    """With auth = "token": the bearer token readers send; set OKRSYNC_WEB__TOKEN, not the file."""
+    auth_header: str = "X-Forwarded-User"
+    """With auth = "header": the header a trusted reverse proxy sets after its own login."""
 
 
 class _EnvFirst(BaseSettings):
@@ -219,6 +236,7 @@ class _Layered(_EnvFirst):
     smtp: SmtpSettings = SmtpSettings()
     report: ReportSettings = ReportSettings()
     daemon: DaemonConfig = DaemonConfig()
+    web: WebSettings = WebSettings()
 
 
 @dataclass(frozen=True)
@@ -238,6 +256,7 @@ class Config:
     daemon: DaemonConfig
     store_keep_days: int = 180
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    web: WebSettings = field(default_factory=WebSettings)
 
     def team_of(self, project: str) -> Team | None:
         """The team owning a Jira project key or GitHub owner/repo: an exact (case-insensitive)
@@ -264,6 +283,7 @@ class Config:
             "smtp": _mask(self.smtp),
             "report": _mask(self.report),
             "daemon": _mask(self.daemon),
+            "web": _mask(self.web),
         }
 
 
@@ -309,7 +329,7 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
     every problem.
 
     `credentials=False` is for commands that never connect (`status`, `report`, `checkin`,
-    `explain`, `runs`, `forget`): a source's missing token is then no problem; its other
+    `explain`, `runs`, `forget`, `serve`): a source's missing token is then no problem; its other
     settings still are. A Config loaded so must not be used to build connectors.
     """
     file = find_config(path)
@@ -350,6 +370,7 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
         report=layered.report,
         daemon=layered.daemon,
         warnings=tuple(warnings),
+        web=layered.web,
     )
 
 

@@ -22,6 +22,7 @@ OTHER_VARIABLES = {
     "OKRSYNC_FAULT_MATRIX_OUT": "where the fault-matrix test writes its table",
     "OKRSYNC_TEST_WORKERS": "pytest workers for scripts/check",
     "OKRSYNC_CI_VENV": "the virtualenv .ci/run creates",
+    "OKRSYNC_SCREENSHOTS": "where the dashboard's Chromium test saves its screenshots",
 }
 """Variables okrsync's commands and scripts read that are not settings."""
 

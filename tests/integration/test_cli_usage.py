@@ -57,7 +57,7 @@ def test_help_is_clean_for_the_app_and_every_command() -> None:
     top = okrsync("--help")
     assert top.returncode == 0
     commands = ["sync", "revert", "report", "status", "checkin", "validate", "doctor", "runs",
-                "explain", "daemon", "init", "demo", "sandbox", "forget"]
+                "explain", "daemon", "init", "demo", "sandbox", "forget", "serve"]
     for name in commands:
         assert name in top.stdout
     for args in [("--help",), *((name, "--help") for name in commands)]:
