@@ -114,14 +114,19 @@ def load_inputs(config: Config) -> tuple[Catalog, RuleSet]:
     return catalog, rules
 
 
-def plan_settings(config: Config, sources: Iterable[SourceConfig]) -> PlanSettings:
-    templates = {s.link_url_template for s in sources if s.link_url_template}
+def plan_settings(config: Config) -> PlanSettings:
+    """Each source's goal links use its own `link_url_template`, taken from every configured
+    source (not only those synced now), so `sync --source X` plans the same links as `sync`."""
     return PlanSettings(
         explicit_prefix=config.labels.explicit_prefix,
         managed_prefix=config.labels.managed_prefix,
         ktlo=tuple(config.labels.ktlo),
-        link_url_template=next(iter(sorted(templates)), ""),
+        source_link_templates=link_templates(config),
     )
+
+
+def link_templates(config: Config) -> dict[str, str]:
+    return {n: s.link_url_template for n, s in config.sources.items() if s.link_url_template}
 
 
 def selected_sources(config: Config, only: Iterable[str] | None) -> dict[str, SourceConfig]:
@@ -278,7 +283,7 @@ def plan_store(
     With `revise`, each batch is planned with its pending write-backs included and `revise`
     turns that plan into the one to keep (re-planning the pending ones)."""
     kr_values = store.kr_values(now)
-    settings = plan_settings(config, sources)
+    settings = plan_settings(config)
     totals = PlanTotals()
     after: TicketId | None = None
     for batch in store.ticket_batches(PLAN_BATCH):
@@ -331,14 +336,14 @@ def _removed_after_lost(store: Store, healthy: frozenset[str], config: Config, r
 
 
 def pending_reviser(
-    config: Config, store: Store, catalog: Catalog, healthy: frozenset[str],
-    sources: Iterable[SourceConfig], run_id: int, now: datetime,
-    dropped: list[tuple[str, str]],
+    config: Config, store: Store, catalog: Catalog, healthy: frozenset[str], run_id: int,
+    now: datetime, dropped: list[tuple[str, str]],
 ) -> Callable[[Plan, KeyRange, Sequence[Ticket]], Plan]:
     """`plan_store`'s `revise` for a real run: re-plan each batch's pending write-backs
     (`syncer.replan`), drop the ones no longer wanted (journalled, appended to `dropped`)."""
-    template = plan_settings(config, sources).link_url_template
-    goals = {kr.id: goal_ref(kr, catalog, template) for kr in catalog.key_results}
+    settings = plan_settings(config)
+    goals = {name: {kr.id: goal_ref(kr, catalog, settings.link_template(name))
+                    for kr in catalog.key_results} for name in healthy}
 
     def revise(part: Plan, within: KeyRange, batch: Sequence[Ticket]) -> Plan:
         items = store.pending_within(within)
@@ -434,8 +439,8 @@ async def _run(
             totals = plan_store(config, store, catalog, rules, healthy, sources.values(), now,
                                 take)
         else:
-            revise = pending_reviser(config, store, catalog, healthy, sources.values(), run_id,
-                                     now, summary.dropped)
+            revise = pending_reviser(config, store, catalog, healthy, run_id, now,
+                                     summary.dropped)
             with store.transaction():
                 totals = plan_store(config, store, catalog, rules, healthy, sources.values(),
                                     now, take, save, revise)

@@ -51,7 +51,8 @@ class ReviewContext:
     ledger_goals: Mapping[TicketId, tuple[tuple[str, ...], str | None]]
     healthy: Set[str]
     held: Set[TicketId]
-    goals: Mapping[str, GoalRef]
+    goals: Mapping[str, Mapping[str, GoalRef]]
+    """Per source, the goal link of each KR (sources may have their own link template)."""
     managed_prefix: str
     now: datetime
 
@@ -126,9 +127,10 @@ def _one(item: OutboxItem, ticket: Ticket, want: WriteBack | None, linked: list[
     if {g.kr_id for g in wb.goals} == set(linked):
         return None
     ledger_ids, ledger_ref = ctx.ledger_goals.get((wb.source, wb.ticket_key), ((), None))
+    goals = ctx.goals.get(wb.source, {})
     now_wanted = WriteBack(
         wb.source, wb.ticket_key, WriteBackKind.SET_GOAL_LINKS,
-        goals=tuple(ctx.goals[k] for k in linked if k in ctx.goals),
+        goals=tuple(goals[k] for k in linked if k in goals),
         previous=ledger_ids, remote_ref=ledger_ref, ticket_title=ticket.title,
         hypothesis_found=bool(ticket.hypothesis and ticket.hypothesis.strip()),
     )

@@ -38,7 +38,7 @@ def verdict(tickets: list[Ticket], pending: list[OutboxItem],
     ctx = ReviewContext(
         tickets={(t.source, t.key): t for t in tickets},
         ledger_goals={k: (v.kr_ids, v.remote_ref) for k, v in state.goal_links.items()},
-        healthy=healthy, held=held, goals=GOALS, managed_prefix="goal:", now=NOW,
+        healthy=healthy, held=held, goals={"jira": GOALS}, managed_prefix="goal:", now=NOW,
     )
     return part, review(part, pending, ctx)
 
