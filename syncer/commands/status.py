@@ -7,6 +7,7 @@ write it can cause is migrating an older store to the current schema on open.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
+from syncer.source_health import HISTORY_RUNS, failed_sources, source_health
 from syncer.store import Store
 from syncer.store_rows import RunRow
 
@@ -50,12 +52,21 @@ def _run_json(row: RunRow) -> dict[str, Any]:
         "duration": duration,
         "requests": requests,
         "counts": counts,
-        "error": summary.get("error"),
+        "error": _error_of(summary),
     }
 
 
-def collect_status(store_path: Path) -> dict[str, Any]:
-    """Everything `okrsync status` reports, as JSON-able data."""
+def _error_of(summary: dict[str, Any]) -> str | None:
+    """Why a run failed: the error that ended it, else each failed source and its reason."""
+    if summary.get("error"):
+        return str(summary["error"])
+    failed = failed_sources(summary)
+    return "; ".join(f"{name}: {why}" for name, why in failed) or None
+
+
+def collect_status(store_path: Path, sources: Iterable[str] = ()) -> dict[str, Any]:
+    """Everything `okrsync status` reports, as JSON-able data; `sources` are the configured
+    ones, shown even before their first run."""
     out: dict[str, Any] = {
         "store": {"path": str(store_path), "exists": store_path.exists(),
                   "schema_version": None},
@@ -63,13 +74,18 @@ def collect_status(store_path: Path) -> dict[str, Any]:
     }
     if not store_path.exists():
         return out
-    with Store.open(store_path) as store:
+    with Store.open_read_only(store_path) as store:
         counts = store.counts()
         out["store"]["schema_version"] = store.version
         out["tickets"] = store.tickets_per_source()
         out["tickets_total"] = counts["tickets"]
         out["skipped"] = counts["skipped"]
         out["last_runs"] = {kind: _run_json(r) for kind, r in sorted(store.last_runs().items())}
+        health = source_health(store.sync_history(HISTORY_RUNS), sources)
+        out["sources"] = {
+            name: {**h.to_json(), **store.outbox_counts(name)} for name, h in health.items()
+        }
+        out["outbox"] = store.outbox_counts()
         out["pending"] = [
             {
                 "id": item.id,
@@ -118,8 +134,11 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         console.print(table)
     else:
         console.print("no runs yet")
+    print_sources(console, data["sources"])
     pending = data["pending"]
-    console.print(f"pending write-backs: {len(pending)}")
+    outbox = data["outbox"]
+    console.print(f"pending write-backs: {len(pending)} "
+                  f"({outbox['parked']} parked, {outbox['deferred']} deferred)")
     for item in pending[:TERMINAL_PENDING]:
         error = f" - last error: {item['last_error']}" if item["last_error"] else ""
         console.print(
@@ -130,6 +149,28 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
     console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
                   f"untraceable epics: {data['untraceable']}")
+
+
+def print_sources(console: Console, sources: dict[str, dict[str, Any]]) -> None:
+    """One row per source: its state, last success, last failure and why, its outbox."""
+    if not sources:
+        return
+    table = Table(title="sources")
+    for col in ("source", "state", "last success", "last failure", "pending"):
+        table.add_column(col, no_wrap=col != "source")
+    for name, s in sources.items():
+        table.add_row(
+            escape(name), s["state"], _when(s["last_success_at"]), _when(s["last_failure_at"]),
+            f"{s['pending']} ({s['parked']}p {s['deferred']}d)",
+        )
+    console.print(table)
+    for name, s in sources.items():
+        if s["state"] == "failing" and s["last_reason"]:
+            console.print(f"  {escape(name)} failing: {escape(s['last_reason'])}")
+
+
+def _when(iso: str | None) -> str:
+    return "-" if iso is None else iso.replace("T", " ")[:16]
 
 
 @app.command()
@@ -147,7 +188,7 @@ def status(
     from syncer.config import load_config
 
     cfg = load_config(config)
-    data = collect_status(Path(cfg.store_path))
+    data = collect_status(Path(cfg.store_path), cfg.sources)
     if as_json:
         print(json.dumps(data, indent=2, default=str))
     else:
