@@ -112,6 +112,8 @@ def stale_sources(
     synced), for the report's banner."""
     lines = []
     for name, h in sorted(health.items()):
+        if h.last_success_at is None and h.last_failure_at is None:
+            continue
         if h.last_success_at is None:
             lines.append(f"{name}: no successful sync yet; its epics are missing or partial")
         elif now - h.last_success_at > schedule:

@@ -215,6 +215,8 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    stale_sources: tuple[str, ...] = ()
+    """One sentence per source whose data is older than its sync schedule: the banner."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""
