@@ -44,6 +44,7 @@ from connectors.github_parse import (
     type_name,
 )
 from connectors.http import HttpClient
+from connectors.scope import describe_change
 from syncer.errors import NotFound, RemoteRejected
 from syncer.model import (
     ApplyResult,
@@ -329,8 +330,19 @@ class GitHubConnector:
         """Stream pages of epics changed since `cursor`, repos read concurrently."""
         return self._pull(cursor, options)
 
+    def pull_scope(self) -> dict[str, Any]:
+        """What this source pulls; recorded in every cursor it writes."""
+        cfg = self.config
+        return {"org": cfg.org, "repos": sorted(cfg.repos), "epics": self._scope}
+
+    def scope_change(self, cursor: str) -> str:
+        """Why `cursor` (of an earlier pull) does not fit the configured org, repos or epic
+        selector."""
+        return describe_change(SourceCursor.loads(cursor).scope, self.pull_scope())
+
     async def _pull(self, cursor: str | None, options: PullOptions) -> AsyncIterator[Page]:
         state = SourceCursor() if options.full else SourceCursor.loads(cursor)
+        state.scope = self.pull_scope()
         repos = await self._repos(state)
         state.repos = {r: c for r, c in state.repos.items() if r in repos}
         pattern = self.config.hypothesis_pattern or options.hypothesis_pattern or None

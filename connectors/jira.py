@@ -25,6 +25,7 @@ from pydantic import Field, SecretStr, field_validator
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.http import HttpClient, Sleep
 from connectors.jira_parse import Cursor, parse_issue, to_ms
+from connectors.scope import describe_change
 from connectors.text import clean
 from syncer.errors import RemoteError, Unavailable
 from syncer.model import (
@@ -159,7 +160,7 @@ class JiraConnector:
     async def pull(self, cursor: str | None, options: PullOptions) -> AsyncIterator[Page]:
         """Stream pages of epics updated since the cursor; each page carries the next cursor."""
         start = Cursor() if options.full else Cursor.load(cursor)
-        running = Cursor(start.since_ms, dict(start.boundary))
+        running = Cursor(start.since_ms, dict(start.boundary), self.pull_scope())
         pattern = self.config.hypothesis_pattern or options.hypothesis_pattern or None
         lookback_ms = self.config.lookback_seconds * 1000
         jql = build_jql(self.config, start.since_ms)
@@ -190,6 +191,16 @@ class JiraConnector:
             yield Page(tuple(tickets), tuple(skipped), running.dump(), self.config.jql)
         if not yielded:
             yield Page((), (), running.dump(), self.config.jql)
+
+    def pull_scope(self) -> dict[str, str]:
+        """What this source pulls; recorded in every cursor it writes."""
+        cfg = self.config
+        return {"jql": cfg.jql.strip(), "epic_jql": cfg.epic_jql.strip(),
+                "flavour": cfg.flavour}
+
+    def scope_change(self, cursor: str) -> str:
+        """Why `cursor` (of an earlier pull) does not fit the configured JQL or flavour."""
+        return describe_change(Cursor.load(cursor).scope, self.pull_scope())
 
     async def _search(self, jql: str) -> AsyncIterator[list[Any]]:
         fields = list(BASE_FIELDS)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector, PullOptions, SourceConfig, create
+from connectors.scope import scope_change
 from mappings.rules import RuleSet, load_rules
 from syncer.catalog import load_catalog
 from syncer.config import Config
@@ -50,6 +51,7 @@ class SourceOutcome:
     healthy: bool = True
     reason: str = ""
     warning: str = ""
+    notice: str = ""
     requests: int = 0
     not_modified: int = 0
     retries: int = 0
@@ -163,6 +165,10 @@ async def _pull_source(
     for the run; when only the schedule made it complete, the source syncs as usual and
     nothing is forgotten, with a warning, and the schedule tries again next period."""
     cursor = None if full else store.get_cursor(name)
+    rescoped = scope_change(conn, cursor)
+    if rescoped:
+        cursor, scheduled = None, True
+        outcome.notice = f"complete pull because {rescoped}"
     complete_pull = outcome.complete = cursor is None
     outcome.stored_before = store.ticket_count(name)
     if progress:
