@@ -343,6 +343,8 @@ async def _run(
                 part.links, part.broken, part.bets, part.untraceable, part.overrides,
                 sources=healthy, now=now, within=within,
             )
+            if part.released_holds:
+                store.release_holds(part.released_holds)
 
         if dry_run:
             totals = plan_store(config, store, catalog, rules, healthy, sources.values(), now,

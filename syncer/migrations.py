@@ -207,7 +207,23 @@ def v2_complete_pulls(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls]
+def v3_held_links(db: Database) -> None:
+    """Schema v3: tickets whose goal links a revert undid and that the next syncs leave
+    alone until their mapping changes (a rule or the ticket) or the hold is released."""
+    db.execute(
+        """create table held_links (
+            source text not null,
+            ticket_key text not null,
+            kr_ids text not null,
+            run_id integer not null,
+            revert_run_id integer,
+            held_at text not null,
+            primary key (source, ticket_key)
+        )"""
+    )
+
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_held_links]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

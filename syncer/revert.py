@@ -3,7 +3,11 @@
 The inverse is computed from the journal's `before` state and what the ledger says now, so a
 revert never fights people: a label the run added that a person has since removed is left
 alone, as is a label a person re-added after the run removed it. Reverting after a bad rule
-change is the intended use; the next sync re-plans from the rules as they are then.
+change is the intended use.
+
+A revert stays reverted: each ticket it touched is held, so the next syncs plan nothing for it
+until a rule or the ticket changes what it maps to (then the sync plans it as usual), or
+`okrsync revert --release RUN_ID` lifts the holds.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from syncer.errors import ExitCode, UserError
 from syncer.lock import RunLock
 from syncer.model import AppliedState, Catalog, WriteBack, WriteBackKind
 from syncer.outbox import apply_pending
-from syncer.plan import goal_ref
+from syncer.plan import Mapper, goal_ref, rule_mapper
 from syncer.store import JournalRow, Store
 
 
@@ -33,6 +37,7 @@ class RevertOutcome:
     applied: int = 0
     pending: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    held: int = 0
 
     @property
     def exit_code(self) -> ExitCode:
@@ -44,6 +49,7 @@ class RevertOutcome:
             "planned": [wb.to_json() for wb in self.planned], "left_alone": self.left_alone,
             "applied": self.applied, "pending": self.pending,
             "failed": [{"writeback": k, "error": e} for k, e in self.failed],
+            "held": self.held,
             "exit_code": int(self.exit_code),
         }
 
@@ -107,7 +113,7 @@ def inverse_writebacks(
 
 def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertOutcome:
     """Plan the inverse of a run; unless dry, queue it in the outbox and apply it."""
-    catalog, _ = load_inputs(config)
+    catalog, rules = load_inputs(config)
     outcome = RevertOutcome(run_id=run_id, dry_run=dry_run)
     store = Store.open(config.store_path)
     try:
@@ -120,11 +126,16 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertO
                 store.journal(run_id), store.applied_state(), catalog,
                 link_url_template=templates[0] if templates else "",
             )
+            holds = _holds(store, outcome.planned, rule_mapper(
+                rules, catalog, managed_prefix=config.labels.managed_prefix))
+            outcome.held = len(holds)
             if dry_run:
                 return outcome
             now = datetime.now(UTC)
             revert_id = store.start_run("revert", dry_run=False, now=now)
-            store.enqueue(revert_id, outcome.planned, now=now)
+            with store.transaction():
+                store.enqueue(revert_id, outcome.planned, now=now)
+                store.hold_links(run_id, revert_id, holds, now=now)
             sources = {wb.source for wb in outcome.planned}
             connectors: dict[str, Connector] = {
                 name: create(src) for name, src in config.sources.items() if name in sources
@@ -149,3 +160,25 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertO
             return outcome
     finally:
         store.close()
+
+
+def _holds(
+    store: Store, undo: list[WriteBack], mapper: Mapper
+) -> list[tuple[str, str, frozenset[str]]]:
+    """Each ticket the revert touches, with the KRs its mapping gives now: the sync leaves it
+    alone for as long as the mapping gives exactly these."""
+    holds = []
+    for source, key in sorted({(wb.source, wb.ticket_key) for wb in undo}):
+        ticket = store.ticket(source, key)
+        if ticket is not None:
+            links, _ = mapper(ticket)
+            holds.append((source, key, frozenset(link.kr_id for link in links)))
+    return holds
+
+
+def release_holds(config: Config, run_id: int) -> int:
+    """`okrsync revert --release RUN_ID`: let the next sync re-apply what the revert undid."""
+    with Store.open(config.store_path) as store:
+        if store.run(run_id) is None:
+            raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
+        return store.release_run(run_id)

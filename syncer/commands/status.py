@@ -86,6 +86,11 @@ def collect_status(store_path: Path, sources: Iterable[str] = ()) -> dict[str, A
             name: {**h.to_json(), **store.outbox_counts(name)} for name, h in health.items()
         }
         out["outbox"] = store.outbox_counts()
+        out["held"] = [
+            {"source": h.source, "ticket": h.ticket_key, "kr_ids": list(h.kr_ids),
+             "reverted_run": h.run_id, "held_at": h.held_at.isoformat()}
+            for h in store.held_links()
+        ]
         out["pending"] = [
             {
                 "id": item.id,
@@ -147,6 +152,16 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         )
     if len(pending) > TERMINAL_PENDING:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
+    held = data["held"]
+    if held:
+        console.print(f"held by a revert: {len(held)} tickets (`okrsync revert --release RUN` "
+                      "lets the next sync re-apply)")
+        for h in held[:TERMINAL_PENDING]:
+            krs = ", ".join(h["kr_ids"]) or "no KR"
+            console.print(f"  {escape(h['source'])} {escape(h['ticket'])}: {escape(krs)} "
+                          f"(run {h['reverted_run']})")
+        if len(held) > TERMINAL_PENDING:
+            console.print(f"  ... and {len(held) - TERMINAL_PENDING} more (see --json)")
     console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
                   f"untraceable epics: {data['untraceable']}")
 
