@@ -11,6 +11,7 @@ when a write-back is confirmed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,7 @@ from connectors.scope import scope_change
 from mappings.rules import RuleSet, load_rules
 from syncer.catalog import load_catalog
 from syncer.config import Config
-from syncer.errors import ConfigError, ExitCode, RemoteError
+from syncer.errors import ConfigError, ExitCode, OkrsyncError, RemoteError, StoreError
 from syncer.lock import RunLock
 from syncer.model import Catalog, WriteBack
 from syncer.outbox import ApplyOutcome, apply_pending
@@ -350,7 +351,7 @@ async def _run(
             totals = plan_store(config, store, catalog, rules, healthy, sources.values(), now,
                                 take)
         else:
-            with store.transaction():
+            with store.transaction(immediate=True):
                 totals = plan_store(config, store, catalog, rules, healthy, sources.values(),
                                     now, take, save)
         summary.planned_count = totals.writebacks
@@ -384,6 +385,19 @@ async def _run(
     return summary
 
 
+LOCKED_RUN_KINDS = ("sync", "revert")
+"""Runs that hold the run lock: one still `running` when the lock is free was interrupted."""
+
+
+def close_failed_run(store: Store, run_id: int, exc: BaseException) -> None:
+    """Record why a run ended early. On a full disk this last write can fail too; the next
+    run then closes the row (`close_interrupted_runs`), and the original error is shown."""
+    error = str(exc) if isinstance(exc, OkrsyncError) else type(exc).__name__
+    with contextlib.suppress(StoreError):
+        store.finish_run(run_id, status="error", summary={"error": error},
+                         now=datetime.now(UTC))
+
+
 def run_sync(
     config: Config,
     *,
@@ -397,6 +411,7 @@ def run_sync(
     store = Store.open(config.store_path)
     try:
         with RunLock(lock_path(config), command="sync"):
+            store.close_interrupted_runs(LOCKED_RUN_KINDS, now=datetime.now(UTC))
             run_id = store.start_run("sync", dry_run=dry_run, now=datetime.now(UTC))
             try:
                 summary = asyncio.run(
@@ -404,8 +419,7 @@ def run_sync(
                          only_sources=only_sources, progress=progress)
                 )
             except BaseException as exc:
-                store.finish_run(run_id, status="error", summary={"error": type(exc).__name__},
-                                 now=datetime.now(UTC))
+                close_failed_run(store, run_id, exc)
                 raise
             status = "ok" if summary.exit_code is ExitCode.OK else "failures"
             record = summary.to_json()

@@ -19,7 +19,7 @@ from typing import Any
 
 from connectors.base import Connector, create
 from syncer.config import Config
-from syncer.engine import load_inputs, lock_path
+from syncer.engine import LOCKED_RUN_KINDS, close_failed_run, load_inputs, lock_path
 from syncer.errors import ExitCode, UserError
 from syncer.lock import RunLock
 from syncer.model import AppliedState, Catalog, WriteBack, WriteBackKind
@@ -132,34 +132,47 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertO
             if dry_run:
                 return outcome
             now = datetime.now(UTC)
+            store.close_interrupted_runs(LOCKED_RUN_KINDS, now=now)
             revert_id = store.start_run("revert", dry_run=False, now=now)
-            with store.transaction():
-                store.enqueue(revert_id, outcome.planned, now=now)
-                store.hold_links(run_id, revert_id, holds, now=now)
-            sources = {wb.source for wb in outcome.planned}
-            connectors: dict[str, Connector] = {
-                name: create(src) for name, src in config.sources.items() if name in sources
-            }
-
-            async def go() -> None:
-                try:
-                    result = await apply_pending(
-                        store, connectors, revert_id,
-                        concurrency={n: config.sources[n].max_concurrency for n in connectors},
-                    )
-                    outcome.applied = result.applied + result.unchanged
-                    outcome.failed = result.failed
-                    outcome.pending = result.left_pending
-                finally:
-                    await asyncio.gather(*(c.aclose() for c in connectors.values()))
-
-            asyncio.run(go())
+            try:
+                _queue_and_apply(config, store, outcome, revert_id, holds, now=now)
+            except BaseException as exc:
+                close_failed_run(store, revert_id, exc)
+                raise
             store.finish_run(revert_id, status="ok" if outcome.exit_code == 0 else "failures",
                              summary={"reverted_run": run_id, **outcome.to_json()},
                              now=datetime.now(UTC))
             return outcome
     finally:
         store.close()
+
+
+def _queue_and_apply(
+    config: Config, store: Store, outcome: RevertOutcome, revert_id: int,
+    holds: list[tuple[str, str, frozenset[str]]], *, now: datetime,
+) -> None:
+    """Queue the inverse with the holds in one transaction, then apply it."""
+    with store.transaction():
+        store.enqueue(revert_id, outcome.planned, now=now)
+        store.hold_links(outcome.run_id, revert_id, holds, now=now)
+    sources = {wb.source for wb in outcome.planned}
+    connectors: dict[str, Connector] = {
+        name: create(src) for name, src in config.sources.items() if name in sources
+    }
+
+    async def go() -> None:
+        try:
+            result = await apply_pending(
+                store, connectors, revert_id,
+                concurrency={n: config.sources[n].max_concurrency for n in connectors},
+            )
+            outcome.applied = result.applied + result.unchanged
+            outcome.failed = result.failed
+            outcome.pending = result.left_pending
+        finally:
+            await asyncio.gather(*(c.aclose() for c in connectors.values()))
+
+    asyncio.run(go())
 
 
 def _holds(

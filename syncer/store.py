@@ -19,7 +19,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -124,11 +124,16 @@ def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
+BUSY_TIMEOUT = 30.0
+"""Seconds a write waits for another connection's transaction (a sync plans in one) before
+giving up: a check-in during a large sync's planning waits instead of failing."""
+
+
 class Store(OutboxStore, RecordsStore, HealthStore):
     """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
 
     @classmethod
-    def open(cls, path: Path | str, *, busy_timeout: float = 5.0) -> Store:
+    def open(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
         """Open (creating if needed) the store, migrated to the current schema.
 
         `busy_timeout` is how long a write waits for another connection before giving up
@@ -158,7 +163,7 @@ class Store(OutboxStore, RecordsStore, HealthStore):
         return cls(db, path, version)
 
     @classmethod
-    def open_read_only(cls, path: Path | str, *, busy_timeout: float = 5.0) -> Store:
+    def open_read_only(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
         """Open an existing store only to read it: nothing is created, chmod-ed or migrated,
         so `status`, reports and the daemon's health work on a full disk or a read-only
         volume, and never change a file that is not a store. A store of an older schema is
@@ -272,11 +277,36 @@ class Store(OutboxStore, RecordsStore, HealthStore):
     def tickets(self, source: str | None = None) -> list[Ticket]:
         return list(self.iter_tickets(source))
 
-    def transaction(self) -> AbstractContextManager[Database]:
+    def transaction(self, *, immediate: bool = False) -> AbstractContextManager[Database]:
         """One transaction around several calls (nested calls become savepoints): the engine
-        queues a whole plan's write-backs all or nothing."""
+        queues a whole plan's write-backs all or nothing.
+
+        `immediate` takes the write lock at the start (waiting up to the busy timeout): a
+        transaction that reads, then writes, would otherwise fail outright when another
+        connection committed in between (SQLite cannot wait for a stale snapshot), so a
+        check-in during a sync's planning would fail the sync."""
+        if immediate and not self.db.conn.in_transaction:
+            return self._immediate()
         context: AbstractContextManager[Database] = self.db.atomic()
         return context
+
+    @contextmanager
+    def _immediate(self) -> Iterator[Database]:
+        conn = self.db.conn
+        try:
+            conn.execute("begin immediate")
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from exc
+        try:
+            yield self.db
+        except BaseException:
+            conn.rollback()
+            raise
+        try:
+            conn.execute("commit")
+        except sqlite3.Error as exc:
+            conn.rollback()
+            raise store_error(self.path, exc) from exc
 
     @guarded
     def ticket_batches(self, size: int = 2000) -> Iterator[list[Ticket]]:

@@ -12,7 +12,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from sqlite_utils import Database
 
-from syncer.errors import StoreError
+from syncer.errors import StoreError, StoreUnavailable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,10 +36,24 @@ def store_error(path: Path, exc: BaseException) -> StoreError:
     """What the user reads when SQLite refuses: the file, and what probably happened."""
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return StoreError(
+        return StoreUnavailable(
             f"{path}: the store is locked by another program ({text})",
             hint="wait for the other okrsync run or program using the file, then retry",
         )
+    if "full" in text:
+        return StoreUnavailable(
+            f"{path}: the disk holding the store is full ({text})",
+            hint="free space on that volume and run again; what was stored is intact and "
+                 "the next run continues from it",
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreUnavailable(
+            f"{path}: the store is on a read-only volume or file ({text})",
+            hint="`okrsync status` and reports still read it; writing needs a writable store",
+        )
+    if "disk I/O" in text:
+        return StoreUnavailable(f"{path}: the disk holding the store failed ({text})",
+                                hint="check the volume, then run again")
     if isinstance(exc, sqlite3.DatabaseError) and (
         "not a database" in text or "malformed" in text or "corrupt" in text
     ):
