@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from connectors.text import printable
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
 from syncer.source_health import HISTORY_RUNS, failed_sources, source_health
@@ -147,8 +148,8 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     for item in pending[:TERMINAL_PENDING]:
         error = f" - last error: {item['last_error']}" if item["last_error"] else ""
         console.print(
-            f"  {escape(item['source'])} {escape(item['ticket'])} {item['kind']} "
-            f"(attempts {item['attempts']}){escape(error)}"
+            f"  {_show(item['source'])} {_show(item['ticket'])} {item['kind']} "
+            f"(attempts {item['attempts']}){_show(error)}"
         )
     if len(pending) > TERMINAL_PENDING:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
@@ -158,7 +159,7 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
                       "lets the next sync re-apply)")
         for h in held[:TERMINAL_PENDING]:
             krs = ", ".join(h["kr_ids"]) or "no KR"
-            console.print(f"  {escape(h['source'])} {escape(h['ticket'])}: {escape(krs)} "
+            console.print(f"  {_show(h['source'])} {_show(h['ticket'])}: {_show(krs)} "
                           f"(run {h['reverted_run']})")
         if len(held) > TERMINAL_PENDING:
             console.print(f"  ... and {len(held) - TERMINAL_PENDING} more (see --json)")
@@ -181,7 +182,12 @@ def print_sources(console: Console, sources: dict[str, dict[str, Any]]) -> None:
     console.print(table)
     for name, s in sources.items():
         if s["state"] == "failing" and s["last_reason"]:
-            console.print(f"  {escape(name)} failing: {escape(s['last_reason'])}")
+            console.print(f"  {_show(name)} failing: {_show(s['last_reason'])}")
+
+
+def _show(text: str) -> str:
+    """Stored text (ticket keys, error messages) as one literal terminal line."""
+    return escape(printable(text))
 
 
 def _when(iso: str | None) -> str:

@@ -12,12 +12,13 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from connectors.text import printable
 from syncer.reports.model import WeeklyReport
 from syncer.reports.render import day, num, pct, signed
 
 
 def _t(value: object, style: str = "") -> Text:
-    return Text("" if value is None else str(value), style=style)
+    return Text("" if value is None else printable(str(value)), style=style)
 
 
 def renderables(report: WeeklyReport) -> Iterator[RenderableType]:
@@ -27,7 +28,7 @@ def renderables(report: WeeklyReport) -> Iterator[RenderableType]:
     yield Text(head, style="bold")
     yield Text(f"as of {report.as_of:%Y-%m-%d %H:%M} UTC ({report.timezone} week)", style="dim")
     for line in report.stale_sources:
-        yield Text(f"STALE DATA: {line}", style="bold yellow")
+        yield _t(f"STALE DATA: {line}", "bold yellow")
     u = report.untraceable
     if u is not None:
         yield Text(
@@ -100,5 +101,5 @@ def renderables(report: WeeklyReport) -> Iterator[RenderableType]:
         if b.krs_without_active_bet:
             yield Text("KRs with no active bet: " + ", ".join(b.krs_without_active_bet))
         if b.stale:
-            yield Text("Stale bets (kill or continue?): " + ", ".join(
-                f"{s.key} → {s.kr_id} ({s.days_active} d)" for s in b.stale), style="yellow")
+            yield _t("Stale bets (kill or continue?): " + ", ".join(
+                f"{s.key} → {s.kr_id} ({s.days_active} d)" for s in b.stale), "yellow")
