@@ -44,6 +44,7 @@ from connectors.github_parse import (
     type_name,
 )
 from connectors.http import HttpClient
+from connectors.paging import checked_next_link
 from connectors.scope import describe_change
 from syncer.errors import NotFound, RemoteRejected
 from syncer.model import (
@@ -252,7 +253,7 @@ class GitHubConnector:
         ):
             raise RemoteRejected(f"refusing to follow a next link to another host ({url.host})",
                                  source=self.name)
-        return nxt
+        return checked_next_link(response.request.url, nxt, source=self.name)
 
     @staticmethod
     def _json_list(response: httpx.Response, what: str) -> list[Any]:

@@ -25,6 +25,7 @@ from pydantic import Field, SecretStr, field_validator
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.http import HttpClient, Sleep
 from connectors.jira_parse import Cursor, parse_issue, to_ms
+from connectors.paging import PageTokens
 from connectors.scope import describe_change
 from connectors.text import clean
 from syncer.errors import RemoteError, Unavailable
@@ -210,24 +211,28 @@ class JiraConnector:
                                   "fields": ",".join(fields)}
         if self.config.flavour == "cloud":
             endpoint = f"GET {self._api}/search/jql"
+            seen = PageTokens(endpoint, source=self.name)
             token: str | None = None
             while True:
                 page_params = dict(params, nextPageToken=token) if token else params
                 data = await self._get_json(f"{self._api}/search/jql", page_params, endpoint)
                 issues = _issues_of(data)
+                seen.page(_keys_of(issues))
                 yield issues
                 next_token = data.get("nextPageToken")
-                if not next_token or not issues or next_token == token or data.get("isLast"):
+                if not next_token or not issues or data.get("isLast"):
                     return
-                token = str(next_token)
+                token = seen.next(str(next_token))
         else:
             endpoint = f"GET {self._api}/search"
+            seen = PageTokens(endpoint, source=self.name)
             start_at = 0
             while True:
                 data = await self._get_json(
                     f"{self._api}/search", dict(params, startAt=start_at), endpoint
                 )
                 issues = _issues_of(data)
+                seen.page(_keys_of(issues))
                 yield issues
                 start_at += len(issues)
                 total = data.get("total")
@@ -499,6 +504,10 @@ def _issues_of(data: Any) -> list[Any]:
     if not isinstance(issues, list):
         raise Unavailable("search response has no issues list")
     return issues
+
+
+def _keys_of(issues: list[Any]) -> list[str]:
+    return [str(i.get("id") or i.get("key")) for i in issues if isinstance(i, dict)]
 
 
 def _same_link(existing: Any, payload: dict[str, Any]) -> bool:
