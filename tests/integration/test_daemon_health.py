@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -59,21 +61,28 @@ def _daemon(tmp_path: Path, sb: Sandbox, fake: FakeTime, log: io.StringIO,
     return daemon
 
 
-@pytest.fixture
-def child_env(monkeypatch: pytest.MonkeyPatch) -> None:
+@contextmanager
+def _jira_fails_after_the_first_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, seed: int, runs: int,
+    port: int | None = None,
+) -> Iterator[tuple[Sandbox, FakeTime, Daemon, io.StringIO]]:
+    """A daemon over a sandbox whose Jira answers 500 from the second run on; its sync
+    children inherit the tokens and give up on the first 500."""
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("OKRSYNC_SOURCES__JIRA__MAX_RETRIES", "0")
-
-
-def test_a_failing_source_is_named_in_the_log_and_turns_healthz_503_after_3_runs(
-    tmp_path: Path, child_env: None, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    with sandbox(epics=20, seed=5) as sb:
+    with sandbox(epics=20, seed=seed) as sb:
         monkeypatch.setenv("OKRSYNC_SOURCES__JIRA__TOKEN", sb.token)
         monkeypatch.setenv("OKRSYNC_SOURCES__GITHUB__TOKEN", sb.token)
         log = io.StringIO()
-        fake = FakeTime(sb, daemon_runs=4, fail_from=1)
-        daemon = _daemon(tmp_path, sb, fake, log)
+        fake = FakeTime(sb, daemon_runs=runs, fail_from=1)
+        yield sb, fake, _daemon(tmp_path, sb, fake, log, port=port), log
+
+
+def test_a_failing_source_is_named_in_the_log_and_turns_healthz_503_after_3_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with _jira_fails_after_the_first_run(tmp_path, monkeypatch, seed=5, runs=4) as (
+            sb, fake, daemon, log):
         assert daemon.run() == 0
 
     events = [json.loads(line) for line in log.getvalue().splitlines()]
@@ -100,14 +109,10 @@ def test_a_failing_source_is_named_in_the_log_and_turns_healthz_503_after_3_runs
 
 
 def test_metrics_has_per_source_gauges_in_prometheus_format(
-    tmp_path: Path, child_env: None, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with sandbox(epics=20, seed=6) as sb:
-        monkeypatch.setenv("OKRSYNC_SOURCES__JIRA__TOKEN", sb.token)
-        monkeypatch.setenv("OKRSYNC_SOURCES__GITHUB__TOKEN", sb.token)
-        log = io.StringIO()
-        fake = FakeTime(sb, daemon_runs=2, fail_from=1)
-        daemon = _daemon(tmp_path, sb, fake, log, port=0)
+    with _jira_fails_after_the_first_run(tmp_path, monkeypatch, seed=6, runs=2, port=0) as (
+            sb, fake, daemon, _log):
         scraped: dict[str, str] = {}
         original_wait = fake.wait
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from syncer.config import load_config
 from syncer.reports.load import build_report
 from syncer.reports.render import render
 from syncer.store import Store
-from tests.helpers.config_helpers import clear_okrsync_env
-from tests.helpers.reports_helpers import CATALOG, NOW, load_into, scenario, write_config
+from tests.helpers.reports_helpers import CATALOG, NOW
+from tests.unit.test_reports import project
+
+__all__ = ["project"]  # the fixture: a config and a store holding the report scenario
 
 
 def _sync(store: Store, minutes_ago: int, reason: str = "") -> None:
@@ -22,15 +22,6 @@ def _sync(store: Store, minutes_ago: int, reason: str = "") -> None:
     source = {"name": "jira", "healthy": not reason, "reason": reason}
     store.finish_run(run, status="failures" if reason else "ok",
                      summary={"sources": [source], "failed": []}, now=at)
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    clear_okrsync_env(monkeypatch)
-    cfg = write_config(tmp_path)
-    with Store.open(tmp_path / "okrsync.db") as store:
-        load_into(store, scenario())
-    return cfg
 
 
 def test_a_source_failing_for_hours_puts_a_stale_banner_on_top(project: Path) -> None:

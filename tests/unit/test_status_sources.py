@@ -4,34 +4,17 @@ why, and its pending / parked / deferred write-backs; and it only reads the stor
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from syncer.cli import main
 from syncer.errors import StoreError
 from syncer.store import Store
 from tests.helpers.store_helpers import add_label, at
+from tests.unit.test_status_command import _no_env, _run
 
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture(autouse=True)
-def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("OKRSYNC_"):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("COLUMNS", "80")
+__all__ = ["_no_env"]  # the autouse fixture that clears OKRSYNC_* from the environment
 
 
 def _config(tmp_path: Path, store: str = "okrsync.db") -> Path:
@@ -49,8 +32,9 @@ def _sync(store: Store, minute: int, *, jira: str = "", github: str = "") -> Non
 
 
 def test_status_shows_each_source_last_success_and_last_failure_with_its_reason(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
     cfg = _config(tmp_path)
     with Store.open(tmp_path / "okrsync.db") as store:
         _sync(store, 0)
