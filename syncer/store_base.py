@@ -53,7 +53,7 @@ def store_error(path: Path, exc: BaseException) -> StoreError:
         )
     if "disk I/O" in text:
         return StoreUnavailable(f"{path}: the disk holding the store failed ({text})",
-                                hint="check the volume, then run again")
+                                hint="check the volume and its free space, then run again")
     if isinstance(exc, sqlite3.DatabaseError) and (
         "not a database" in text or "malformed" in text or "corrupt" in text
     ):
