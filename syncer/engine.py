@@ -351,7 +351,7 @@ async def _run(
             totals = plan_store(config, store, catalog, rules, healthy, sources.values(), now,
                                 take)
         else:
-            with store.transaction(immediate=True):
+            with store.transaction():
                 totals = plan_store(config, store, catalog, rules, healthy, sources.values(),
                                     now, take, save)
         summary.planned_count = totals.writebacks

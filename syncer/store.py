@@ -19,7 +19,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -36,7 +36,7 @@ from syncer.model import (
     Page,
     Ticket,
 )
-from syncer.store_base import guarded, in_list, store_error
+from syncer.store_base import WriterDatabase, guarded, in_list, store_error
 from syncer.store_health import HealthStore
 from syncer.store_outbox import OutboxStore
 from syncer.store_records import RecordsStore
@@ -149,7 +149,7 @@ class Store(OutboxStore, RecordsStore, HealthStore):
             conn.execute("pragma journal_mode = wal").fetchone()
             conn.execute("pragma synchronous = normal")
             conn.execute("pragma foreign_keys = on")
-            db = Database(conn)
+            db = WriterDatabase(conn)
             version = migrations.migrate(db, path)
         except sqlite3.Error as exc:
             if conn is not None:
@@ -277,36 +277,12 @@ class Store(OutboxStore, RecordsStore, HealthStore):
     def tickets(self, source: str | None = None) -> list[Ticket]:
         return list(self.iter_tickets(source))
 
-    def transaction(self, *, immediate: bool = False) -> AbstractContextManager[Database]:
+    def transaction(self) -> AbstractContextManager[Database]:
         """One transaction around several calls (nested calls become savepoints): the engine
-        queues a whole plan's write-backs all or nothing.
-
-        `immediate` takes the write lock at the start (waiting up to the busy timeout): a
-        transaction that reads, then writes, would otherwise fail outright when another
-        connection committed in between (SQLite cannot wait for a stale snapshot), so a
-        check-in during a sync's planning would fail the sync."""
-        if immediate and not self.db.conn.in_transaction:
-            return self._immediate()
+        queues a whole plan's write-backs all or nothing. Like every write transaction of
+        the store it holds the write lock from its start (`WriterDatabase`)."""
         context: AbstractContextManager[Database] = self.db.atomic()
         return context
-
-    @contextmanager
-    def _immediate(self) -> Iterator[Database]:
-        conn = self.db.conn
-        try:
-            conn.execute("begin immediate")
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from exc
-        try:
-            yield self.db
-        except BaseException:
-            conn.rollback()
-            raise
-        try:
-            conn.execute("commit")
-        except sqlite3.Error as exc:
-            conn.rollback()
-            raise store_error(self.path, exc) from exc
 
     @guarded
     def ticket_batches(self, size: int = 2000) -> Iterator[list[Ticket]]:

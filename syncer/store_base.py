@@ -3,9 +3,10 @@ translation of SQLite failures into `StoreError` naming the file (never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
@@ -62,6 +63,32 @@ def store_error(path: Path, exc: BaseException) -> StoreError:
             hint="point [store].path at another file, or restore this one from a backup",
         )
     return StoreError(f"{path}: store error: {text}")
+
+
+class WriterDatabase(Database):
+    """sqlite-utils' `Database` whose outermost `atomic()` is `BEGIN IMMEDIATE`: it takes the
+    write lock at its start, waiting up to the busy timeout. A deferred transaction that
+    reads, then writes (marking a write-back done, planning) fails outright instead when
+    another connection committed in between, since SQLite cannot wait for a stale snapshot:
+    an `okrsync checkin` during a sync would fail the sync. Nested calls stay savepoints."""
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
 
 
 def in_list(values: Sequence[str]) -> str:

@@ -19,27 +19,27 @@ def _checkin(kr: str = "KR-1") -> CheckIn:
     return CheckIn(kr_id=kr, value=41.0, at=T0)
 
 
-def test_a_writer_that_commits_during_a_deferred_plan_would_fail_it(tmp_path: Path) -> None:
-    """Why the planning transaction is immediate: SQLite cannot wait for a stale snapshot."""
-    db = tmp_path / "okrsync.db"
-    with (Store.open(db) as sync, Store.open(db, busy_timeout=0) as other,
-          pytest.raises(StoreError, match="locked"), sync.transaction()):
-        sync.ticket_count()  # the plan reads...
-        other.add_checkin(_checkin())  # ...a check-in commits...
-        sync.enqueue(1, [add_label("goal:KR1")], now=T0)  # ...and the plan cannot write
-
-
-def test_an_immediate_plan_keeps_other_writers_waiting_until_it_commits(tmp_path: Path) -> None:
+def test_a_write_transaction_keeps_other_writers_waiting_until_it_commits(
+    tmp_path: Path,
+) -> None:
+    """It holds the write lock from its start: a writer that came in between would otherwise
+    make its first write fail at once (SQLite cannot wait for a stale snapshot)."""
     db = tmp_path / "okrsync.db"
     with Store.open(db) as sync, Store.open(db, busy_timeout=0) as other:
-        with sync.transaction(immediate=True):
-            sync.ticket_count()
+        with sync.transaction():
+            sync.ticket_count()  # the plan reads...
             with pytest.raises(StoreUnavailable) as refused:
-                other.add_checkin(_checkin())  # with a busy timeout it would wait here
-            sync.enqueue(1, [add_label("goal:KR1")], now=T0)
+                other.add_checkin(_checkin())  # ...a check-in has to wait (here: no timeout)
+            sync.enqueue(1, [add_label("goal:KR1")], now=T0)  # ...and the plan writes
         assert refused.value.exit_code is ExitCode.FAILURES
         assert other.add_checkin(_checkin()) > 0  # once the plan committed
         assert len(sync.pending()) == 1
+        item = sync.pending()[0]
+        with sync.db.atomic():  # marking a write-back done reads, then writes: the same
+            sync.pending()
+            with pytest.raises(StoreUnavailable):
+                other.add_checkin(_checkin())
+            sync.mark_failed(item.id, "503", now=T0)
 
 
 def test_a_full_disk_is_named_and_exits_1(tmp_path: Path) -> None:
