@@ -155,7 +155,8 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
     held = data["held"]
     if held:
-        console.print(f"held by a revert: {len(held)} tickets (`okrsync revert --release RUN` "
+        noun = "ticket" if len(held) == 1 else "tickets"
+        console.print(f"held by a revert: {len(held)} {noun} (`okrsync revert --release RUN` "
                       "lets the next sync re-apply)")
         for h in held[:TERMINAL_PENDING]:
             krs = ", ".join(h["kr_ids"]) or "no KR"
@@ -176,13 +177,19 @@ def print_sources(console: Console, sources: dict[str, dict[str, Any]]) -> None:
         table.add_column(col, no_wrap=col != "source")
     for name, s in sources.items():
         table.add_row(
-            escape(name), s["state"], _when(s["last_success_at"]), _when(s["last_failure_at"]),
-            f"{s['pending']} ({s['parked']}p {s['deferred']}d)",
+            _show(name), s["state"], _when(s["last_success_at"]), _when(s["last_failure_at"]),
+            _pending_cell(s),
         )
     console.print(table)
     for name, s in sources.items():
         if s["state"] == "failing" and s["last_reason"]:
             console.print(f"  {_show(name)} failing: {_show(s['last_reason'])}")
+
+
+def _pending_cell(counts: dict[str, Any]) -> str:
+    """"3", or "3 (1 parked, 2 deferred)" when some of them wait for a reason."""
+    extras = [f"{counts[k]} {k}" for k in ("parked", "deferred") if counts.get(k)]
+    return f"{counts['pending']}" + (f" ({', '.join(extras)})" if extras else "")
 
 
 def _show(text: str) -> str:
