@@ -39,6 +39,7 @@ from syncer.model import (
 from syncer.store_base import WriterDatabase, guarded, in_list, store_error
 from syncer.store_health import HealthStore
 from syncer.store_outbox import OutboxStore
+from syncer.store_ownership import OwnershipStore
 from syncer.store_records import RecordsStore
 from syncer.store_rows import (
     BET_COLUMNS,
@@ -129,7 +130,7 @@ BUSY_TIMEOUT = 30.0
 giving up: a check-in during a large sync's planning waits instead of failing."""
 
 
-class Store(OutboxStore, RecordsStore, HealthStore):
+class Store(OutboxStore, RecordsStore, HealthStore, OwnershipStore):
     """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
 
     @classmethod

@@ -20,6 +20,7 @@ from connectors.text import printable
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
 from syncer.source_health import HISTORY_RUNS, failed_sources, source_health
+from syncer.owning import ownership_status
 from syncer.store import Store
 from syncer.store_rows import RunRow
 
@@ -65,9 +66,11 @@ def _error_of(summary: dict[str, Any]) -> str | None:
     return "; ".join(f"{name}: {why}" for name, why in failed) or None
 
 
-def collect_status(store_path: Path, sources: Iterable[str] = ()) -> dict[str, Any]:
-    """Everything `okrsync status` reports, as JSON-able data; `sources` are the configured
-    ones, shown even before their first run."""
+def collect_status(store_path: Path, configured: Iterable[str] | None = None) -> dict[str, Any]:
+    """Everything `okrsync status` reports, as JSON-able data; `configured` (the config's
+    source names) shows every configured source even before its first run, and lets it name
+    stored sources that are no longer configured."""
+    names = None if configured is None else list(configured)
     out: dict[str, Any] = {
         "store": {"path": str(store_path), "exists": store_path.exists(),
                   "schema_version": None},
@@ -82,7 +85,7 @@ def collect_status(store_path: Path, sources: Iterable[str] = ()) -> dict[str, A
         out["tickets_total"] = counts["tickets"]
         out["skipped"] = counts["skipped"]
         out["last_runs"] = {kind: _run_json(r) for kind, r in sorted(store.last_runs().items())}
-        health = source_health(store.sync_history(HISTORY_RUNS), sources)
+        health = source_health(store.sync_history(HISTORY_RUNS), names or ())
         out["sources"] = {
             name: {**h.to_json(), **store.outbox_counts(name)} for name, h in health.items()
         }
@@ -108,6 +111,8 @@ def collect_status(store_path: Path, sources: Iterable[str] = ()) -> dict[str, A
         out["overrides"] = counts["overrides"]
         out["broken_links"] = counts["broken_links"]
         out["untraceable"] = counts["untraceable"]
+        out["ownership"] = ownership_status(
+            store, out["tickets"] if names is None else names)
     return out
 
 
@@ -166,6 +171,24 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
             console.print(f"  ... and {len(held) - TERMINAL_PENDING} more (see --json)")
     console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
                   f"untraceable epics: {data['untraceable']}")
+    print_ownership(console, data.get("ownership") or {})
+
+
+def print_ownership(console: Console, own: dict[str, Any]) -> None:
+    """Who each source writes as, and what needs attention: look-alikes, orphaned sources."""
+    for source, who in own.get("identities", {}).items():
+        console.print(f"{escape(source)} writes as {escape(who['login'])} ({who['kind']})")
+    lookalikes = own.get("lookalikes", [])
+    if lookalikes:
+        console.print(f"[yellow]needs attention:[/] {len(lookalikes)} look-alikes of okrsync's "
+                      "comments or links, left untouched:")
+        for item in lookalikes[:TERMINAL_PENDING]:
+            console.print(f"  {escape(item['source'])} {escape(item['ticket'])} "
+                          f"{item['kind']} {escape(item['ref'])}: {escape(item['reason'])}")
+    for source, count in own.get("orphaned_sources", {}).items():
+        console.print(f"[yellow]needs attention:[/] source {escape(source)} is not configured "
+                      f"but the store holds {count} of its epics (orphaned): "
+                      f"`okrsync forget {escape(source)}` removes them from the store")
 
 
 def print_sources(console: Console, sources: dict[str, dict[str, Any]]) -> None:

@@ -104,7 +104,10 @@ def build_report(
         kind=kind,
         suggest=suggest if suggest is not None else make_suggester(config, catalog),
     )
-    report = replace(report, stale_sources=tuple(stale_data(store, config, now)))
+    from syncer.owning import attention
+
+    report = replace(report, attention=tuple(attention(store, config.sources)),
+                     stale_sources=tuple(stale_data(store, config, now)))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report

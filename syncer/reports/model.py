@@ -215,6 +215,8 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    attention: tuple[str, ...] = ()
+    """Needs attention: look-alikes of okrsync's artifacts, sources no longer configured."""
     stale_sources: tuple[str, ...] = ()
     """One sentence per source whose data is older than its sync schedule: the banner."""
 

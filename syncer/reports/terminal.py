@@ -29,6 +29,8 @@ def renderables(report: WeeklyReport) -> Iterator[RenderableType]:
     yield Text(f"as of {report.as_of:%Y-%m-%d %H:%M} UTC ({report.timezone} week)", style="dim")
     for line in report.stale_sources:
         yield _t(f"STALE DATA: {line}", "bold yellow")
+    for note in report.attention:
+        yield Text(f"needs attention: {note}", style="yellow")
     u = report.untraceable
     if u is not None:
         yield Text(
