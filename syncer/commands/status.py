@@ -19,8 +19,8 @@ from rich.table import Table
 from connectors.text import printable
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
-from syncer.source_health import HISTORY_RUNS, failed_sources, source_health
 from syncer.owning import ownership_status
+from syncer.source_health import HISTORY_RUNS, failed_sources, source_health
 from syncer.store import Store
 from syncer.store_rows import RunRow
 
