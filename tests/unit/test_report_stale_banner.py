@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from syncer.config import load_config
+from syncer.reports.digest import render_digest
 from syncer.reports.load import build_report
 from syncer.reports.render import render
 from syncer.store import Store
@@ -35,8 +36,10 @@ def test_a_source_failing_for_hours_puts_a_stale_banner_on_top(project: Path) ->
     assert line == ("jira: data is 5 h old, older than its sync schedule "
                     "(last failure: pull failed: jira: 401 Unauthorized)")
     assert report.to_json()["stale_sources"] == [line]
-    for fmt in ("markdown", "text", "html", "terminal"):
-        out = render(report, fmt)
+    text, html = render_digest(report)
+    outputs = {fmt: render(report, fmt) for fmt in ("markdown", "text", "html", "terminal")}
+    outputs |= {"digest text": text, "digest html": html}
+    for fmt, out in outputs.items():
         body = out[max(out.find("<body"), 0):]
         head = body[: body.index("ntraceable")]
         assert "tale data" in head.lower(), fmt
