@@ -46,7 +46,7 @@ def _table(*columns: str, title: str, keys: Sequence[str] = ()) -> Table:
 def _kr_line(kr: KrItem) -> Text:
     line = Text()
     line.append(f"{kr.id} ", style="bold")
-    line.append(kr.title)
+    line.append(printable(kr.title))
     line.append(f"\n  {num(kr.baseline)} → {num(kr.current)} → {num(kr.target)}"
                 f"{' ' + kr.unit if kr.unit else ''} · progress {pct(kr.progress)} · "
                 f"confidence {pct(kr.confidence)}")
@@ -73,7 +73,7 @@ def summary(report: WeeklyReport) -> Iterator[RenderableType]:
         line.append(f"({tile.change})", style=style)
         yield line
     for note in report.attention:
-        yield Text(f"needs attention: {note}", style="yellow")
+        yield _t(f"needs attention: {note}", "yellow")
     u = report.untraceable
     if u is not None:
         flying = len(u.in_flight)
@@ -91,10 +91,10 @@ def _untraceable_table(title: str, items: Sequence[UntraceableItem]) -> Table:
     table = _table("key", "state", "size", "age", "epic / what to do", title=title,
                    keys=[i.key for i in items])
     for i in items:
-        what = Text(i.title)
+        what = _t(i.title)
         where = " · ".join(x for x in (i.team, i.assignee) if x)
         if where:
-            what.append(f"\n{where}", style="dim")
+            what.append(f"\n{printable(where)}", style="dim")
         if i.suggestions:
             what.append(f"\nadd {i.suggestions[0].label}", style="cyan")
         age = "" if i.age_days is None else f"{i.age_days} d"
