@@ -12,6 +12,7 @@ when a write-back is confirmed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector, PullOptions, SourceConfig, create
+from connectors.scope import scope_change
 from mappings.rules import RuleSet, load_rules
 from syncer import owning
 from syncer.catalog import load_catalog
 from syncer.config import Config
-from syncer.errors import ConfigError, ExitCode, RemoteError
+from syncer.errors import ConfigError, ExitCode, OkrsyncError, RemoteError, StoreError
 from syncer.lock import RunLock
 from syncer.model import Catalog, Ticket, WriteBack
 from syncer.outbox import apply_pending
@@ -54,6 +56,7 @@ class SourceOutcome:
     healthy: bool = True
     reason: str = ""
     warning: str = ""
+    notice: str = ""
     requests: int = 0
     not_modified: int = 0
     retries: int = 0
@@ -186,6 +189,10 @@ async def _pull_source(
     for the run; when only the schedule made it complete, the source syncs as usual and
     nothing is forgotten, with a warning, and the schedule tries again next period."""
     cursor = None if full else store.get_cursor(name)
+    rescoped = scope_change(conn, cursor)
+    if rescoped:
+        cursor, scheduled = None, True
+        outcome.notice = f"complete pull because {rescoped}"
     complete_pull = outcome.complete = cursor is None
     outcome.stored_before = store.ticket_count(name)
     if progress:
@@ -434,6 +441,8 @@ async def _run(
                 part.links, part.broken, part.bets, part.untraceable, part.overrides,
                 sources=healthy, now=now, within=within,
             )
+            if part.released_holds:
+                store.release_holds(part.released_holds)
 
         if dry_run:
             totals = plan_store(config, store, catalog, rules, healthy, sources.values(), now,
@@ -464,7 +473,7 @@ async def _run(
             summary.unchanged = applied.unchanged
             summary.failed = applied.failed
             summary.dropped.extend(applied.dropped)
-            counts = store.outbox_counts(datetime.now(UTC))
+            counts = store.outbox_counts()
             summary.pending = counts["pending"]
             summary.parked = counts["parked"]
             summary.waiting = counts["waiting"]
@@ -481,6 +490,19 @@ async def _run(
     return summary
 
 
+LOCKED_RUN_KINDS = ("sync", "revert")
+"""Runs that hold the run lock: one still `running` when the lock is free was interrupted."""
+
+
+def close_failed_run(store: Store, run_id: int, exc: BaseException) -> None:
+    """Record why a run ended early. On a full disk this last write can fail too; the next
+    run then closes the row (`close_interrupted_runs`), and the original error is shown."""
+    error = str(exc) if isinstance(exc, OkrsyncError) else type(exc).__name__
+    with contextlib.suppress(StoreError):
+        store.finish_run(run_id, status="error", summary={"error": error},
+                         now=datetime.now(UTC))
+
+
 def run_sync(
     config: Config,
     *,
@@ -494,6 +516,7 @@ def run_sync(
     store = Store.open(config.store_path)
     try:
         with RunLock(lock_path(config), command="sync"):
+            store.close_interrupted_runs(LOCKED_RUN_KINDS, now=datetime.now(UTC))
             run_id = store.start_run("sync", dry_run=dry_run, now=datetime.now(UTC))
             try:
                 summary = asyncio.run(
@@ -501,8 +524,7 @@ def run_sync(
                          only_sources=only_sources, progress=progress)
                 )
             except BaseException as exc:
-                store.finish_run(run_id, status="error", summary={"error": type(exc).__name__},
-                                 now=datetime.now(UTC))
+                close_failed_run(store, run_id, exc)
                 raise
             status = "ok" if summary.exit_code is ExitCode.OK else "failures"
             record = summary.to_json()

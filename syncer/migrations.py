@@ -234,8 +234,25 @@ def v3_ownership(db: Database) -> None:
     )
 
 
-def v4_outbox_parking(db: Database) -> None:
-    """Schema v4: a write-back refused for one repo, project or ticket waits out a backoff
+def v4_held_links(db: Database) -> None:
+    """Schema v4: tickets whose goal links a revert undid and that the next syncs leave
+    alone until their mapping changes (a rule or the ticket) or the hold is released."""
+    db.execute(
+        """create table held_links (
+            source text not null,
+            ticket_key text not null,
+            kr_ids text not null,
+            run_id integer not null,
+            revert_run_id integer,
+            held_at text not null,
+            primary key (source, ticket_key)
+        )"""
+    )
+
+
+
+def v5_outbox_parking(db: Database) -> None:
+    """Schema v5: a write-back refused for one repo, project or ticket waits out a backoff
     (`next_attempt_at`) and, after `[sync] park_after` refusals, is parked (`parked_at`)
     instead of being retried every run; `outcome_unknown` marks an item whose last attempt
     may have landed (its answer was lost), so re-planning can tell a person's removal from a
@@ -245,7 +262,9 @@ def v4_outbox_parking(db: Database) -> None:
         db.execute(f"alter table outbox add column {column}")
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership, v4_outbox_parking]
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership, v4_held_links,
+                               v5_outbox_parking]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from connectors.fields import UNKNOWN_FIELD
 from syncer.model import ApplyResult, ApplyStatus, Override
 from syncer.store_base import guarded
+from syncer.store_health import OUTBOX_STATES
 from syncer.store_outbox import OutboxStore
 from syncer.store_rows import (
     OUTBOX_COLUMNS,
@@ -21,9 +22,19 @@ from syncer.store_rows import (
     ts,
 )
 
+NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
+"""The current time in the store's timestamp format, to the millisecond (SQLite's clock)."""
+
+OUTBOX_STATES.update(
+    parked="parked_at is not null",
+    waiting=f"parked_at is null and next_attempt_at is not null and next_attempt_at > {NOW_SQL}",
+)
+"""`outbox_counts()` counts `parked` (not retried until `okrsync resume`) and `waiting`
+(refused, backing off until its next attempt) among the pending rows."""
+
 
 class ParkingStore(OutboxStore):
-    """Dropping, parking and resuming outbox items; `outbox_counts()`."""
+    """Dropping, parking and resuming outbox items."""
 
     @guarded
     def mark_dropped(self, item_id: int, reason: str, run_id: int | None, *,
@@ -70,21 +81,6 @@ class ParkingStore(OutboxStore):
             [ts(now), *params],
         )
         return int(cursor.rowcount)
-
-    @guarded
-    def outbox_counts(self, now: datetime | None = None) -> dict[str, int]:
-        """Pending write-backs (`pending`, every row still to do), of which `parked` (not
-        retried until resumed) and `waiting` (refused, backing off until their next attempt
-        at `now`; without `now` every backoff counts as waiting)."""
-        stamp = ts(now) if now is not None else ""
-        row = self._one(
-            "select count(*), "
-            "coalesce(sum(parked_at is not null), 0), "
-            "coalesce(sum(parked_at is null and next_attempt_at > ?), 0) "
-            "from outbox where status = 'pending'",
-            [stamp],
-        )
-        return {"pending": int(row[0]), "parked": int(row[1]), "waiting": int(row[2])}
 
     @guarded
     def pending_within(self, within: KeyRange | None) -> list[OutboxItem]:

@@ -1,4 +1,4 @@
-"""The outbox's parking columns (schema v4): dropping with a journal entry, backoff and parking,
+"""The outbox's parking columns (schema v5): dropping with a journal entry, backoff and parking,
 what is due, resuming, and `outbox_counts()`, on a real SQLite file."""
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ def store(tmp_path: Path) -> Store:
     return Store.open(tmp_path / "okrsync.db")
 
 
-def test_v4_adds_the_parking_columns_to_an_existing_store(tmp_path: Path) -> None:
+def test_v5_adds_the_parking_columns_to_an_existing_store(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = Database(path)
-    migrations.migrate(db, path, migrations.MIGRATIONS[:3])
+    migrations.migrate(db, path, migrations.MIGRATIONS[:4])
     db.execute("insert into outbox (key, source, ticket_key, kind, writeback, digest, status, "
                "run_id, created_at, updated_at) values ('k', 'jira', 'WEB-1', 'add_label', ?, "
                "'d', 'pending', 1, ?, ?)",
@@ -42,7 +42,8 @@ def test_v4_adds_the_parking_columns_to_an_existing_store(tmp_path: Path) -> Non
         [item] = s.pending()
         assert item.parked_at is None and item.next_attempt_at is None
         assert not item.outcome_unknown
-        assert s.outbox_counts() == {"pending": 1, "parked": 0, "waiting": 0}
+        counts = s.outbox_counts()
+        assert (counts["pending"], counts["parked"], counts["waiting"]) == (1, 0, 0)
 
 
 def test_a_dropped_item_leaves_the_outbox_with_a_journal_entry(store: Store) -> None:
@@ -60,25 +61,31 @@ def test_a_dropped_item_leaves_the_outbox_with_a_journal_entry(store: Store) -> 
 
 
 def test_backoff_parking_due_and_resume(store: Store) -> None:
-    store.enqueue(1, [wb("WEB-1"), wb("WEB-2"), wb("OPS-1", source="gh")], now=NOW)
+    now = datetime.now(UTC)  # `outbox_counts()` reads SQLite's clock
+    store.enqueue(1, [wb("WEB-1"), wb("WEB-2"), wb("OPS-1", source="gh")], now=now)
     a, b, c = store.pending()
-    store.mark_failed(a.id, "403 archived", now=NOW, next_attempt_at=NOW + timedelta(hours=1))
-    store.mark_failed(b.id, "403 archived", now=NOW, park=True)
-    store.mark_failed(c.id, "502", now=NOW, unknown=True)
-    assert [i.id for i in store.pending(due=NOW)] == [c.id]
-    assert [i.id for i in store.pending(due=NOW + timedelta(hours=2))] == [a.id, c.id]
+    store.mark_failed(a.id, "403 archived", now=now, next_attempt_at=now + timedelta(hours=1))
+    store.mark_failed(b.id, "403 archived", now=now, park=True)
+    store.mark_failed(c.id, "502", now=now, unknown=True)
+    assert [i.id for i in store.pending(due=now)] == [c.id]
+    assert [i.id for i in store.pending(due=now + timedelta(hours=2))] == [a.id, c.id]
     assert len(store.pending()) == 3
-    assert store.outbox_counts(NOW) == {"pending": 3, "parked": 1, "waiting": 1}
-    assert store.outbox_counts(NOW + timedelta(hours=2))["waiting"] == 0
+
+    def counts() -> tuple[int, int, int]:
+        got = store.outbox_counts()
+        return got["pending"], got["parked"], got["waiting"]
+
+    assert counts() == (3, 1, 1)
+    assert store.outbox_counts("gh")["parked"] == 0
     parked = next(i for i in store.pending() if i.id == b.id)
-    assert parked.parked_at == NOW and parked.attempts == 1
+    assert parked.parked_at == now and parked.attempts == 1
     assert next(i for i in store.pending() if i.id == c.id).outcome_unknown
 
     # the same write planned again keeps its parking; a different one starts over
-    store.enqueue(2, [wb("WEB-2")], now=NOW)
-    assert store.outbox_counts(NOW)["parked"] == 1
-    assert store.resume(source="gh", now=NOW) == 0
-    assert store.resume(ids=[a.id], now=NOW) == 1
-    assert store.resume(now=NOW) == 1
-    assert store.outbox_counts(NOW) == {"pending": 3, "parked": 0, "waiting": 0}
-    assert len(store.pending(due=NOW)) == 3
+    store.enqueue(2, [wb("WEB-2")], now=now)
+    assert counts()[1] == 1
+    assert store.resume(source="gh", now=now) == 0
+    assert store.resume(ids=[a.id], now=now) == 1
+    assert store.resume(now=now) == 1
+    assert counts() == (3, 0, 0)
+    assert len(store.pending(due=now)) == 3
