@@ -54,7 +54,7 @@ def test_status_shows_each_source_last_success_and_last_failure_with_its_reason(
     assert (jira["pending"], jira["parked"], jira["deferred"]) == (1, 0, 0)
     assert github["state"] == "ok" and github["last_failure_at"] is None
     assert github["last_success_at"] == at(21).isoformat() and github["pending"] == 0
-    assert data["outbox"] == {"pending": 1, "parked": 0, "deferred": 0}
+    assert data["outbox"] == {"pending": 1, "parked": 0, "deferred": 0, "waiting": 0}
     assert data["last_runs"]["sync"]["status"] == "running"
 
     code, out, _ = _run(["status", "-c", str(cfg)], capsys)
