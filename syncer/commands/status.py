@@ -152,9 +152,9 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     pending = data["pending"]
     outbox = data["outbox"]
     resume = " (`okrsync resume` retries parked ones)" if outbox.get("parked") else ""
+    waiting = f", {outbox['waiting']} waiting to retry" if outbox.get("waiting") else ""
     console.print(f"pending write-backs: {len(pending)} "
-                  f"({outbox['parked']} parked, {outbox.get('waiting', 0)} waiting to retry, "
-                  f"{outbox['deferred']} deferred){resume}")
+                  f"({outbox['parked']} parked, {outbox['deferred']} deferred{waiting}){resume}")
     for item in pending[:TERMINAL_PENDING]:
         error = f" - last error: {item['last_error']}" if item["last_error"] else ""
         state = ""
