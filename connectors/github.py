@@ -28,7 +28,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.github_auth import InstallationTokens, token_kind
@@ -44,6 +44,14 @@ from connectors.github_parse import (
     type_name,
 )
 from connectors.http import HttpClient
+from connectors.limits import (
+    GITHUB_CONTENT_LIMITS,
+    GITHUB_POINTS_LIMIT,
+    check_limits,
+    github_credential,
+    github_pace,
+)
+from connectors.pacing import Limit, Pacer, pacer_for
 from syncer.errors import NotFound, RemoteRejected
 from syncer.model import (
     ApplyResult,
@@ -82,6 +90,21 @@ class GitHubSourceConfig(SourceConfig):
     page_size: int = 100
     hypothesis_pattern: str = ""
     label_color: str = "0e8a16"
+    content_limits: list[str] = list(GITHUB_CONTENT_LIMITS)
+    points_limit: str = GITHUB_POINTS_LIMIT
+    write_spacing: float = Field(default=1.0, ge=0)
+    goal_link_carrier: Literal["label", "label+comment"] = "label+comment"
+
+    @field_validator("content_limits")
+    @classmethod
+    def _limits(cls, value: list[str]) -> list[str]:
+        return check_limits(value)
+
+    @field_validator("points_limit")
+    @classmethod
+    def _points(cls, value: str) -> str:
+        Limit.parse(value)
+        return value
 
     @field_validator("repos")
     @classmethod
@@ -177,6 +200,7 @@ class GitHubConnector:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         if not isinstance(config, GitHubSourceConfig):
             raise TypeError("GitHubConnector needs a GitHubSourceConfig")
@@ -202,6 +226,12 @@ class GitHubConnector:
                 source=self.name,
             )
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+        secret = config.token.get_secret_value() if config.token is not None else ""
+        self.pacer = pacer or (pacer_for(
+            github_credential(config.api_url, secret, config.app_id, config.installation_id),
+            lambda: Pacer(name=self.name, spacing=config.write_spacing, enabled=config.pacing),
+        ) if sleep is None else Pacer(name=self.name, spacing=config.write_spacing,
+                                      enabled=config.pacing, sleep=sleep))
         self._http = HttpClient(
             base_url=config.api_url,
             source=self.name,
@@ -212,6 +242,8 @@ class GitHubConnector:
             max_retries=config.max_retries,
             max_rate_limit_wait=config.max_rate_limit_wait,
             transport=transport,
+            pacer=self.pacer,
+            pace_of=github_pace(config.content_limits, config.points_limit),
             **extra,
         )
         self._origin = httpx.URL(config.api_url + "/")

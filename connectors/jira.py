@@ -24,6 +24,14 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.http import HttpClient, Sleep
+from connectors.limits import (
+    JIRA_BURST_LIMITS,
+    JIRA_ISSUE_WRITE_LIMITS,
+    check_limits,
+    jira_credential,
+    jira_pace,
+)
+from connectors.pacing import Limit, Pacer, pacer_for
 from connectors.jira_parse import Cursor, parse_issue, to_ms
 from connectors.text import clean
 from syncer.errors import RemoteError, Unavailable
@@ -65,6 +73,22 @@ class JiraSourceConfig(SourceConfig):
     story_points_field: str = ""
     hypothesis_pattern: str = ""
     notify_users: bool = False
+    issue_write_limits: list[str] = list(JIRA_ISSUE_WRITE_LIMITS)
+    burst_limits: dict[str, str] = dict(JIRA_BURST_LIMITS)
+
+    @field_validator("issue_write_limits")
+    @classmethod
+    def _limits(cls, value: list[str]) -> list[str]:
+        return check_limits(value)
+
+    @field_validator("burst_limits")
+    @classmethod
+    def _bursts(cls, value: dict[str, str]) -> dict[str, str]:
+        for method, limit in value.items():
+            if method.upper() not in ("GET", "POST", "PUT", "DELETE"):
+                raise ValueError(f"burst_limits: {method!r} is not GET, POST, PUT or DELETE")
+            Limit.parse(limit)
+        return value
 
     @field_validator("base_url", "gateway_url")
     @classmethod
@@ -125,7 +149,8 @@ class JiraConnector:
         config: SourceConfig,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         if not isinstance(config, JiraSourceConfig):
             raise TypeError(f"JiraConnector needs a JiraSourceConfig, got {type(config).__name__}")
@@ -137,6 +162,10 @@ class JiraConnector:
             auth = f"Basic {basic}"
         else:
             auth = f"Bearer {token}"
+        self.pacer = pacer or (pacer_for(
+            jira_credential(config.api_base, auth),
+            lambda: Pacer(name=self.name, enabled=config.pacing),
+        ) if sleep is None else Pacer(name=self.name, enabled=config.pacing, sleep=sleep))
         self._http = HttpClient(
             base_url=config.api_base,
             source=self.name,
@@ -147,7 +176,9 @@ class JiraConnector:
             max_retries=config.max_retries,
             max_rate_limit_wait=config.max_rate_limit_wait,
             transport=transport,
-            sleep=sleep,
+            sleep=sleep or asyncio.sleep,
+            pacer=self.pacer,
+            pace_of=jira_pace(config.issue_write_limits, config.burst_limits),
         )
         self._api = config.api
         self._issue_locks: dict[str, _IssueLock] = {}
