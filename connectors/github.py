@@ -33,6 +33,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.github_auth import InstallationTokens, token_kind
 from connectors.github_comment import has_marker, render_goal_comment
+from connectors.github_conditional import conditional_headers, validators
 from connectors.github_parse import (
     RepoCursor,
     SourceCursor,
@@ -325,7 +326,8 @@ class GitHubConnector:
     async def _org_repos(self, state: SourceCursor) -> list[str]:
         """Every non-archived repo of the org with issues on; the list is ETag-cached too."""
         org = quote(self.config.org, safe="")
-        headers = {"If-None-Match": state.org_etag} if state.org_etag and state.org_repos else None
+        headers = conditional_headers(state.org_etag, state.org_modified,
+                                      app=self._app is not None) if state.org_repos else None
         url: str | None = f"/orgs/{org}/repos"
         params: dict[str, Any] | None = {"type": "all", "per_page": 100}
         names: list[str] = []
@@ -338,7 +340,7 @@ class GitHubConnector:
             if first and resp.status_code == 304:
                 return list(state.org_repos)
             if first:
-                state.org_etag = resp.headers.get("etag")
+                state.org_etag, state.org_modified = validators(resp)
             for repo in self._json_list(resp, "GET /orgs/{org}/repos"):
                 if not isinstance(repo, dict) or not isinstance(repo.get("full_name"), str):
                     continue
@@ -431,8 +433,9 @@ class GitHubConnector:
         endpoint = "GET /repos/{o}/{r}/issues"
         url: str | None = f"/repos/{repo}/issues"
         params: dict[str, Any] | None = self._listing_params()
-        headers = {"If-None-Match": rc.etag} if rc.etag else None
+        headers = conditional_headers(rc.etag, rc.modified, app=self._app is not None)
         etag: str | None = None
+        modified: str | None = None
         newest: list[tuple[int, Any]] = []  # the issues at the newest `updated_at` listed
         first = True
         while url:
@@ -442,7 +445,7 @@ class GitHubConnector:
             if first and resp.status_code == 304:
                 return
             if first:
-                etag = resp.headers.get("etag")
+                etag, modified = validators(resp)
             tickets: list[Ticket] = []
             skipped: list[Skipped] = []
             older = False
@@ -479,7 +482,7 @@ class GitHubConnector:
                 else:
                     skipped.append(parsed)
             nxt = None if older else self._next_link(resp)
-            final = rc.advanced(newest, etag) if nxt is None else None
+            final = rc.advanced(newest, etag, modified) if nxt is None else None
             await queue.put(_Chunk(repo, tuple(tickets), tuple(skipped), final))
             url, params, first = nxt, None, False
 

@@ -1,8 +1,10 @@
 """GitHub credentials: what kind of token a source has, and GitHub App installation tokens.
 
 Installation tokens are minted through PyGithub (it signs the app JWT and calls
-`POST /app/installations/{id}/access_tokens`) and live one hour; they are cached and minted
-again five minutes before they expire. PyGithub is blocking, so minting runs in a thread.
+`POST /app/installations/{id}/access_tokens`) and live one hour; they are cached for the
+whole process (every connector and run in it shares one) and minted again five minutes
+before they expire. They are never written anywhere. PyGithub is blocking, so minting runs
+in a thread.
 Neither the private key nor a token ever appears in a message; PyGithub's exceptions are
 not chained (`from None`) because they carry request details.
 """
@@ -19,6 +21,8 @@ from pydantic import SecretStr
 from syncer.errors import AuthError, Unavailable
 
 REFRESH_BEFORE = 300.0
+_GRANTS: dict[tuple[str, int, int], tuple[SecretStr, float, dict[str, str]]] = {}
+"""Valid installation tokens of this process, by (API URL, app id, installation id)."""
 
 _PREFIXES = (
     ("github_pat_", "fine-grained"),
@@ -65,6 +69,13 @@ class InstallationTokens:
         self._lock = asyncio.Lock()
         self.permissions: dict[str, str] = {}
         self.mints = 0
+        shared = _GRANTS.get(self._grant_key)
+        if shared is not None:
+            self._token, self._expires_at, self.permissions = shared
+
+    @property
+    def _grant_key(self) -> tuple[str, int, int]:
+        return (self._api_url, self.app_id, self.installation_id)
 
     @property
     def expires_at(self) -> float:
@@ -79,6 +90,7 @@ class InstallationTokens:
                     self._token, self._expires_at = SecretStr(token), expires
                     self.permissions = permissions
                     self.mints += 1
+                    _GRANTS[self._grant_key] = (self._token, expires, permissions)
         assert self._token is not None
         return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
 

@@ -408,7 +408,8 @@ class HttpClient:
             too_long = asked > left
         else:
             base = self.policy.secondary_default_wait if exc.status == 403 else 2.0
-            asked = base * 2.0 ** min(attempts.rate_limited, 16) + random.uniform(0, self.policy.jitter)
+            asked = base * 2.0 ** min(attempts.rate_limited, 16)
+            asked += random.uniform(0, self.policy.jitter)
             seconds = min(asked, left)
             too_long = seconds <= 0
         scope = self._hold_scope(pace, exc.limit_reason)

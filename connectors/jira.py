@@ -24,6 +24,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.http import HttpClient, Sleep
+from connectors.jira_parse import Cursor, parse_issue, to_ms
 from connectors.limits import (
     JIRA_BURST_LIMITS,
     JIRA_ISSUE_WRITE_LIMITS,
@@ -32,7 +33,6 @@ from connectors.limits import (
     jira_pace,
 )
 from connectors.pacing import Limit, Pacer, pacer_for
-from connectors.jira_parse import Cursor, parse_issue, to_ms
 from connectors.text import clean
 from syncer.errors import RemoteError, Unavailable
 from syncer.model import (

@@ -20,6 +20,7 @@ from typing import Any
 
 from connectors.base import Connector, PullOptions, SourceConfig, create
 from mappings.rules import RuleSet, load_rules
+from syncer.backlog import backlog_json, write_budget
 from syncer.catalog import load_catalog
 from syncer.config import Config
 from syncer.errors import ConfigError, ExitCode, RemoteError
@@ -75,6 +76,8 @@ class RunSummary:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     pending: int = 0
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    write_budget: list[dict[str, Any]] = field(default_factory=list)
     duration: float = 0.0
     pull_seconds: float = 0.0
     apply_seconds: float = 0.0
@@ -365,11 +368,18 @@ async def _run(
             summary.unchanged = earlier.unchanged + applied.unchanged
             summary.failed = earlier.failed + applied.failed
             summary.pending = applied.left_pending
+            summary.deferred = backlog_json({**earlier.deferred, **applied.deferred}, sources)
             summary.apply_seconds = round(time.monotonic() - apply_started, 3)
             if config.store_keep_days:
                 store.prune(now - timedelta(days=config.store_keep_days))
         else:
             summary.pending = store.pending_count()
+            summary.write_budget = [
+                {"source": b.source, "by_kind": dict(b.by_kind), "content": b.content,
+                 "label_creations": b.label_creations, "seconds": round(b.seconds, 1),
+                 "limits": [str(lim) for lim in b.limits], "message": b.line()}
+                for b in write_budget(summary.planned, sources)
+            ]
     finally:
         await asyncio.gather(*(c.aclose() for c in connectors.values()), return_exceptions=True)
     summary.duration = round(time.monotonic() - started, 3)

@@ -207,7 +207,14 @@ def v2_complete_pulls(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls]
+def v3_outbox_deferral(db: Database) -> None:
+    """Schema v3: a pending write-back a tracker's rate limit holds back is deferred, not
+    failed: until when its source may be written to again, and which limit said so."""
+    db.execute("alter table outbox add column deferred_until text")
+    db.execute("alter table outbox add column deferred_reason text")
+
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_outbox_deferral]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

@@ -7,6 +7,8 @@ write it can cause is migrating an older store to the current schema on open.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from connectors.base import SourceConfig
+from syncer.backlog import backlog_json
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
 from syncer.store import Store
@@ -54,8 +58,10 @@ def _run_json(row: RunRow) -> dict[str, Any]:
     }
 
 
-def collect_status(store_path: Path) -> dict[str, Any]:
-    """Everything `okrsync status` reports, as JSON-able data."""
+def collect_status(store_path: Path,
+                   sources: Mapping[str, SourceConfig] | None = None) -> dict[str, Any]:
+    """Everything `okrsync status` reports, as JSON-able data; `sources` (the config's)
+    give the deferred backlog its ETA."""
     out: dict[str, Any] = {
         "store": {"path": str(store_path), "exists": store_path.exists(),
                   "schema_version": None},
@@ -83,6 +89,7 @@ def collect_status(store_path: Path) -> dict[str, Any]:
             }
             for item in store.pending()
         ]
+        out["deferred"] = backlog_json(store.deferrals(datetime.now(UTC)), sources or {})
         out["overrides"] = counts["overrides"]
         out["broken_links"] = counts["broken_links"]
         out["untraceable"] = counts["untraceable"]
@@ -128,6 +135,8 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         )
     if len(pending) > TERMINAL_PENDING:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
+    for deferral in data.get("deferred", []):
+        console.print(f"  [yellow]deferred[/] {escape(deferral['message'])}")
     console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
                   f"untraceable epics: {data['untraceable']}")
 
@@ -147,7 +156,7 @@ def status(
     from syncer.config import load_config
 
     cfg = load_config(config)
-    data = collect_status(Path(cfg.store_path))
+    data = collect_status(Path(cfg.store_path), cfg.sources)
     if as_json:
         print(json.dumps(data, indent=2, default=str))
     else:

@@ -105,6 +105,10 @@ def print_summary(console: Console, summary: RunSummary) -> None:
                       "(nothing was written remotely or queued):")
         for wb in summary.planned:
             console.print(f"  {escape(wb.source)} {escape(wb.ticket_key)}: {escape(describe(wb))}")
+        if summary.write_budget:
+            console.print("[bold]write budget[/] (what the trackers' limits allow):")
+            for budget in summary.write_budget:
+                console.print(f"  {escape(budget['message'])}")
     else:
         console.print(
             f"write-backs: {summary.applied} applied, {summary.unchanged} already in place, "
@@ -112,6 +116,8 @@ def print_summary(console: Console, summary: RunSummary) -> None:
         )
         for key, error in summary.failed[:20]:
             console.print(f"  [red]failed[/] {escape(key)}: {escape(error)}")
+        for deferral in summary.deferred:
+            console.print(f"  [yellow]deferred[/] {escape(deferral['message'])}")
     console.print(f"took {summary.duration:.1f}s")
 
 
