@@ -67,25 +67,29 @@ def parse_limits(texts: Iterable[str]) -> tuple[Limit, ...]:
     return tuple(Limit.parse(t) for t in texts)
 
 
-def earliest(log: Log, limits: Sequence[Limit], now: float, cost: int = 1) -> float:
-    """The first time at or after `now` at which sending `cost` more keeps every limit."""
+def earliest(log: Log, limits: Sequence[Limit], now: float, cost: int = 1,
+             margin: float = 0.0) -> float:
+    """The first time at or after `now` at which sending `cost` more keeps every limit, each
+    window widened by `margin` (the server counts arrivals, which vary by latency)."""
     at = now
     for limit in limits:
         room = limit.count - min(cost, limit.count)
+        window = limit.seconds + margin
         used = 0
         for sent, spent in reversed(log):
-            if sent <= now - limit.seconds:
+            if sent <= now - window:
                 break
             used += spent
             if used > room:
-                at = max(at, sent + limit.seconds)
+                at = max(at, sent + window)
                 break
     return at
 
 
-def record(log: Log, at: float, cost: int, limits: Sequence[Limit]) -> Log:
+def record(log: Log, at: float, cost: int, limits: Sequence[Limit], margin: float = 0.0
+           ) -> Log:
     """`log` with a send at `at`, forgetting what no window can see any more."""
-    horizon = at - max((lim.seconds for lim in limits), default=0.0)
+    horizon = at - max((lim.seconds for lim in limits), default=0.0) - margin
     kept = tuple(entry for entry in log if entry[0] > horizon)
     return (*kept, (at, cost))
 
@@ -158,6 +162,8 @@ class Pacer:
     name: str = ""
     spacing: float = 0.0
     enabled: bool = True
+    margin: float = 0.2
+    """Seconds added to every window: arrivals at the server vary with latency."""
     clock: Clock = time.time
     sleep: Sleep = asyncio.sleep
     logs: dict[str, Log] = field(default_factory=dict)
@@ -198,7 +204,8 @@ class Pacer:
         if pace.serial and self.last_serial + self.spacing > at:
             at, why = self.last_serial + self.spacing, "write spacing"
         for lane in pace.lanes:
-            free = earliest(self.logs.get(lane.key, ()), lane.limits, now, lane.cost)
+            free = earliest(self.logs.get(lane.key, ()), lane.limits, now, lane.cost,
+                            self.margin)
             if free > at:
                 at, why = free, lane.name or lane.key
         return at, why
@@ -209,7 +216,7 @@ class Pacer:
         for lane in pace.lanes:
             if lane.limits:
                 self.logs[lane.key] = record(self.logs.get(lane.key, ()), at, lane.cost,
-                                             lane.limits)
+                                             lane.limits, self.margin)
         if pace.serial:
             self.last_serial = at
 

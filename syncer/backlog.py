@@ -71,13 +71,10 @@ def eta_text(count: int, limits: tuple[Limit, ...]) -> str:
     return f"done in {duration_text(count / slowest.rate)} at {rate_text(slowest)}"
 
 
-def deferral_line(d: Deferral, limits: tuple[Limit, ...] = ()) -> str:
-    """`1,840 write-backs deferred until 14:05 UTC (GitHub content limit), done in ~3 h 40
-    min at 500/h` — what `sync` and `status` print for a deferred source."""
-    line = (f"{d.source}: {d.count:,} write-back{'s' if d.count != 1 else ''} deferred until "
+def deferral_line(d: Deferral) -> str:
+    """`github: 1,840 write-backs deferred until 14:05 UTC (GitHub content limit)`."""
+    return (f"{d.source}: {d.count:,} write-back{'s' if d.count != 1 else ''} deferred until "
             f"{d.until:%H:%M} UTC ({d.reason or 'rate limit'})")
-    eta = eta_text(d.count, limits)
-    return f"{line}, {eta}" if eta else line
 
 
 @dataclass
@@ -147,5 +144,5 @@ def backlog_json(deferrals: Mapping[str, Deferral], sources: Mapping[str, Source
         limits = content_limits(sources[d.source]) if d.source in sources else ()
         out.append({"source": d.source, "count": d.count, "until": d.until.isoformat(),
                     "reason": d.reason, "eta_seconds": round(remaining_seconds(d.count, limits)),
-                    "message": deferral_line(d, limits)})
+                    "eta": eta_text(d.count, limits), "message": deferral_line(d)})
     return out

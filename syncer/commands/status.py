@@ -136,7 +136,9 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
     if len(pending) > TERMINAL_PENDING:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
     for deferral in data.get("deferred", []):
-        console.print(f"  [yellow]deferred[/] {escape(deferral['message'])}")
+        console.print(f"  [yellow]{escape(deferral['message'])}[/]")
+        if deferral["eta"]:
+            console.print(f"    {escape(deferral['eta'])}")
     console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
                   f"untraceable epics: {data['untraceable']}")
 

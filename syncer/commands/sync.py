@@ -117,7 +117,9 @@ def print_summary(console: Console, summary: RunSummary) -> None:
         for key, error in summary.failed[:20]:
             console.print(f"  [red]failed[/] {escape(key)}: {escape(error)}")
         for deferral in summary.deferred:
-            console.print(f"  [yellow]deferred[/] {escape(deferral['message'])}")
+            console.print(f"  [yellow]{escape(deferral['message'])}[/]")
+            if deferral["eta"]:
+                console.print(f"    {escape(deferral['eta'])}")
     console.print(f"took {summary.duration:.1f}s")
 
 
