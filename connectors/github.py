@@ -14,7 +14,9 @@ which would wipe people's labels), created in the repo first with a colour and d
 Goal links live in one comment per issue, found by a hidden marker, edited only when its text
 changes. Finding it costs a read of the issue's comments, except for a fresh write-back on an
 issue this run's pull saw with no comments at all: there is nothing to find, so it is created
-directly.
+directly. With `goal_link_carrier = "label"` there is no comment: the managed labels carry
+the goal links, and each epic costs one content-creating request instead of two. Writes are
+paced per credential to GitHub's secondary limits (`connectors/limits.py`).
 """
 
 from __future__ import annotations
@@ -515,8 +517,14 @@ class GitHubConnector:
             )
             status = ApplyStatus.UNCHANGED if resp.status_code == 404 else ApplyStatus.APPLIED
             return ApplyResult(status)
+        label_only = self.config.goal_link_carrier == "label"
+        if kind is WriteBackKind.SET_GOAL_LINKS and label_only:
+            return ApplyResult(ApplyStatus.UNCHANGED, writeback.remote_ref,
+                               "goal links carried by the managed labels (goal_link_carrier)")
         if kind is WriteBackKind.SET_GOAL_LINKS:
             return await self._set_goal_links(repo, number, writeback, fresh=fresh)
+        if kind is WriteBackKind.REMOVE_GOAL_LINKS and label_only and not writeback.remote_ref:
+            return ApplyResult(ApplyStatus.UNCHANGED, None, "no goal-link comment was written")
         if kind is WriteBackKind.REMOVE_GOAL_LINKS:
             return await self._remove_goal_links(repo, number, writeback)
         raise RemoteRejected(f"unsupported write-back {kind}", source=self.name)

@@ -94,6 +94,21 @@ def record(log: Log, at: float, cost: int, limits: Sequence[Limit], margin: floa
     return (*kept, (at, cost))
 
 
+def settle(log: Log, reserved: float, finished: float) -> Log:
+    """`log` with the send reserved at `reserved` moved to `finished`, when its answer came.
+
+    The server counted the request when it arrived, before it answered: a window started
+    from the answer's time can only be later than the server's, whatever the latency, so
+    the next send placed by it never lands inside the server's window.
+    """
+    for i, (sent, cost) in enumerate(log):
+        if sent == reserved:
+            rest = (*log[:i], *log[i + 1:])
+            later = next((j for j, entry in enumerate(rest) if entry[0] > finished), len(rest))
+            return (*rest[:later], (finished, cost), *rest[later:])
+    return log
+
+
 def minimum_seconds(units: int, limits: Sequence[Limit], spacing: float = 0.0) -> float:
     """The physical minimum time `units` sends take under `limits` from an empty log."""
     if units <= 0:
@@ -162,8 +177,9 @@ class Pacer:
     name: str = ""
     spacing: float = 0.0
     enabled: bool = True
-    margin: float = 0.2
-    """Seconds added to every window: arrivals at the server vary with latency."""
+    margin: float = 0.05
+    """Seconds added to every window, for clock granularity (latency is handled by moving
+    each send to the time its answer came, see `settle`)."""
     clock: Clock = time.time
     sleep: Sleep = asyncio.sleep
     logs: dict[str, Log] = field(default_factory=dict)
@@ -210,6 +226,16 @@ class Pacer:
                 at, why = free, lane.name or lane.key
         return at, why
 
+    def _settle(self, pace: Pace, reserved: float) -> None:
+        if not self.enabled:
+            return
+        finished = max(reserved, self.clock())
+        for lane in pace.lanes:
+            if lane.limits and lane.key in self.logs:
+                self.logs[lane.key] = settle(self.logs[lane.key], reserved, finished)
+        if pace.serial and self.last_serial == reserved:
+            self.last_serial = finished
+
     def _reserve(self, pace: Pace, at: float) -> None:
         if not self.enabled:
             return
@@ -250,7 +276,10 @@ class Pacer:
                 if self.held_until(pace)[0] <= at:
                     break  # else another worker was told to stop while this one slept
             self.sent += 1
-            yield
+            try:
+                yield
+            finally:
+                self._settle(pace, at)
 
 
 _PACERS: dict[str, Pacer] = {}

@@ -59,6 +59,8 @@ class DaemonState:
     consecutive_failures: int = 0
     reports_sent: int = 0
     pending_writebacks: int = 0
+    deferred_writebacks: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Per source: write-backs a rate limit defers, and until when (Unix time)."""
     syncing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,6 +80,26 @@ def pending_writebacks(store_path: Path) -> int:
             con.close()
     except sqlite3.Error:
         return 0
+
+
+def deferred_writebacks(store_path: Path) -> dict[str, tuple[int, float]]:
+    """Per source, the pending rows deferred past now and until when (read-only)."""
+    import sqlite3
+
+    if not store_path.exists():
+        return {}
+    try:
+        con = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=2)
+        try:
+            rows = con.execute(
+                "select source, count(*), max(deferred_until) from outbox where status = "
+                "'pending' and deferred_until > ? group by source",
+                [datetime.now(UTC).isoformat(timespec="microseconds")]).fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return {}
+    return {str(s): (int(n), datetime.fromisoformat(str(u)).timestamp()) for s, n, u in rows}
 
 
 class Daemon:
@@ -186,6 +208,7 @@ class Daemon:
         code = self._run_child(self._okrsync("sync", "--json"))
         duration = time.monotonic() - started
         pending = pending_writebacks(self.settings.store_path)
+        deferred = deferred_writebacks(self.settings.store_path)
         result = {0: "ok", 1: "failures", 3: "locked"}.get(code, "error")
         if code == -1 or (self._stop.is_set() and code < 0):
             result = "abandoned"
@@ -195,6 +218,7 @@ class Daemon:
             self.state.last_exit_code = code
             self.state.last_duration = duration
             self.state.pending_writebacks = pending
+            self.state.deferred_writebacks = deferred
             if code == 0:
                 self.state.last_success_at = time.time()
                 self.state.consecutive_failures = 0
@@ -258,6 +282,15 @@ class Daemon:
                 "# HELP okrsync_pending_writebacks Write-backs waiting in the outbox.",
                 "# TYPE okrsync_pending_writebacks gauge",
                 f"okrsync_pending_writebacks {self.state.pending_writebacks}",
+                "# HELP okrsync_deferred_writebacks Pending write-backs a rate limit defers.",
+                "# TYPE okrsync_deferred_writebacks gauge",
+                *(f'okrsync_deferred_writebacks{{source="{s}"}} {n}'
+                  for s, (n, _) in sorted(self.state.deferred_writebacks.items())),
+                "# HELP okrsync_deferred_until_timestamp_seconds When a source's deferred "
+                "write-backs may go.",
+                "# TYPE okrsync_deferred_until_timestamp_seconds gauge",
+                *(f'okrsync_deferred_until_timestamp_seconds{{source="{s}"}} {u:.0f}'
+                  for s, (_, u) in sorted(self.state.deferred_writebacks.items())),
                 "# HELP okrsync_last_sync_duration_seconds Duration of the last sync.",
                 "# TYPE okrsync_last_sync_duration_seconds gauge",
                 f"okrsync_last_sync_duration_seconds {self.state.last_duration:.3f}",

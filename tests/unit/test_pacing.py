@@ -19,6 +19,7 @@ from connectors.pacing import (
     minimum_seconds,
     parse_limits,
     record,
+    settle,
 )
 
 
@@ -189,3 +190,27 @@ def test_jira_lanes_answer_to_their_ratelimit_reason() -> None:
     assert reasons["burst:POST /rest/api/{v}/issue/{key}/remotelink"] == "jira-burst-based"
     read = pace_of("GET", "/rest/api/3/issue/WEB-1")
     assert not any(lane.key.startswith("issue:") for lane in read.lanes)
+
+
+def test_settle_moves_a_send_to_when_its_answer_came() -> None:
+    log = ((1.0, 1), (2.0, 5), (3.0, 1))
+    assert settle(log, 2.0, 3.5) == ((1.0, 1), (3.0, 1), (3.5, 5))
+    assert settle(log, 9.0, 10.0) == log
+
+
+def test_a_slow_answer_pushes_the_next_send_past_the_servers_window() -> None:
+    """The server counts a request when it arrives; a window started from the answer can
+    only be later, so latency never lets the next send land inside it."""
+    clock = Clock()
+    pacer = Pacer(clock=clock, sleep=clock.sleep, margin=0.0)
+    lane = Lane("content", parse_limits(["1/10"]), 1)
+    sent: list[float] = []
+
+    async def go() -> None:
+        for _ in range(2):
+            async with pacer.slot(Pace((lane,), serial=True), max_wait=60):
+                sent.append(clock.now)
+                clock.now += 3  # the answer takes 3 s
+
+    run(go())
+    assert sent[1] - sent[0] == 13
