@@ -4,10 +4,12 @@ keep this week's snapshot so trends survive later rule changes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mappings.rules import load_rules, suggest_krs
+from syncer.backlog import backlog_json
 from syncer.errors import UserError
 from syncer.model import Catalog, Ticket
 from syncer.reports.build import ReportSettings, build_weekly_report
@@ -102,6 +104,9 @@ def build_report(
         kind=kind,
         suggest=suggest if suggest is not None else make_suggester(config, catalog),
     )
+    backlog = backlog_json(store.deferrals(datetime.now(UTC)), config.sources)
+    report = replace(report, backlog=tuple(
+        f"{d['message']}, {d['eta']}" if d["eta"] else str(d["message"]) for d in backlog))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report

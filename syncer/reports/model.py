@@ -215,6 +215,8 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    backlog: tuple[str, ...] = ()
+    """The footer's note on write-backs a tracker's rate limit defers, one line per source."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""
