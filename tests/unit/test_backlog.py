@@ -16,8 +16,8 @@ from connectors.pacing import parse_limits
 from syncer.backlog import backlog_json, deferral_line, eta_text, write_budget
 from syncer.model import Page, Ticket, TicketState, WriteBack, WriteBackKind
 from syncer.reports import build_weekly_report
-from syncer.reports.render import render_html, render_json, render_markdown, render_text
 from syncer.reports.build import ReportSettings
+from syncer.reports.render import render_html, render_json, render_markdown, render_text
 from syncer.reports.weeks import parse_week
 from syncer.store import Store
 from syncer.store_deferral import Deferral
