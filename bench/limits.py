@@ -252,13 +252,13 @@ def main() -> int:
     parser.add_argument("--skip-unpaced", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    epics = 150 if args.smoke else args.epics
+    epics = 60 if args.smoke else args.epics
     texts = args.content_limit or (["20/1", "50/5"] if args.smoke else ["40/2", "250/20"])
     content = [Limit.parse(t) for t in texts]
     result: dict[str, Any] = {"epics": epics, "content_limits": [str(c) for c in content],
                               "machine": {"python": platform.python_version(),
                                           "cpus": os.cpu_count()}}
-    result["jira_burst"] = jira_burst()
+    result["jira_burst"] = jira_burst(30 if args.smoke else 50)
     print("jira burst:", json.dumps(result["jira_burst"]), flush=True)
     result["app_noop"] = app_noop(min(epics, 300), args.seed, content)
     print("app no-op:", json.dumps(result["app_noop"]), flush=True)
