@@ -481,6 +481,7 @@ class GitHubConnector:
                 if isinstance(parsed, Ticket):
                     tickets.append(parsed)
                     self._note_comments(repo, number, issue.get("comments"))
+                    self._note_labels(repo, parsed.labels)
                 else:
                     skipped.append(parsed)
             nxt = None if older else self._next_link(resp)
@@ -489,6 +490,14 @@ class GitHubConnector:
             url, params, first = nxt, None, False
 
     # -- apply ------------------------------------------------------------------------------
+
+    def _note_labels(self, repo: str, labels: tuple[str, ...]) -> None:
+        """A managed label on a pulled epic exists in its repo: no need to look it up or
+        create it (labels belong to the repo), so later runs do not ask again."""
+        prefix = self.config.managed_label_prefix.casefold()
+        for label in labels:
+            if prefix and label.casefold().startswith(prefix):
+                self._labels_ready.add((repo.casefold(), label.casefold()))
 
     def _note_comments(self, repo: str, number: int, count: Any) -> None:
         """Remember the epics this run's pull saw without any comment (ints: small at scale)."""

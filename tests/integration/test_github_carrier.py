@@ -36,3 +36,26 @@ def test_label_carrier_writes_labels_and_no_comment(tmp_path: Path) -> None:
         assert _content(sb.accounting()["github"]) == adds + label_creations
         again = okrsync("sync", "--json", "-c", str(config), sb=sb)
         assert json.loads(again.stdout)["planned_count"] == 0
+
+
+def test_a_managed_label_the_pull_saw_is_not_looked_up_again(tmp_path: Path) -> None:
+    with sandbox(epics=40, seed=8) as sb:
+        config = project(tmp_path, sb)
+        assert okrsync("sync", "-c", str(config), sb=sb).returncode == 0
+        repo, label, number = next(
+            (name, lb, other)
+            for name, r in sb.github.repos.items()
+            for n in r.issues for lb in sb.github.labels_of(name, n) if lb.startswith("goal:")
+            for other in r.issues
+            if "epic" in sb.github.labels_of(name, other)
+            and lb not in sb.github.labels_of(name, other))
+        kr = label.removeprefix("goal:")
+        sb.github.edit_issue(repo, number,
+                             labels=[*sb.github.labels_of(repo, number), f"okr:{kr}"])
+        sb.reset_accounting()
+        run = okrsync("sync", "--full", "--json", "-c", str(config), sb=sb)
+        assert run.returncode == 0, run.stderr
+        assert label in sb.github.labels_of(repo, number)
+        by_endpoint = sb.accounting()["github"]["by_endpoint"]
+        assert by_endpoint.get("GET /repos/{owner}/{repo}/labels/{name}", 0) == 0
+        assert by_endpoint.get("POST /repos/{owner}/{repo}/labels", 0) == 0
