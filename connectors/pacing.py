@@ -233,8 +233,6 @@ class Pacer:
         for lane in pace.lanes:
             if lane.limits and lane.key in self.logs:
                 self.logs[lane.key] = settle(self.logs[lane.key], reserved, finished)
-        if pace.serial and self.last_serial == reserved:
-            self.last_serial = finished
 
     def _reserve(self, pace: Pace, at: float) -> None:
         if not self.enabled:

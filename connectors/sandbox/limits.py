@@ -25,6 +25,12 @@ from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from connectors.limits import (
+    GITHUB_CONTENT_LIMITS,
+    GITHUB_POINTS_LIMIT,
+    JIRA_BURST_LIMITS,
+    JIRA_ISSUE_WRITE_LIMITS,
+)
 from connectors.pacing import Limit, Log, earliest, parse_limits, record
 from connectors.sandbox.accounting import ADMIN_PREFIX, Accounting, resolve_endpoint
 from connectors.sandbox.faults import SECONDARY_MESSAGE
@@ -53,7 +59,7 @@ class GitHubLimits:
     @classmethod
     def real(cls) -> GitHubLimits:
         """github.com's published secondary limits."""
-        return cls((Limit(80, 60), Limit(500, 3600)), Limit(900, 60), 100)
+        return cls(parse_limits(GITHUB_CONTENT_LIMITS), Limit.parse(GITHUB_POINTS_LIMIT), 100)
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,8 @@ class JiraLimits:
     def real(cls, *, quota: Limit | None = None) -> JiraLimits:
         """Jira Cloud's published per-issue and burst limits (the points quota only on ask:
         API-token traffic is not subject to it)."""
-        return cls((Limit(20, 2), Limit(100, 30)),
-                   {"GET": Limit(100, 1), "POST": Limit(100, 1), "PUT": Limit(50, 1),
-                    "DELETE": Limit(50, 1)}, quota)
+        return cls(parse_limits(JIRA_ISSUE_WRITE_LIMITS),
+                   {m: Limit.parse(v) for m, v in JIRA_BURST_LIMITS.items()}, quota)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from connectors.limits import GITHUB_CONTENT_LIMITS, GITHUB_POINTS_LIMIT, JIRA_ISSUE_WRITE_LIMITS
 from syncer.cli import app
 from syncer.errors import UserError
 
@@ -42,10 +43,10 @@ def sandbox(
         False, "--no-limits", help="Enforce no rate limits (the trackers' real ones are on by "
         "default)."),
     github_content_limit: list[str] = typer.Option(
-        ["80/60", "500/3600"], "--github-content-limit", metavar="COUNT/SECONDS",
+        list(GITHUB_CONTENT_LIMITS), "--github-content-limit", metavar="COUNT/SECONDS",
         help="GitHub content-creating requests allowed per window; repeatable."),
     github_points_limit: str = typer.Option(
-        "900/60", "--github-points-limit", metavar="POINTS/SECONDS",
+        GITHUB_POINTS_LIMIT, "--github-points-limit", metavar="POINTS/SECONDS",
         help="GitHub points per endpoint per window (a read costs 1, a write 5)."),
     github_concurrency: int = typer.Option(
         100, "--github-concurrency", min=0, help="GitHub concurrent requests (0: no limit)."),
@@ -56,7 +57,7 @@ def sandbox(
         False, "--token-etags", help="Make GitHub's ETags specific to the token, as on "
         "github.com."),
     jira_issue_write_limit: list[str] = typer.Option(
-        ["20/2", "100/30"], "--jira-issue-write-limit", metavar="COUNT/SECONDS",
+        list(JIRA_ISSUE_WRITE_LIMITS), "--jira-issue-write-limit", metavar="COUNT/SECONDS",
         help="Jira writes allowed per issue per window; repeatable."),
     jira_quota: str = typer.Option(
         "", "--jira-quota", metavar="POINTS/SECONDS",
