@@ -7,6 +7,8 @@ runs, an unchanged repo answers 304, which GitHub does not charge against the ra
 it changed, pages are read only until issues get older than the stored watermark (the `since`
 of the cursor) — a few changed epics cost one request. A `since` query parameter would change
 the URL on every run and lose the ETag, so the watermark is applied on our side instead.
+With App auth the ETag does not survive a new installation token; listings then send
+`If-Modified-Since` instead (`github_conditional.py`).
 Pull requests, which the issues listing returns too, are dropped.
 
 Write back. Managed labels are added and removed one by one (never the replace-all forms,

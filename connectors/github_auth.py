@@ -2,7 +2,8 @@
 
 Installation tokens are minted through PyGithub (it signs the app JWT and calls
 `POST /app/installations/{id}/access_tokens`) and live one hour; they are cached for the
-whole process (every connector and run in it shares one) and minted again five minutes
+whole process (every connector and run in it shares one), handed by the daemon from one
+cycle's child process to the next (`syncer.handoff`), and minted again five minutes
 before they expire. They are never written anywhere. PyGithub is blocking, so minting runs
 in a thread.
 Neither the private key nor a token ever appears in a message; PyGithub's exceptions are
@@ -19,10 +20,12 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from syncer.errors import AuthError, Unavailable
+from syncer.handoff import hand_back, inherited_grants
 
 REFRESH_BEFORE = 300.0
 _GRANTS: dict[tuple[str, int, int], tuple[SecretStr, float, dict[str, str]]] = {}
 """Valid installation tokens of this process, by (API URL, app id, installation id)."""
+_INHERITED: dict[str, tuple[str, float]] | None = None
 
 _PREFIXES = (
     ("github_pat_", "fine-grained"),
@@ -69,9 +72,23 @@ class InstallationTokens:
         self._lock = asyncio.Lock()
         self.permissions: dict[str, str] = {}
         self.mints = 0
-        shared = _GRANTS.get(self._grant_key)
+        shared = _GRANTS.get(self._grant_key) or self._inherited()
         if shared is not None:
             self._token, self._expires_at, self.permissions = shared
+
+    def _inherited(self) -> tuple[SecretStr, float, dict[str, str]] | None:
+        """A token the daemon kept from an earlier cycle (`syncer.handoff`)."""
+        global _INHERITED
+        if _INHERITED is None:
+            _INHERITED = inherited_grants()
+        grant = _INHERITED.get(self._handoff_key)
+        if grant is None:
+            return None
+        return SecretStr(grant[0]), grant[1], {}
+
+    @property
+    def _handoff_key(self) -> str:
+        return f"{self._api_url}|{self.app_id}|{self.installation_id}"
 
     @property
     def _grant_key(self) -> tuple[str, int, int]:
@@ -91,6 +108,7 @@ class InstallationTokens:
                     self.permissions = permissions
                     self.mints += 1
                     _GRANTS[self._grant_key] = (self._token, expires, permissions)
+                    hand_back(self._handoff_key, token, expires)
         assert self._token is not None
         return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
 

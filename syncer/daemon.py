@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from syncer.errors import ExitCode
+from syncer.handoff import TokenHandoff
 from syncer.schedule import MAX_BACKOFF_FACTOR, cron_fires, next_sync_delay, window_start
 
 log = logging.getLogger("okrsync.daemon")
@@ -111,6 +113,7 @@ class Daemon:
         self._child: subprocess.Popen[bytes] | None = None
         self._child_lock = threading.Lock()
         self._http: ThreadingHTTPServer | None = None
+        self._handoff = TokenHandoff()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -167,10 +170,17 @@ class Daemon:
         with self._child_lock:
             if self._stop.is_set():
                 return -1
-            child = subprocess.Popen(  # noqa: S603 - argv built from our own executable
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE, start_new_session=True,
-            )
+            env, handoff, write = self._handoff.open(os.environ)
+            try:
+                child = subprocess.Popen(  # noqa: S603 - argv built from our own executable
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE, start_new_session=True, env=env, pass_fds=(write,),
+                )
+            except BaseException:
+                os.close(handoff)
+                raise
+            finally:
+                os.close(write)
             self._child = child
         try:
             while True:
@@ -182,6 +192,7 @@ class Daemon:
         finally:
             with self._child_lock:
                 self._child = None
+            self._handoff.collect(handoff)
             if child.stderr is not None:
                 tail = child.stderr.read()[-2000:].decode(errors="replace").strip()
                 child.stderr.close()
