@@ -485,6 +485,8 @@ class HttpClient:
 def _limit_name(exc: _RateLimitWait) -> str:
     if exc.limit_reason:
         return f"Jira {exc.limit_reason}"
+    if "quota" in exc.reason:
+        return "API quota, until its reset"
     if exc.status == 403:
         return "GitHub secondary rate limit"
     return f"HTTP {exc.status} rate limit"

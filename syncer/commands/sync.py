@@ -157,8 +157,12 @@ def sync(
     Pending write-backs from earlier runs are finished first. A source that fails, or returns
     far fewer epics than the store holds, has nothing removed or flagged in this run.
 
-    Exit codes: 0 ok, 1 finished with failures (pending write-backs, a failed source),
-    2 invalid config, 3 another run holds the lock.
+    A tracker's rate limit that blocks longer than max_rate_limit_wait defers the source's
+    remaining write-backs to a later run; that is not a failure. --dry-run also prints the
+    write budget: write-backs by kind, how many create content, the time the limits impose.
+
+    Exit codes: 0 ok (deferred write-backs included), 1 finished with failures (pending
+    write-backs, a failed source), 2 invalid config, 3 another run holds the lock.
     """
     _run(config, dry_run, full, source, as_json)
 
