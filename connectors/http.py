@@ -404,7 +404,7 @@ class HttpClient:
         left = cap - attempts.waited
         if exc.seconds > 0:
             asked = exc.seconds
-            seconds = asked + random.uniform(0, self.policy.jitter)
+            seconds = min(asked + random.uniform(0, self.policy.jitter), left)
             too_long = asked > left
         else:
             base = self.policy.secondary_default_wait if exc.status == 403 else 2.0
