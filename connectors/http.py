@@ -396,27 +396,26 @@ class HttpClient:
     def _on_limited(self, exc: _RateLimitWait, pace: Pace, attempts: _Attempts,
                     what: str) -> None:
         """Decide the wait for one rate-limit answer: the server's `Retry-After`, else a
-        backoff (GitHub's secondary limit from 60 s, others from 2 s, doubling), never more
-        than what is left of `max_rate_limit_wait` for this request. With a pacer the wait
-        becomes a hold every worker of the credential respects; a wait beyond the cap ends in
-        `Deferred` (pacer) or `RateLimited`."""
+        backoff (GitHub's secondary limit from its documented 60 s, others from 2 s,
+        doubling), never more than what is left of `max_rate_limit_wait` for this request.
+        With a pacer the wait becomes a hold every worker of the credential respects.
+        A block known to outlast the cap is `Deferred` (with a pacer; else `RateLimited`):
+        nothing is sent into it. Short blocks that add up to the cap are a failure
+        (`RateLimited`), as a flaky server is not a limit to wait out."""
         cap = self.max_rate_limit_wait
         left = cap - attempts.waited
+        jitter = random.uniform(0, self.policy.jitter)
+        known = exc.seconds > 0 or exc.status == 403  # GitHub documents at least 60 s
         if exc.seconds > 0:
             asked = exc.seconds
-            seconds = min(asked + random.uniform(0, self.policy.jitter), left)
-            too_long = asked > left
         else:
             base = self.policy.secondary_default_wait if exc.status == 403 else 2.0
             asked = base * 2.0 ** min(attempts.rate_limited, 16)
-            asked += random.uniform(0, self.policy.jitter)
-            seconds = min(asked, left)
-            too_long = seconds <= 0
         scope = self._hold_scope(pace, exc.limit_reason)
-        if too_long:
-            until = self._clock() + max(asked, 1.0)
+        if known and asked > cap:
+            until = self._clock() + asked
             message = (f"{what}: the server asked to wait {asked:.0f} s ({exc.reason}), more "
-                       f"than what is left of max_rate_limit_wait = {cap:.0f} s")
+                       f"than max_rate_limit_wait = {cap:.0f} s")
             if self.pacer is not None:
                 self.pacer.hold(until, exc.reason, scope)
                 raise Deferred(f"{message}; the rest waits for a later run", until=until,
@@ -427,6 +426,14 @@ class HttpClient:
                 source=self.source,
                 status=exc.status,
             )
+        if left <= 0 or (known and asked > left):
+            raise RateLimited(
+                f"{what}: still rate limited ({exc.reason}) after waiting "
+                f"{attempts.waited:.0f} s, all of max_rate_limit_wait = {cap:.0f} s",
+                source=self.source,
+                status=exc.status,
+            )
+        seconds = min(asked + jitter, left)
         attempts.waited += seconds
         self._stats.rate_limit_waits += seconds
         exc.seconds = seconds
