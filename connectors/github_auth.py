@@ -13,6 +13,7 @@ not chained (`from None`) because they carry request details.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +24,8 @@ from syncer.errors import AuthError, Unavailable
 from syncer.handoff import hand_back, inherited_grants
 
 REFRESH_BEFORE = 300.0
-_GRANTS: dict[tuple[str, int, int], tuple[SecretStr, float, dict[str, str]]] = {}
-"""Valid installation tokens of this process, by (API URL, app id, installation id)."""
+_GRANTS: dict[str, tuple[SecretStr, float, dict[str, str]]] = {}
+"""Valid installation tokens of this process, by `_handoff_key`."""
 _INHERITED: dict[str, tuple[str, float]] | None = None
 
 _PREFIXES = (
@@ -72,7 +73,7 @@ class InstallationTokens:
         self._lock = asyncio.Lock()
         self.permissions: dict[str, str] = {}
         self.mints = 0
-        shared = _GRANTS.get(self._grant_key) or self._inherited()
+        shared = _GRANTS.get(self._handoff_key) or self._inherited()
         if shared is not None:
             self._token, self._expires_at, self.permissions = shared
 
@@ -88,11 +89,13 @@ class InstallationTokens:
 
     @property
     def _handoff_key(self) -> str:
-        return f"{self._api_url}|{self.app_id}|{self.installation_id}"
+        """The credentials a token was minted with: URL, app, installation and a digest of
+        the key (or its path), so other credentials never pick up this token."""
+        key = (self._private_key.get_secret_value() if self._private_key is not None
+               else self._private_key_path)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return f"{self._api_url}|{self.app_id}|{self.installation_id}|{digest}"
 
-    @property
-    def _grant_key(self) -> tuple[str, int, int]:
-        return (self._api_url, self.app_id, self.installation_id)
 
     @property
     def expires_at(self) -> float:
@@ -107,7 +110,7 @@ class InstallationTokens:
                     self._token, self._expires_at = SecretStr(token), expires
                     self.permissions = permissions
                     self.mints += 1
-                    _GRANTS[self._grant_key] = (self._token, expires, permissions)
+                    _GRANTS[self._handoff_key] = (self._token, expires, permissions)
                     hand_back(self._handoff_key, token, expires)
         assert self._token is not None
         return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
