@@ -207,14 +207,41 @@ def v2_complete_pulls(db: Database) -> None:
     )
 
 
-def v3_outbox_deferral(db: Database) -> None:
-    """Schema v3: a pending write-back a tracker's rate limit holds back is deferred, not
+def v3_ownership(db: Database) -> None:
+    """Schema v3: who each source writes as, and the look-alikes of okrsync's comments and
+    remote links that people or other tools left on tickets (reported, never touched)."""
+    db.execute(
+        """create table identities (
+            source text primary key,
+            kind text not null,              -- 'user' or 'app' (GitHub), 'jira'
+            login text not null,
+            display text not null,
+            seen_at text not null
+        )"""
+    )
+    db.execute(
+        """create table lookalikes (
+            source text not null,
+            ticket_key text not null,
+            kind text not null,              -- 'comment' or 'remote_link'
+            ref text not null,               -- comment id or globalId
+            author text not null,            -- comment author login or link application name
+            reason text not null,
+            first_seen text not null,
+            last_seen text not null,
+            primary key (source, ticket_key, kind, ref)
+        )"""
+    )
+
+
+def v4_outbox_deferral(db: Database) -> None:
+    """Schema v4: a pending write-back a tracker's rate limit holds back is deferred, not
     failed: until when its source may be written to again, and which limit said so."""
     db.execute("alter table outbox add column deferred_until text")
     db.execute("alter table outbox add column deferred_reason text")
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_outbox_deferral]
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership, v4_outbox_deferral]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

@@ -21,6 +21,7 @@ from connectors.base import SourceConfig
 from syncer.backlog import backlog_json
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
+from syncer.owning import ownership_status
 from syncer.store import Store
 from syncer.store_rows import RunRow
 
@@ -59,9 +60,10 @@ def _run_json(row: RunRow) -> dict[str, Any]:
 
 
 def collect_status(store_path: Path,
-                   sources: Mapping[str, SourceConfig] | None = None) -> dict[str, Any]:
-    """Everything `okrsync status` reports, as JSON-able data; `sources` (the config's)
-    give the deferred backlog its ETA."""
+                   configured: Mapping[str, SourceConfig] | None = None) -> dict[str, Any]:
+    """Everything `okrsync status` reports, as JSON-able data; `configured` (the config's
+    sources) lets it name stored sources that are no longer configured and gives the
+    deferred backlog its ETA."""
     out: dict[str, Any] = {
         "store": {"path": str(store_path), "exists": store_path.exists(),
                   "schema_version": None},
@@ -89,10 +91,12 @@ def collect_status(store_path: Path,
             }
             for item in store.pending()
         ]
-        out["deferred"] = backlog_json(store.deferrals(datetime.now(UTC)), sources or {})
+        out["deferred"] = backlog_json(store.deferrals(datetime.now(UTC)), configured or {})
         out["overrides"] = counts["overrides"]
         out["broken_links"] = counts["broken_links"]
         out["untraceable"] = counts["untraceable"]
+        out["ownership"] = ownership_status(
+            store, out["tickets"] if configured is None else configured)
     return out
 
 
@@ -141,6 +145,24 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
             console.print(f"    {escape(deferral['eta'])}")
     console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
                   f"untraceable epics: {data['untraceable']}")
+    print_ownership(console, data.get("ownership") or {})
+
+
+def print_ownership(console: Console, own: dict[str, Any]) -> None:
+    """Who each source writes as, and what needs attention: look-alikes, orphaned sources."""
+    for source, who in own.get("identities", {}).items():
+        console.print(f"{escape(source)} writes as {escape(who['login'])} ({who['kind']})")
+    lookalikes = own.get("lookalikes", [])
+    if lookalikes:
+        console.print(f"[yellow]needs attention:[/] {len(lookalikes)} look-alikes of okrsync's "
+                      "comments or links, left untouched:")
+        for item in lookalikes[:TERMINAL_PENDING]:
+            console.print(f"  {escape(item['source'])} {escape(item['ticket'])} "
+                          f"{item['kind']} {escape(item['ref'])}: {escape(item['reason'])}")
+    for source, count in own.get("orphaned_sources", {}).items():
+        console.print(f"[yellow]needs attention:[/] source {escape(source)} is not configured "
+                      f"but the store holds {count} of its epics (orphaned): "
+                      f"`okrsync forget {escape(source)}` removes them from the store")
 
 
 @app.command()

@@ -120,6 +120,8 @@ def print_summary(console: Console, summary: RunSummary) -> None:
             console.print(f"  [yellow]{escape(deferral['message'])}[/]")
             if deferral["eta"]:
                 console.print(f"    {escape(deferral['eta'])}")
+    for notice in summary.notices:
+        console.print(f"[yellow]note:[/] {escape(notice)}")
     console.print(f"took {summary.duration:.1f}s")
 
 

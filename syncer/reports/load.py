@@ -107,6 +107,9 @@ def build_report(
     backlog = backlog_json(store.deferrals(datetime.now(UTC)), config.sources)
     report = replace(report, backlog=tuple(
         f"{d['message']}, {d['eta']}" if d["eta"] else str(d["message"]) for d in backlog))
+    from syncer.owning import attention
+
+    report = replace(report, attention=tuple(attention(store, config.sources)))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report

@@ -217,6 +217,8 @@ class WeeklyReport:
     team: str | None = None
     backlog: tuple[str, ...] = ()
     """The footer's note on write-backs a tracker's rate limit defers, one line per source."""
+    attention: tuple[str, ...] = ()
+    """Needs attention: look-alikes of okrsync's artifacts, sources no longer configured."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""
