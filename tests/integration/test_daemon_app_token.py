@@ -13,7 +13,7 @@ from pathlib import Path
 
 from connectors.sandbox import sandbox
 from syncer.handoff import TokenHandoff, dump_grants, parse_grants
-from tests.helpers.e2e import env_for, project
+from tests.helpers.app_auth import app_project
 
 MINT = "POST /app/installations/{installation_id}/access_tokens"
 
@@ -37,14 +37,8 @@ def test_grants_round_trip_and_expired_ones_are_dropped() -> None:
 
 def test_daemon_cycles_share_one_installation_token(tmp_path: Path) -> None:
     with sandbox(epics=30, seed=12, token_etags=True) as sb:
-        config = project(tmp_path, sb)
-        key = tmp_path / "app.pem"
-        key.write_text(sb.app_private_key)
-        config.write_text(config.read_text().replace(
-            'token = ""\norg =', f'app_id = {sb.app_id}\ninstallation_id = {sb.installation_id}'
-            f'\nprivate_key_path = "{key}"\norg =') + "\n[daemon]\njitter_seconds = 0\n")
-        env = env_for(sb)
-        env.pop("OKRSYNC_SOURCES__GITHUB__TOKEN")
+        config, env = app_project(tmp_path, sb)
+        config.write_text(config.read_text() + "\n[daemon]\njitter_seconds = 0\n")
         proc = subprocess.Popen(
             [sys.executable, "-m", "syncer.cli", "daemon", "--config", str(config),
              "--interval", "0.5", "--log-format", "json", "--no-report"],

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.sandbox import sandbox
-from tests.helpers.e2e import ROOT, env_for, okrsync, project, remote_state
+from tests.helpers.app_auth import app_project
+from tests.helpers.e2e import ROOT, okrsync, project, remote_state
 
 LIMITED = """pacing = true
 content_limits = ["6/3600"]
@@ -93,14 +94,7 @@ def test_a_dry_run_prints_the_write_budget(tmp_path: Path) -> None:
 
 def test_a_no_op_app_sync_costs_no_quota_with_token_specific_etags(tmp_path: Path) -> None:
     with sandbox(epics=60, seed=7, token_etags=True) as sb:
-        config = project(tmp_path, sb)
-        key = tmp_path / "app.pem"
-        key.write_text(sb.app_private_key)
-        config.write_text(config.read_text().replace(
-            'token = ""\norg =', f'app_id = {sb.app_id}\ninstallation_id = {sb.installation_id}'
-            f'\nprivate_key_path = "{key}"\norg ='))
-        env = env_for(sb)
-        env.pop("OKRSYNC_SOURCES__GITHUB__TOKEN")
+        config, env = app_project(tmp_path, sb)
         for _ in range(2):
             assert _cli(env, "sync", "-c", str(config)).returncode == 0
         _age_github(sb, seconds=30)  # as if the last change were half a minute old
