@@ -56,6 +56,7 @@ token = ""
 org = "{org}"
 epic_label = "epic"
 pacing = false
+link_url_template = "https://okr.example.com/kr/{{kr_id}}"
 
 [teams.product]
 owner = "Omar Haddad"
