@@ -264,6 +264,8 @@ class SourceCursor:
     org_etag: str | None = None
     org_repos: list[str] = field(default_factory=list)
     org_modified: str | None = None
+    scope: dict[str, Any] | None = None
+    """The org, repos and epic selector the cursor was made for (None: an older cursor)."""
 
     def dumps(self) -> str:
         data: dict[str, Any] = {
@@ -273,6 +275,8 @@ class SourceCursor:
             data["org"] = {"etag": self.org_etag, "repos": list(self.org_repos)}
             if self.org_modified:
                 data["org"]["modified"] = self.org_modified
+        if self.scope is not None:
+            data["scope"] = self.scope
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -304,5 +308,6 @@ class SourceCursor:
             names = org.get("repos")
             if isinstance(names, list):
                 org_repos = [str(n) for n in names if isinstance(n, str)]
+        scope = data.get("scope")
         return cls(repos=repos, org_etag=org_etag, org_repos=org_repos,
-                   org_modified=org_modified)
+                   org_modified=org_modified, scope=scope if isinstance(scope, dict) else None)

@@ -234,14 +234,32 @@ def v3_ownership(db: Database) -> None:
     )
 
 
-def v4_outbox_deferral(db: Database) -> None:
-    """Schema v4: a pending write-back a tracker's rate limit holds back is deferred, not
+def v4_held_links(db: Database) -> None:
+    """Schema v4: tickets whose goal links a revert undid and that the next syncs leave
+    alone until their mapping changes (a rule or the ticket) or the hold is released."""
+    db.execute(
+        """create table held_links (
+            source text not null,
+            ticket_key text not null,
+            kr_ids text not null,
+            run_id integer not null,
+            revert_run_id integer,
+            held_at text not null,
+            primary key (source, ticket_key)
+        )"""
+    )
+
+
+def v5_outbox_deferral(db: Database) -> None:
+    """Schema v5: a pending write-back a tracker's rate limit holds back is deferred, not
     failed: until when its source may be written to again, and which limit said so."""
     db.execute("alter table outbox add column deferred_until text")
     db.execute("alter table outbox add column deferred_reason text")
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership, v4_outbox_deferral]
+MIGRATIONS: list[Migration] = [
+    v1_initial, v2_complete_pulls, v3_ownership, v4_held_links, v5_outbox_deferral,
+]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

@@ -62,18 +62,6 @@ class DeferralStore(StoreBase):
                 for s, n, until, reason in rows}
 
     @guarded
-    def outbox_counts(self, now: datetime | None = None) -> dict[str, int]:
-        """Pending write-backs (every `status = 'pending'` row) and how many of them are
-        deferred past `now` — the one count `status`, `/metrics` and reports show."""
-        pending = int(self._one("select count(*) from outbox where status = 'pending'")[0])
-        deferred = 0
-        if now is not None:
-            deferred = int(self._one(
-                "select count(*) from outbox where status = 'pending' and deferred_until > ?",
-                [ts(now)])[0])
-        return {"pending": pending, "deferred": deferred}
-
-    @guarded
     def pending_drain_ids(self, sources: Sequence[str]) -> list[int]:
         """The ids of the pending rows of `sources` in drain order (see `DRAIN_ORDER`)."""
         if not sources:

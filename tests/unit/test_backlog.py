@@ -55,13 +55,18 @@ def test_drain_order_active_then_planned_then_done_newest_first(tmp_path: Path) 
         assert [k for k, _ in order[::2]] == ["acme/a#4", "acme/a#3", "acme/a#2", "acme/a#1"]
         assert [kind for _, kind in order[:2]] == ["add_label", "set_goal_links"]
 
-        until = T0 + timedelta(hours=1)
-        assert store.defer_source("github", until, "GitHub content limit", now=T0) == 8
-        assert store.outbox_counts(T0) == {"pending": 8, "deferred": 8}
-        assert store.outbox_counts(until + timedelta(seconds=1))["deferred"] == 0
-        (deferral,) = store.deferrals(T0).values()
+        now = datetime.now(UTC)
+        until = now + timedelta(hours=1)
+        assert store.defer_source("github", until, "GitHub content limit", now=now) == 8
+        counts = store.outbox_counts()
+        assert (counts["pending"], counts["deferred"]) == (8, 8)
+        assert store.outbox_counts("jira")["deferred"] == 0
+        (deferral,) = store.deferrals(now).values()
         assert (deferral.count, deferral.until, deferral.reason) == (
             8, until, "GitHub content limit")
+        store.defer_source("github", now - timedelta(minutes=1), "GitHub content limit",
+                           now=now)
+        assert store.outbox_counts()["deferred"] == 0 and store.deferrals(now) == {}
 
 
 def test_words_for_a_deferred_backlog() -> None:
