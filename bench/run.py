@@ -58,7 +58,8 @@ class SandboxProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "syncer.cli", "sandbox", "--epics", str(epics), "--seed",
              str(seed), "--token", TOKEN, "--jira-port", str(self.jira_port),
-             "--github-port", str(self.github_port), "--github-quota", str(QUOTA)],
+             "--github-port", str(self.github_port), "--github-quota", str(QUOTA),
+             "--no-limits"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
         )
         deadline = time.monotonic() + 300

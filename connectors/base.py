@@ -45,6 +45,11 @@ class SourceConfig(BaseModel):
         "holds for the source removes nothing and flags nothing untraceable",
     )
     managed_label_prefix: str = "goal:"
+    pacing: bool = Field(
+        default=True,
+        description="stay under the tracker's published limits (false: send as fast as "
+        "max_concurrency allows and only react to the server's rate-limit answers)",
+    )
     link_url_template: str = ""
 
     @field_validator("*", mode="before")

@@ -7,6 +7,8 @@ runs, an unchanged repo answers 304, which GitHub does not charge against the ra
 it changed, pages are read only until issues get older than the stored watermark (the `since`
 of the cursor) — a few changed epics cost one request. A `since` query parameter would change
 the URL on every run and lose the ETag, so the watermark is applied on our side instead.
+With App auth the ETag does not survive a new installation token; listings then send
+`If-Modified-Since` instead (`github_conditional.py`).
 Pull requests, which the issues listing returns too, are dropped.
 
 Write back. Managed labels are added and removed one by one (never the replace-all forms,
@@ -15,7 +17,10 @@ Goal links live in one comment per issue, found by a hidden marker and okrsync's
 (`connectors.ownership`: a person's comment carrying the marker is never edited or deleted),
 edited only when its text changes. Finding it costs a read of the issue's comments, except
 for a fresh write-back on an issue this run's pull saw with no comments at all: there is
-nothing to find, so it is created directly.
+nothing to find, so it is created directly. With `goal_link_carrier = "label"` there is no
+comment: the managed labels carry the goal links, and each epic costs one content-creating
+request instead of two. Writes are paced per credential to GitHub's secondary limits
+(`connectors/limits.py`).
 """
 
 from __future__ import annotations
@@ -29,11 +34,12 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.github_auth import InstallationTokens, token_kind
 from connectors.github_comment import has_marker, render_goal_comment
+from connectors.github_conditional import conditional_headers, validators
 from connectors.github_parse import (
     RepoCursor,
     SourceCursor,
@@ -45,7 +51,15 @@ from connectors.github_parse import (
     type_name,
 )
 from connectors.http import HttpClient
+from connectors.limits import (
+    GITHUB_CONTENT_LIMITS,
+    GITHUB_POINTS_LIMIT,
+    check_limits,
+    github_credential,
+    github_pace,
+)
 from connectors.ownership import Identity, Inspections, Owned, comment_kr_ids, split_comments
+from connectors.pacing import Limit, Pacer, pacer_for
 from connectors.paging import checked_next_link
 from connectors.scope import describe_change
 from connectors.text import valid_hypothesis_pattern
@@ -87,6 +101,21 @@ class GitHubSourceConfig(SourceConfig):
     page_size: int = 100
     hypothesis_pattern: str = ""
     label_color: str = "0e8a16"
+    content_limits: list[str] = list(GITHUB_CONTENT_LIMITS)
+    points_limit: str = GITHUB_POINTS_LIMIT
+    write_spacing: float = Field(default=1.0, ge=0)
+    goal_link_carrier: Literal["label", "label+comment"] = "label+comment"
+
+    @field_validator("content_limits")
+    @classmethod
+    def _limits(cls, value: list[str]) -> list[str]:
+        return check_limits(value)
+
+    @field_validator("points_limit")
+    @classmethod
+    def _points(cls, value: str) -> str:
+        Limit.parse(value)
+        return value
 
     @field_validator("repos")
     @classmethod
@@ -181,6 +210,7 @@ class GitHubConnector:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         if not isinstance(config, GitHubSourceConfig):
             raise TypeError("GitHubConnector needs a GitHubSourceConfig")
@@ -206,6 +236,12 @@ class GitHubConnector:
                 source=self.name,
             )
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+        secret = config.token.get_secret_value() if config.token is not None else ""
+        self.pacer = pacer or (pacer_for(
+            github_credential(config.api_url, secret, config.app_id, config.installation_id),
+            lambda: Pacer(name=self.name, spacing=config.write_spacing, enabled=config.pacing),
+        ) if sleep is None else Pacer(name=self.name, spacing=config.write_spacing,
+                                      enabled=config.pacing, sleep=sleep))
         self._http = HttpClient(
             base_url=config.api_url,
             source=self.name,
@@ -216,6 +252,8 @@ class GitHubConnector:
             max_retries=config.max_retries,
             max_rate_limit_wait=config.max_rate_limit_wait,
             transport=transport,
+            pacer=self.pacer,
+            pace_of=github_pace(config.content_limits, config.points_limit),
             **extra,
         )
         self._origin = httpx.URL(config.api_url + "/")
@@ -301,7 +339,8 @@ class GitHubConnector:
     async def _org_repos(self, state: SourceCursor) -> list[str]:
         """Every non-archived repo of the org with issues on; the list is ETag-cached too."""
         org = quote(self.config.org, safe="")
-        headers = {"If-None-Match": state.org_etag} if state.org_etag and state.org_repos else None
+        headers = conditional_headers(state.org_etag, state.org_modified,
+                                      app=self._app is not None) if state.org_repos else None
         url: str | None = f"/orgs/{org}/repos"
         params: dict[str, Any] | None = {"type": "all", "per_page": 100}
         names: list[str] = []
@@ -314,7 +353,7 @@ class GitHubConnector:
             if first and resp.status_code == 304:
                 return list(state.org_repos)
             if first:
-                state.org_etag = resp.headers.get("etag")
+                state.org_etag, state.org_modified = validators(resp)
             for repo in self._json_list(resp, "GET /orgs/{org}/repos"):
                 if not isinstance(repo, dict) or not isinstance(repo.get("full_name"), str):
                     continue
@@ -418,8 +457,9 @@ class GitHubConnector:
         endpoint = "GET /repos/{o}/{r}/issues"
         url: str | None = f"/repos/{repo}/issues"
         params: dict[str, Any] | None = self._listing_params()
-        headers = {"If-None-Match": rc.etag} if rc.etag else None
+        headers = conditional_headers(rc.etag, rc.modified, app=self._app is not None)
         etag: str | None = None
+        modified: str | None = None
         newest: list[tuple[int, Any]] = []  # the issues at the newest `updated_at` listed
         first = True
         while url:
@@ -429,7 +469,7 @@ class GitHubConnector:
             if first and resp.status_code == 304:
                 return
             if first:
-                etag = resp.headers.get("etag")
+                etag, modified = validators(resp)
             tickets: list[Ticket] = []
             skipped: list[Skipped] = []
             older = False
@@ -463,14 +503,23 @@ class GitHubConnector:
                 if isinstance(parsed, Ticket):
                     tickets.append(parsed)
                     self._note_comments(repo, number, issue.get("comments"))
+                    self._note_labels(repo, parsed.labels)
                 else:
                     skipped.append(parsed)
             nxt = None if older else self._next_link(resp)
-            final = rc.advanced(newest, etag) if nxt is None else None
+            final = rc.advanced(newest, etag, modified) if nxt is None else None
             await queue.put(_Chunk(repo, tuple(tickets), tuple(skipped), final))
             url, params, first = nxt, None, False
 
     # -- apply ------------------------------------------------------------------------------
+
+    def _note_labels(self, repo: str, labels: tuple[str, ...]) -> None:
+        """A managed label on a pulled epic exists in its repo: no need to look it up or
+        create it (labels belong to the repo), so later runs do not ask again."""
+        prefix = self.config.managed_label_prefix.casefold()
+        for label in labels:
+            if prefix and label.casefold().startswith(prefix):
+                self._labels_ready.add((repo.casefold(), label.casefold()))
 
     def _note_comments(self, repo: str, number: int, count: Any) -> None:
         """Remember the epics this run's pull saw without any comment (ints: small at scale)."""
@@ -502,8 +551,14 @@ class GitHubConnector:
             )
             status = ApplyStatus.UNCHANGED if resp.status_code == 404 else ApplyStatus.APPLIED
             return ApplyResult(status)
+        label_only = self.config.goal_link_carrier == "label"
+        if kind is WriteBackKind.SET_GOAL_LINKS and label_only:
+            return ApplyResult(ApplyStatus.UNCHANGED, writeback.remote_ref,
+                               "goal links carried by the managed labels (goal_link_carrier)")
         if kind is WriteBackKind.SET_GOAL_LINKS:
             return await self._set_goal_links(repo, number, writeback, fresh=fresh)
+        if kind is WriteBackKind.REMOVE_GOAL_LINKS and label_only and not writeback.remote_ref:
+            return ApplyResult(ApplyStatus.UNCHANGED, None, "no goal-link comment was written")
         if kind is WriteBackKind.REMOVE_GOAL_LINKS:
             return await self._remove_goal_links(repo, number, writeback)
         raise RemoteRejected(f"unsupported write-back {kind}", source=self.name)

@@ -1,8 +1,11 @@
 """GitHub credentials: what kind of token a source has, and GitHub App installation tokens.
 
 Installation tokens are minted through PyGithub (it signs the app JWT and calls
-`POST /app/installations/{id}/access_tokens`) and live one hour; they are cached and minted
-again five minutes before they expire. PyGithub is blocking, so minting runs in a thread.
+`POST /app/installations/{id}/access_tokens`) and live one hour; they are cached for the
+whole process (every connector and run in it shares one), handed by the daemon from one
+cycle's child process to the next (`syncer.handoff`), and minted again five minutes
+before they expire. They are never written anywhere. PyGithub is blocking, so minting runs
+in a thread.
 Neither the private key nor a token ever appears in a message; PyGithub's exceptions are
 not chained (`from None`) because they carry request details.
 """
@@ -10,6 +13,7 @@ not chained (`from None`) because they carry request details.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +21,12 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from syncer.errors import AuthError, RateLimited, RemoteError, Unavailable
+from syncer.handoff import hand_back, inherited_grants
 
 REFRESH_BEFORE = 300.0
+_GRANTS: dict[str, tuple[SecretStr, float, dict[str, str]]] = {}
+"""Valid installation tokens of this process, by `_handoff_key`."""
+_INHERITED: dict[str, tuple[str, float]] | None = None
 
 _PREFIXES = (
     ("github_pat_", "fine-grained"),
@@ -65,6 +73,29 @@ class InstallationTokens:
         self._lock = asyncio.Lock()
         self.permissions: dict[str, str] = {}
         self.mints = 0
+        shared = _GRANTS.get(self._handoff_key) or self._inherited()
+        if shared is not None:
+            self._token, self._expires_at, self.permissions = shared
+
+    def _inherited(self) -> tuple[SecretStr, float, dict[str, str]] | None:
+        """A token the daemon kept from an earlier cycle (`syncer.handoff`)."""
+        global _INHERITED
+        if _INHERITED is None:
+            _INHERITED = inherited_grants()
+        grant = _INHERITED.get(self._handoff_key)
+        if grant is None:
+            return None
+        return SecretStr(grant[0]), grant[1], {}
+
+    @property
+    def _handoff_key(self) -> str:
+        """The credentials a token was minted with: URL, app, installation and a digest of
+        the key (or its path), so other credentials never pick up this token."""
+        key = (self._private_key.get_secret_value() if self._private_key is not None
+               else self._private_key_path)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return f"{self._api_url}|{self.app_id}|{self.installation_id}|{digest}"
+
 
     @property
     def expires_at(self) -> float:
@@ -79,6 +110,8 @@ class InstallationTokens:
                     self._token, self._expires_at = SecretStr(token), expires
                     self.permissions = permissions
                     self.mints += 1
+                    _GRANTS[self._handoff_key] = (self._token, expires, permissions)
+                    hand_back(self._handoff_key, token, expires)
         assert self._token is not None
         return {"Authorization": f"Bearer {self._token.get_secret_value()}"}
 

@@ -191,11 +191,15 @@ class RepoCursor:
     etag: str | None = None
     boundary: dict[str, str] = field(default_factory=dict)
     scope: str = ""
+    modified: str | None = None
+    """`Last-Modified` of that first page, for App auth (see `github_conditional`)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"since": self.since, "etag": self.etag, "boundary": self.boundary}
         if self.scope:
             out["scope"] = self.scope
+        if self.modified:
+            out["modified"] = self.modified
         return out
 
     @classmethod
@@ -206,7 +210,9 @@ class RepoCursor:
         etag = data.get("etag")
         boundary = data.get("boundary")
         scope = data.get("scope")
+        modified = data.get("modified")
         return cls(
+            modified=modified if isinstance(modified, str) else None,
             since=since if isinstance(since, str) else None,
             etag=etag if isinstance(etag, str) else None,
             boundary=(
@@ -230,7 +236,8 @@ class RepoCursor:
         """Strictly before the watermark: in a newest-first listing, nothing after it is new."""
         return self.since is not None and updated < parse_time(self.since)
 
-    def advanced(self, seen: Iterable[tuple[int, datetime]], etag: str | None) -> RepoCursor:
+    def advanced(self, seen: Iterable[tuple[int, datetime]], etag: str | None,
+                 modified: str | None = None) -> RepoCursor:
         """The cursor after storing the issues in `seen` (number, updated_at)."""
         since = parse_time(self.since) if self.since else None
         boundary = dict(self.boundary)
@@ -245,6 +252,7 @@ class RepoCursor:
             etag=etag,
             boundary=boundary,
             scope=self.scope,
+            modified=modified,
         )
 
 
@@ -255,6 +263,7 @@ class SourceCursor:
     repos: dict[str, RepoCursor] = field(default_factory=dict)
     org_etag: str | None = None
     org_repos: list[str] = field(default_factory=list)
+    org_modified: str | None = None
     scope: dict[str, Any] | None = None
     """The org, repos and epic selector the cursor was made for (None: an older cursor)."""
 
@@ -264,6 +273,8 @@ class SourceCursor:
         }
         if self.org_etag or self.org_repos:
             data["org"] = {"etag": self.org_etag, "repos": list(self.org_repos)}
+            if self.org_modified:
+                data["org"]["modified"] = self.org_modified
         if self.scope is not None:
             data["scope"] = self.scope
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
@@ -288,7 +299,10 @@ class SourceCursor:
         org = data.get("org")
         org_etag: str | None = None
         org_repos: list[str] = []
+        org_modified: str | None = None
         if isinstance(org, dict):
+            modified = org.get("modified")
+            org_modified = modified if isinstance(modified, str) else None
             etag = org.get("etag")
             org_etag = etag if isinstance(etag, str) else None
             names = org.get("repos")
@@ -296,4 +310,4 @@ class SourceCursor:
                 org_repos = [str(n) for n in names if isinstance(n, str)]
         scope = data.get("scope")
         return cls(repos=repos, org_etag=org_etag, org_repos=org_repos,
-                   scope=scope if isinstance(scope, dict) else None)
+                   org_modified=org_modified, scope=scope if isinstance(scope, dict) else None)

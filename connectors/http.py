@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
+from connectors.pacing import EVERYTHING, Deferred, Pace, Pacer
 from connectors.refusals import READ_METHODS, is_idempotent, redirect_target, refuses_token
 from syncer.errors import (
     AnswerLost,
@@ -83,17 +84,20 @@ class _Transient(Exception):
 class _RateLimitWait(Exception):
     """The server asked to wait `seconds` before trying again."""
 
-    def __init__(self, seconds: float, reason: str, status: int):
+    def __init__(self, seconds: float, reason: str, status: int, limit_reason: str = ""):
         super().__init__(reason)
         self.seconds = seconds
         self.reason = reason
         self.status = status
+        self.limit_reason = limit_reason
+        self.held = False
 
 
 @dataclass
 class _Attempts:
     transient: int = 0
     rate_limited: int = 0
+    waited: float = 0.0
 
 
 class HttpClient:
@@ -115,8 +119,12 @@ class HttpClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
         clock: Callable[[], float] = time.time,
+        pacer: Pacer | None = None,
+        pace_of: Callable[[str, str], Pace] | None = None,
     ) -> None:
         self.source = source
+        self.pacer = pacer
+        self._pace_of = pace_of
         self.max_retries = max_retries
         self.max_rate_limit_wait = max_rate_limit_wait
         self.backoff_base = backoff_base
@@ -193,20 +201,25 @@ class HttpClient:
         name = endpoint or f"{method} {path}"
         attempts = _Attempts()
         resend = is_idempotent(method, idempotent)
+        pace = self._pace_of(method, path) if self._pace_of is not None else Pace()
 
         async def attempt() -> httpx.Response:
             await self._respect_pause()
-            try:
-                return await self._attempt(method, url_or_path, path, name, params, json,
-                                           headers, expect)
-            except _Transient as exc:
-                if resend or not exc.sent:
+            async with self._slot(pace, f"{method} {path}"):
+                try:
+                    return await self._attempt(method, url_or_path, path, name, params, json,
+                                               headers, expect)
+                except _RateLimitWait as exc:
+                    self._on_limited(exc, pace, attempts, f"{method} {path}")
                     raise
-                raise AnswerLost(
-                    f"{method} {path}: the answer was lost ({exc.reason}); the write may "
-                    "have landed, so it is not resent blindly",
-                    source=self.source, status=exc.status,
-                ) from exc
+                except _Transient as exc:
+                    if resend or not exc.sent:
+                        raise
+                    raise AnswerLost(
+                        f"{method} {path}: the answer was lost ({exc.reason}); the write may "
+                        "have landed, so it is not resent blindly",
+                        source=self.source, status=exc.status,
+                    ) from exc
 
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((_Transient, _RateLimitWait)),
@@ -284,15 +297,8 @@ class HttpClient:
         wait = self._rate_limit_wait(response)
         if wait is not None:
             seconds, reason = wait
-            if seconds > self.max_rate_limit_wait:
-                raise RateLimited(
-                    f"{method} {path}: the server asked to wait {seconds:.0f} s ({reason}), "
-                    f"more than max_rate_limit_wait = {self.max_rate_limit_wait:.0f} s; raise "
-                    f"`max_rate_limit_wait` in [sources.{self.source}] or run later",
-                    source=self.source,
-                    status=status,
-                )
-            raise _RateLimitWait(seconds, reason, status)
+            raise _RateLimitWait(seconds, reason, status,
+                                 response.headers.get("ratelimit-reason", "").strip())
         if 300 <= status < 400 and status != 304 and method not in READ_METHODS:
             target = self._scrub(redirect_target(response.headers.get("location", "")))
             raise RemoteRejected(
@@ -352,7 +358,7 @@ class HttpClient:
                 return retry_after, f"HTTP 403 Retry-After {retry_after:.0f} s"
             if remaining == 0:
                 return _until_reset(h, now), "HTTP 403 quota exhausted until x-ratelimit-reset"
-            return self.policy.secondary_default_wait, "HTTP 403 secondary rate limit"
+            return 0.0, "HTTP 403 secondary rate limit"
         if retry_after is not None:
             return retry_after, f"HTTP 429 Retry-After {retry_after:.0f} s"
         if remaining == 0 and _header_reset(h, now) is not None:
@@ -397,17 +403,76 @@ class HttpClient:
     def _wait_for(self, state: RetryCallState, attempts: _Attempts) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _RateLimitWait):
-            if exc.seconds <= 0:
-                seconds = self._backoff(attempts.rate_limited)
-            else:
-                seconds = exc.seconds + random.uniform(0, self.policy.jitter)
-            self._stats.rate_limit_waits += seconds
-            log.debug("%s: rate limited (%s), waiting %.1fs", self.source, exc.reason, seconds)
+            seconds = 0.0 if exc.held else exc.seconds
+            log.debug("%s: rate limited (%s), waiting %.1fs", self.source, exc.reason,
+                      exc.seconds)
             return seconds
         delay = self._backoff(attempts.transient)
         if isinstance(exc, _Transient) and exc.wait_hint > 0:
             delay = max(delay, min(exc.wait_hint, self.max_rate_limit_wait))
         return delay
+
+    def _slot(self, pace: Pace, what: str) -> contextlib.AbstractAsyncContextManager[None]:
+        if self.pacer is None:
+            return contextlib.nullcontext()
+        return self.pacer.slot(pace, max_wait=self.max_rate_limit_wait, source=self.source,
+                               what=what)
+
+    def _on_limited(self, exc: _RateLimitWait, pace: Pace, attempts: _Attempts,
+                    what: str) -> None:
+        """Decide the wait for one rate-limit answer: the server's `Retry-After`, else a
+        backoff (GitHub's secondary limit from its documented 60 s, others from 2 s,
+        doubling), never more than what is left of `max_rate_limit_wait` for this request.
+        With a pacer the wait becomes a hold every worker of the credential respects.
+        A block known to outlast the cap is `Deferred` (with a pacer; else `RateLimited`):
+        nothing is sent into it. Short blocks that add up to the cap are a failure
+        (`RateLimited`), as a flaky server is not a limit to wait out."""
+        cap = self.max_rate_limit_wait
+        left = cap - attempts.waited
+        jitter = random.uniform(0, self.policy.jitter)
+        known = exc.seconds > 0 or exc.status == 403  # GitHub documents at least 60 s
+        if exc.seconds > 0:
+            asked = exc.seconds
+        else:
+            base = self.policy.secondary_default_wait if exc.status == 403 else 2.0
+            asked = base * 2.0 ** min(attempts.rate_limited, 16)
+        scope = self._hold_scope(pace, exc.limit_reason)
+        if known and asked > cap:
+            until = self._clock() + asked
+            message = (f"{what}: the server asked to wait {asked:.0f} s ({exc.reason}), more "
+                       f"than max_rate_limit_wait = {cap:.0f} s")
+            if self.pacer is not None:
+                self.pacer.hold(until, exc.reason, scope)
+                raise Deferred(f"{message}; the rest waits for a later run", until=until,
+                               limit=_limit_name(exc), source=self.source, status=exc.status)
+            raise RateLimited(
+                f"{message}; raise `max_rate_limit_wait` in [sources.{self.source}] or run "
+                "later",
+                source=self.source,
+                status=exc.status,
+            )
+        if left <= 0 or (known and asked > left):
+            raise RateLimited(
+                f"{what}: still rate limited ({exc.reason}) after waiting "
+                f"{attempts.waited:.0f} s, all of max_rate_limit_wait = {cap:.0f} s",
+                source=self.source,
+                status=exc.status,
+            )
+        seconds = min(asked + jitter, left)
+        attempts.waited += seconds
+        self._stats.rate_limit_waits += seconds
+        exc.seconds = seconds
+        if self.pacer is not None:
+            self.pacer.hold(self._clock() + seconds, exc.reason, scope)
+            exc.held = True
+
+    @staticmethod
+    def _hold_scope(pace: Pace, limit_reason: str) -> tuple[str, ...]:
+        """The lanes a rate-limit answer stops: those answering to its `RateLimit-Reason`
+        (a Jira issue, an endpoint's burst), else the whole credential."""
+        lanes = tuple(lane.key for lane in pace.lanes if limit_reason and
+                      lane.reason == limit_reason)
+        return lanes or (EVERYTHING,)
 
     def _backoff(self, failures: int) -> float:
         """Exponential backoff with full jitter on top: base, 2*base, 4*base ... capped at 60 s."""
@@ -447,6 +512,16 @@ class HttpClient:
         if len(text) > MAX_ERROR_TEXT:
             text = text[: MAX_ERROR_TEXT - 1] + "…"
         return self._scrub(text)
+
+
+def _limit_name(exc: _RateLimitWait) -> str:
+    if exc.limit_reason:
+        return f"Jira {exc.limit_reason}"
+    if "quota" in exc.reason:
+        return "API quota, until its reset"
+    if exc.status == 403:
+        return "GitHub secondary rate limit"
+    return f"HTTP {exc.status} rate limit"
 
 
 def _shown_url(response: httpx.Response, path: str) -> str:

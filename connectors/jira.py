@@ -27,6 +27,13 @@ from connectors.base import PullOptions, SourceConfig, register
 from connectors.fields import missing_field
 from connectors.http import HttpClient, Sleep
 from connectors.jira_parse import WONT_DO_RESOLUTIONS, Cursor, parse_issue, to_ms
+from connectors.limits import (
+    JIRA_BURST_LIMITS,
+    JIRA_ISSUE_WRITE_LIMITS,
+    check_limits,
+    jira_credential,
+    jira_pace,
+)
 from connectors.ownership import (
     APPLICATION,
     Identity,
@@ -36,6 +43,7 @@ from connectors.ownership import (
     kr_of_global_id,
     split_links,
 )
+from connectors.pacing import Limit, Pacer, pacer_for
 from connectors.paging import PageTokens
 from connectors.scope import describe_change
 from connectors.text import clean, valid_hypothesis_pattern
@@ -77,6 +85,22 @@ class JiraSourceConfig(SourceConfig):
     story_points_field: str = ""
     hypothesis_pattern: str = ""
     notify_users: bool = False
+    issue_write_limits: list[str] = list(JIRA_ISSUE_WRITE_LIMITS)
+    burst_limits: dict[str, str] = dict(JIRA_BURST_LIMITS)
+
+    @field_validator("issue_write_limits")
+    @classmethod
+    def _limits(cls, value: list[str]) -> list[str]:
+        return check_limits(value)
+
+    @field_validator("burst_limits")
+    @classmethod
+    def _bursts(cls, value: dict[str, str]) -> dict[str, str]:
+        for method, limit in value.items():
+            if method.upper() not in ("GET", "POST", "PUT", "DELETE"):
+                raise ValueError(f"burst_limits: {method!r} is not GET, POST, PUT or DELETE")
+            Limit.parse(limit)
+        return value
     wont_do_resolutions: list[str] = Field(default_factory=lambda: list(WONT_DO_RESOLUTIONS))
     """Resolution names that make a done epic a killed bet rather than a shipped one
     (compared case-insensitively, apostrophes ignored)."""
@@ -155,6 +179,7 @@ class JiraConnector:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         if not isinstance(config, JiraSourceConfig):
             raise TypeError(f"JiraConnector needs a JiraSourceConfig, got {type(config).__name__}")
@@ -166,6 +191,10 @@ class JiraConnector:
             auth = f"Basic {basic}"
         else:
             auth = f"Bearer {token}"
+        self.pacer = pacer or (pacer_for(
+            jira_credential(config.api_base, auth),
+            lambda: Pacer(name=self.name, enabled=config.pacing),
+        ) if sleep is None else Pacer(name=self.name, enabled=config.pacing, sleep=sleep))
         self._http = HttpClient(
             base_url=config.api_base,
             source=self.name,
@@ -176,7 +205,9 @@ class JiraConnector:
             max_retries=config.max_retries,
             max_rate_limit_wait=config.max_rate_limit_wait,
             transport=transport,
-            sleep=sleep,
+            sleep=sleep or asyncio.sleep,
+            pacer=self.pacer,
+            pace_of=jira_pace(config.issue_write_limits, config.burst_limits),
         )
         self._api = config.api
         self._issue_locks: dict[str, _IssueLock] = {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from syncer.daemon_view import SourceView, health_body, metrics_text, read_sources
 from syncer.errors import ExitCode
+from syncer.handoff import TokenHandoff
 from syncer.schedule import MAX_BACKOFF_FACTOR, cron_fires, next_sync_delay, window_start
 from syncer.source_health import failed_sources
 
@@ -94,6 +96,7 @@ class Daemon:
         self._child: subprocess.Popen[bytes] | None = None
         self._child_lock = threading.Lock()
         self._http: ThreadingHTTPServer | None = None
+        self._handoff = TokenHandoff()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -154,11 +157,18 @@ class Daemon:
         with self._child_lock:
             if self._stop.is_set():
                 return -1
-            child = subprocess.Popen(  # noqa: S603 - argv built from our own executable
-                argv, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL if stdout is None else stdout,
-                stderr=subprocess.PIPE, start_new_session=True,
-            )
+            env, handoff, write = self._handoff.open(os.environ)
+            try:
+                child = subprocess.Popen(  # noqa: S603 - argv built from our own executable
+                    argv, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL if stdout is None else stdout,
+                    stderr=subprocess.PIPE, start_new_session=True, env=env, pass_fds=(write,),
+                )
+            except BaseException:
+                os.close(handoff)
+                raise
+            finally:
+                os.close(write)
             self._child = child
         try:
             while True:
@@ -170,6 +180,7 @@ class Daemon:
         finally:
             with self._child_lock:
                 self._child = None
+            self._handoff.collect(handoff)
             if child.stderr is not None:
                 tail = child.stderr.read()[-2000:].decode(errors="replace").strip()
                 child.stderr.close()

@@ -24,6 +24,7 @@ from connectors.base import Connector, PullOptions, SourceConfig, create
 from connectors.scope import scope_change
 from mappings.rules import RuleSet, load_rules
 from syncer import owning
+from syncer.backlog import backlog_json, write_budget
 from syncer.catalog import load_catalog
 from syncer.config import Config
 from syncer.errors import ConfigError, ExitCode, OkrsyncError, RemoteError, StoreError
@@ -85,6 +86,9 @@ class RunSummary:
     pending: int = 0
     parked: int = 0
     waiting: int = 0
+    due: int = 0
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    write_budget: list[dict[str, Any]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     duration: float = 0.0
     pull_seconds: float = 0.0
@@ -93,11 +97,10 @@ class RunSummary:
     @property
     def exit_code(self) -> ExitCode:
         """1 when a source was unhealthy, a write-back failed in this run, or pending ones
-        that were due were left; parked ones and ones waiting out a backoff (both shown by
-        `status`) and dropped ones (journalled) do not fail the run."""
+        that were due were left; parked ones, ones waiting out a backoff, ones a rate limit
+        deferred (all shown by `status`) and dropped ones (journalled) do not fail the run."""
         unhealthy = any(not s.healthy for s in self.sources)
-        due = self.pending - self.parked - self.waiting
-        if unhealthy or self.failed or (due > 0 and not self.dry_run):
+        if unhealthy or self.failed or (self.due > 0 and not self.dry_run):
             return ExitCode.FAILURES
         return ExitCode.OK
 
@@ -477,12 +480,20 @@ async def _run(
             summary.pending = counts["pending"]
             summary.parked = counts["parked"]
             summary.waiting = counts["waiting"]
+            summary.due = store.due_count(datetime.now(UTC))
+            summary.deferred = backlog_json(applied.deferred, sources)
             summary.apply_seconds = round(time.monotonic() - apply_started, 3)
             owning.record_inspections(store, connectors, now=now)
             if config.store_keep_days:
                 store.prune(now - timedelta(days=config.store_keep_days))
         else:
             summary.pending = store.pending_count()
+            summary.write_budget = [
+                {"source": b.source, "by_kind": dict(b.by_kind), "content": b.content,
+                 "label_creations": b.label_creations, "seconds": round(b.seconds, 1),
+                 "limits": [str(lim) for lim in b.limits], "message": b.line()}
+                for b in write_budget(summary.planned, sources)
+            ]
         summary.notices += owning.attention(store, config.sources)
     finally:
         await asyncio.gather(*(c.aclose() for c in connectors.values()), return_exceptions=True)

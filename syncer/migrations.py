@@ -262,9 +262,17 @@ def v5_outbox_parking(db: Database) -> None:
         db.execute(f"alter table outbox add column {column}")
 
 
+def v6_outbox_deferral(db: Database) -> None:
+    """Schema v6: a pending write-back a tracker's rate limit holds back is deferred, not
+    failed: until when its source may be written to again, and which limit said so."""
+    db.execute("alter table outbox add column deferred_until text")
+    db.execute("alter table outbox add column deferred_reason text")
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership, v4_held_links,
-                               v5_outbox_parking]
+
+MIGRATIONS: list[Migration] = [
+    v1_initial, v2_complete_pulls, v3_ownership, v4_held_links, v5_outbox_parking,
+    v6_outbox_deferral,
+]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

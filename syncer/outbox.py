@@ -4,7 +4,12 @@ Write-backs are already in the store before any remote call, so a crash or kill 
 nothing: what was not marked done stays pending and the next run applies it again (each
 connector's apply is idempotent). One ticket's write-backs run in order (labels before goal
 links); different tickets run concurrently within each source's concurrency limit. The outbox
-is read in batches, one finished before the next starts, so memory does not grow with it.
+is read in batches, one finished before the next starts, so memory does not grow with it,
+in drain order (active epics first, then planned, then done; see `store_deferral`).
+
+When a tracker's limit blocks a source longer than it may wait (`Deferred`), the source's
+apply phase ends there: its remaining rows stay pending, deferred until the limit allows
+more, and later runs before that time do not send into the block.
 
 Failures are told apart (`syncer.errors`): a refused token (AuthError) stops the source; a
 ticket that is gone (404/410) drops its write-back with a journal entry and does not fail the
@@ -27,10 +32,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from connectors.base import Connector
+from connectors.pacing import Deferred
 from syncer.errors import AuthError, NotFound, RemoteError, Unavailable
 from syncer.model import ApplyStatus
 from syncer.parking import RetryPolicy, after_refusal
 from syncer.store import OutboxItem, Store
+from syncer.store_deferral import Deferral
 
 BATCH = 2000
 """Outbox items read and applied per batch: bounds memory and the number of tasks."""
@@ -50,6 +57,7 @@ class ApplyOutcome:
     parked: int = 0
     left_pending: int = 0
     by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+    deferred: dict[str, Deferral] = field(default_factory=dict)
 
     def count(self, source: str, outcome: str) -> None:
         per = self.by_source.setdefault(source, {"applied": 0, "unchanged": 0, "failed": 0})
@@ -92,15 +100,21 @@ async def apply_pending(
     outcome = ApplyOutcome()
     limits = {name: asyncio.Semaphore(max(1, concurrency.get(name, 8))) for name in connectors}
     refused: set[str] = set()
+    blocked = {s: d for s, d in store.deferrals(datetime.now(UTC)).items() if s in connectors}
+    stopped: dict[str, Deferred] = {}
 
     async def one_ticket(source: str, items: list[OutboxItem]) -> None:
         async with limits[source]:
             for position, item in enumerate(items):
-                if source in refused:
+                if source in refused or source in stopped:
                     return
                 try:
                     result = await connectors[source].apply(item.writeback,
                                                             fresh=is_fresh(item))
+                except Deferred as exc:
+                    if source not in stopped or stopped[source].until < exc.until:
+                        stopped[source] = exc
+                    return
                 except AuthError as exc:
                     refused.add(source)
                     _fail(item, exc)
@@ -152,15 +166,23 @@ async def apply_pending(
         if progress:
             progress(item.writeback.source, "dropped")
 
-    after_id = 0
     started = datetime.now(UTC)
-    while batch := store.pending(after_id=after_id, limit=BATCH, due=started):
-        after_id = batch[-1].id
+    ids = store.pending_drain_ids(sorted(set(connectors) - set(blocked)), due=started)
+    for start in range(0, len(ids), BATCH):
         by_ticket: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
-        for item in batch:
+        for item in store.pending_items(ids[start:start + BATCH]):
             wb = item.writeback
-            if wb.source in connectors:
+            if wb.source not in stopped:
                 by_ticket[(wb.source, wb.ticket_key)].append(item)
         await asyncio.gather(*(one_ticket(src, items) for (src, _), items in by_ticket.items()))
-    outcome.left_pending = store.pending_count()
+    now = datetime.now(UTC)
+    for source, exc in stopped.items():
+        until = datetime.fromtimestamp(exc.until, UTC)
+        count = store.defer_source(source, until, exc.limit, now=now)
+        outcome.deferred[source] = Deferral(source, count, until, exc.limit)
+    for source, held in blocked.items():  # rows this run queued wait with the older ones
+        count = store.defer_source(source, held.until, held.reason, now=now)
+        outcome.deferred[source] = Deferral(source, count, held.until, held.reason)
+    outcome.left_pending = store.pending_count() - sum(
+        d.count for d in outcome.deferred.values())
     return outcome

@@ -6,7 +6,9 @@ from __future__ import annotations
 from syncer.store_base import StoreBase, guarded
 from syncer.store_rows import RunRow, run_of
 
-OUTBOX_STATES: dict[str, str] = {}
+OUTBOX_STATES: dict[str, str] = {
+    "deferred": "deferred_until > strftime('%Y-%m-%dT%H:%M:%f', 'now')",
+}
 """Named subsets of the pending outbox rows, as SQL conditions over `outbox` (a parked or
 deferred row stays `status = 'pending'`). A feature that adds such a state adds its condition
 here; a state without one counts 0, so every consumer shows the same keys."""

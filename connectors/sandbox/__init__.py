@@ -13,6 +13,7 @@ The servers speak the real REST shapes over real HTTP (see docs/sandbox.md), so 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -24,9 +25,10 @@ from connectors.sandbox.data import ORG, bulk_load, generate, load_scenario
 from connectors.sandbox.faults import FaultInjector, FaultSpec
 from connectors.sandbox.jira import JIRA_USER, JiraState
 from connectors.sandbox.jira import build_app as build_jira_app
+from connectors.sandbox.limits import Clock, GitHubLimiter, GitHubLimits, JiraLimiter, JiraLimits
 from connectors.sandbox.server import serve
 
-__all__ = ["JIRA_USER", "Sandbox", "sandbox"]
+__all__ = ["JIRA_USER", "GitHubLimits", "JiraLimits", "Sandbox", "sandbox"]
 
 APP_ID = 424242
 INSTALLATION_ID = 4242
@@ -67,6 +69,12 @@ class Sandbox:
     installation_id: int = INSTALLATION_ID
     _accounting: dict[str, Accounting] = field(default_factory=dict, repr=False)
     _injectors: dict[str, FaultInjector] = field(default_factory=dict, repr=False)
+    _limiters: list[GitHubLimiter | JiraLimiter] = field(default_factory=list, repr=False)
+
+    def reset_limits(self) -> None:
+        """Empty the enforced rate-limit windows (e.g. after a benchmark's setup)."""
+        for limiter in self._limiters:
+            limiter.windows.reset()
 
     def accounting(self) -> dict[str, dict[str, Any]]:
         """`{"jira": snapshot, "github": snapshot}` (see `Accounting.snapshot`)."""
@@ -95,10 +103,16 @@ def sandbox(
     jira_flavour: Literal["cloud", "datacenter"] = "cloud",
     jira_port: int = 0,
     github_port: int = 0,
+    github_limits: GitHubLimits | None = None,
+    jira_limits: JiraLimits | None = None,
+    token_etags: bool = False,
+    clock: Clock = time.time,
 ) -> Iterator[Sandbox]:
     """Start the sandbox Jira and GitHub on loopback; stop both when the block ends.
 
     `data` (a scenario dict or JSON file) replaces the generated `epics`/`seed` data.
+    `github_limits` / `jira_limits` enforce rate limits (none by default; `.real()` gives the
+    published ones), timed by `clock`; `token_etags` makes GitHub's ETags token-specific.
     """
     from connectors.sandbox.github import GitHubState
     from connectors.sandbox.github import build_app as build_github_app
@@ -117,11 +131,21 @@ def sandbox(
     github_app = build_github_app(
         github_state, token=token, accounting=accounting["github"],
         injector=injectors["github"], app_id=APP_ID, app_public_key_pem=public_pem,
-        installation_id=INSTALLATION_ID,
+        installation_id=INSTALLATION_ID, token_etags=token_etags,
     )
+    limiters: list[GitHubLimiter | JiraLimiter] = []
+    served: dict[str, Any] = {"jira": jira_app, "github": github_app}
+    if github_limits is not None:
+        limiters.append(GitHubLimiter(github_app, github_limits,
+                                      accounting=accounting["github"], clock=clock))
+        served["github"] = limiters[-1]
+    if jira_limits is not None:
+        limiters.append(JiraLimiter(jira_app, jira_limits, accounting=accounting["jira"],
+                                    clock=clock))
+        served["jira"] = limiters[-1]
     with ExitStack() as stack:
-        jira_server = stack.enter_context(serve(jira_app, port=jira_port))
-        github_server = stack.enter_context(serve(github_app, port=github_port))
+        jira_server = stack.enter_context(serve(served["jira"], port=jira_port))
+        github_server = stack.enter_context(serve(served["github"], port=github_port))
         jira_state.base_url = jira_server.url
         yield Sandbox(
             jira_url=jira_server.url,
@@ -134,4 +158,5 @@ def sandbox(
             app_private_key=private_pem,
             _accounting=accounting,
             _injectors=injectors,
+            _limiters=limiters,
         )

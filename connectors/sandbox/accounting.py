@@ -76,6 +76,7 @@ class Accounting:
         self._quota = 0
         self._bytes = 0
         self._not_modified = 0
+        self._limited: Counter[str] = Counter()
 
     def record(self, endpoint: str, status: int, *, bytes_out: int = 0, quota: int = 0) -> None:
         """Count one answered request; status 0 (`DROPPED`) means the connection was dropped."""
@@ -93,6 +94,13 @@ class Accounting:
         with self._lock:
             self._faults[kind] += 1
 
+    def record_limit(self, reason: str) -> None:
+        """Count one request refused by an enforced rate limit (`secondary-content`,
+        `jira-per-issue-on-write` ...): GitHub's are `secondary_limited`, Jira's
+        `rate_limited` by reason."""
+        with self._lock:
+            self._limited[reason] += 1
+
     def snapshot(self) -> dict[str, Any]:
         """A JSON-ready copy of the counters at this moment."""
         with self._lock:
@@ -104,6 +112,9 @@ class Accounting:
                 "bytes": self._bytes,
                 "not_modified": self._not_modified,
                 "faults": dict(sorted(self._faults.items())),
+                "secondary_limited": sum(n for r, n in self._limited.items()
+                                         if r.startswith("secondary-")),
+                "rate_limited": dict(sorted(self._limited.items())),
             }
 
     def reset(self) -> None:
@@ -113,6 +124,7 @@ class Accounting:
             self._by_endpoint.clear()
             self._by_status.clear()
             self._faults.clear()
+            self._limited.clear()
             self._quota = 0
             self._bytes = 0
             self._not_modified = 0

@@ -63,11 +63,18 @@ def _repos(call: Call, owner: str | None) -> list[RepoRecord]:
     return [r for r in repos if owner is None or r.owner.lower() == owner.lower()]
 
 
+def _newest(stamps: list[str]) -> str | None:
+    return max(stamps, default=None)
+
+
 def org_repos(call: Call) -> Reply:
     if str(call.params["org"]).lower() != call.state.org.lower():
         raise GitHubError(404, "Not Found")
-    return paginate(call, _repos(call, call.state.org),
-                    lambda r: render_repo(r, call.base, open_issues=_open_count(r)))
+    repos = _repos(call, call.state.org)
+    reply = paginate(call, repos, lambda r: render_repo(r, call.base, open_issues=_open_count(r)))
+    reply.last_modified = _newest([str(r.data.get("updated_at") or r.data["created_at"])
+                                   for r in repos])
+    return reply
 
 
 def user_repos(call: Call) -> Reply:
@@ -183,8 +190,10 @@ def _filtered(call: Call, repo: RepoRecord) -> list[int]:
 def list_issues(call: Call) -> Reply:
     repo = call.state.repo(call.full_name)
     numbers = _filtered(call, repo)
-    return paginate(call, numbers,
-                    lambda n: render_issue(call.state, repo, repo.issues[n], call.base))
+    reply = paginate(call, numbers,
+                     lambda n: render_issue(call.state, repo, repo.issues[n], call.base))
+    reply.last_modified = _newest([i.updated_at for i in repo.issues.values()])
+    return reply
 
 
 def get_issue(call: Call) -> Reply:
@@ -366,12 +375,15 @@ def not_found(call: Call) -> Reply:
 
 def build_app(state: GitHubState, *, token: str, accounting: Accounting | None = None,
               injector: FaultInjector | None = None, app_id: int | str = 1,
-              app_public_key_pem: str | bytes = "", installation_id: int = 1) -> Starlette:
+              app_public_key_pem: str | bytes = "", installation_id: int = 1,
+              token_etags: bool = False) -> Starlette:
     """The sandbox GitHub app. With an `injector`, faults are injected in front of the handlers
-    (so callers must not wrap it in `fault_middleware` again); admin routes under `/_sandbox/`."""
+    (so callers must not wrap it in `fault_middleware` again); admin routes under `/_sandbox/`.
+    `token_etags` makes ETags specific to the token, as github.com's are."""
     pem = app_public_key_pem.decode() if isinstance(app_public_key_pem, bytes) else (
         app_public_key_pem)
     server = Server(state, token, accounting, app_id, pem, installation_id)
+    server.token_etags = token_etags
 
     def r(method: str, path: str, handler: Handler, **options: Any) -> Route:
         return server.route(method, path, guarded(method, handler), **options)

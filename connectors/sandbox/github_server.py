@@ -114,6 +114,9 @@ class Server:
         self.public_key = public_key
         self.installation_id = int(installation_id)
         self.minted: dict[str, float] = {}
+        self.token_etags = False
+        """ETags specific to the token, as on github.com (`Vary: Authorization`): a new
+        installation token never gets a 304 for an `If-None-Match` from the previous one."""
 
     # auth ----------------------------------------------------------------------------------
 
@@ -251,7 +254,8 @@ class Server:
         headers = dict(reply.headers)
         status = reply.status
         if status == 200:
-            headers["ETag"] = 'W/"' + hashlib.sha256(content).hexdigest() + '"'
+            salt = request.headers.get("authorization", "").encode() if self.token_etags else b""
+            headers["ETag"] = 'W/"' + hashlib.sha256(content + salt).hexdigest() + '"'
             if reply.last_modified:
                 headers["Last-Modified"] = format_datetime(parse_time(reply.last_modified),
                                                            usegmt=True)

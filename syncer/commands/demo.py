@@ -45,6 +45,9 @@ email = "{jira_user}"
 token = ""
 jql = "{jql}"
 link_url_template = "https://okr.example.com/kr/{{kr_id}}"
+# The sandbox enforces no rate limits unless started with them; real trackers do, so
+# leave `pacing` on (the default) for a real site.
+pacing = false
 
 [sources.github]
 kind = "github"
@@ -52,6 +55,7 @@ api_url = "{github_url}"
 token = ""
 org = "{org}"
 epic_label = "epic"
+pacing = false
 link_url_template = "https://okr.example.com/kr/{{kr_id}}"
 
 [teams.product]

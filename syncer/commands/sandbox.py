@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from connectors.limits import GITHUB_CONTENT_LIMITS, GITHUB_POINTS_LIMIT, JIRA_ISSUE_WRITE_LIMITS
 from syncer.cli import app
 from syncer.errors import UserError
 
@@ -38,6 +39,30 @@ def sandbox(
         help="GitHub's primary rate limit per hour (5000 like a personal token; raise it to "
         "measure throughput rather than the quota).",
     ),
+    no_limits: bool = typer.Option(
+        False, "--no-limits", help="Enforce no rate limits (the trackers' real ones are on by "
+        "default)."),
+    github_content_limit: list[str] = typer.Option(
+        list(GITHUB_CONTENT_LIMITS), "--github-content-limit", metavar="COUNT/SECONDS",
+        help="GitHub content-creating requests allowed per window; repeatable."),
+    github_points_limit: str = typer.Option(
+        GITHUB_POINTS_LIMIT, "--github-points-limit", metavar="POINTS/SECONDS",
+        help="GitHub points per endpoint per window (a read costs 1, a write 5)."),
+    github_concurrency: int = typer.Option(
+        100, "--github-concurrency", min=0, help="GitHub concurrent requests (0: no limit)."),
+    github_retry_after: bool = typer.Option(
+        True, "--github-retry-after/--no-github-retry-after",
+        help="Whether GitHub's secondary-limit answers carry Retry-After."),
+    token_etags: bool = typer.Option(
+        False, "--token-etags", help="Make GitHub's ETags specific to the token, as on "
+        "github.com."),
+    jira_issue_write_limit: list[str] = typer.Option(
+        list(JIRA_ISSUE_WRITE_LIMITS), "--jira-issue-write-limit", metavar="COUNT/SECONDS",
+        help="Jira writes allowed per issue per window; repeatable."),
+    jira_quota: str = typer.Option(
+        "", "--jira-quota", metavar="POINTS/SECONDS",
+        help="Enforce a Jira points quota, e.g. 65000/3600 (off by default: API-token traffic "
+        "has none)."),
     serve_for: float | None = typer.Option(None, "--for", hidden=True,
                                            help="Stop after this many seconds (for tests)."),
 ) -> None:
@@ -49,6 +74,7 @@ def sandbox(
     """
     from connectors.sandbox import sandbox as start_sandbox
     from connectors.sandbox.faults import FaultSpec
+    from connectors.sandbox.limits import describe_limits, limits_from_options
     from connectors.sandbox.server import ServerError
 
     if jira_flavour not in ("cloud", "datacenter"):
@@ -59,13 +85,22 @@ def sandbox(
         FaultSpec.parse(faults)
     except ValueError as exc:
         raise UserError(str(exc), key="--faults") from exc
+    try:
+        github_limits, jira_limits = limits_from_options(
+            off=no_limits, content=github_content_limit, points=github_points_limit,
+            concurrency=github_concurrency, retry_after=github_retry_after,
+            issue_writes=jira_issue_write_limit, quota=jira_quota)
+    except ValueError as exc:
+        raise UserError(str(exc), key="--github-content-limit / --jira-issue-write-limit"
+                        ) from exc
     if data is not None and not data.is_file():
         raise UserError("scenario file not found", file=str(data), key="--data")
     console = Console(highlight=False, soft_wrap=True)
     try:
         with start_sandbox(epics=epics, seed=seed, faults=faults, data=data, token=token,
                            jira_flavour=flavour, jira_port=jira_port,
-                           github_port=github_port) as sb:
+                           github_port=github_port, github_limits=github_limits,
+                           jira_limits=jira_limits, token_etags=token_etags) as sb:
             sb.github.set_quota(limit=github_quota)
             info = {
                 "jira_url": sb.jira_url, "jira_flavour": flavour, "jira_user": sb.jira_user,
@@ -85,6 +120,7 @@ def sandbox(
                               f"{sb.installation_id}")
                 if faults:
                     console.print(f"  faults: {escape(faults)}")
+                console.print(f"  limits: {escape(describe_limits(github_limits, jira_limits))}")
                 console.print("Serving until Ctrl-C.")
             deadline = None if serve_for is None else time.monotonic() + serve_for
             try:

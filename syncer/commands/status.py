@@ -7,7 +7,8 @@ write it can cause is migrating an older store to the current schema on open.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from connectors.base import SourceConfig
 from connectors.text import printable
+from syncer.backlog import backlog_json
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
 from syncer.owning import ownership_status
@@ -66,10 +69,12 @@ def _error_of(summary: dict[str, Any]) -> str | None:
     return "; ".join(f"{name}: {why}" for name, why in failed) or None
 
 
-def collect_status(store_path: Path, configured: Iterable[str] | None = None) -> dict[str, Any]:
+def collect_status(store_path: Path, configured: Iterable[str] | None = None,
+                   sources: Mapping[str, SourceConfig] | None = None) -> dict[str, Any]:
     """Everything `okrsync status` reports, as JSON-able data; `configured` (the config's
     source names) shows every configured source even before its first run, and lets it name
-    stored sources that are no longer configured."""
+    stored sources that are no longer configured; `sources` give the deferred backlog its
+    ETA."""
     names = None if configured is None else list(configured)
     out: dict[str, Any] = {
         "store": {"path": str(store_path), "exists": store_path.exists(),
@@ -111,6 +116,7 @@ def collect_status(store_path: Path, configured: Iterable[str] | None = None) ->
             }
             for item in store.pending()
         ]
+        out["deferred"] = backlog_json(store.deferrals(datetime.now(UTC)), sources or {})
         out["overrides"] = counts["overrides"]
         out["broken_links"] = counts["broken_links"]
         out["untraceable"] = counts["untraceable"]
@@ -168,6 +174,10 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         )
     if len(pending) > TERMINAL_PENDING:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
+    for deferral in data.get("deferred", []):
+        console.print(f"  [yellow]{escape(deferral['message'])}[/]")
+        if deferral["eta"]:
+            console.print(f"    {escape(deferral['eta'])}")
     held = data["held"]
     if held:
         noun = "ticket" if len(held) == 1 else "tickets"
@@ -249,7 +259,7 @@ def status(
     from syncer.config import load_config
 
     cfg = load_config(config, credentials=False)
-    data = collect_status(Path(cfg.store_path), cfg.sources)
+    data = collect_status(Path(cfg.store_path), cfg.sources, sources=cfg.sources)
     if as_json:
         print(json.dumps(data, indent=2, default=str))
     else:

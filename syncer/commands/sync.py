@@ -108,6 +108,10 @@ def print_summary(console: Console, summary: RunSummary) -> None:
                       "(nothing was written remotely or queued):")
         for wb in summary.planned:
             console.print(f"  {escape(wb.source)} {escape(wb.ticket_key)}: {escape(describe(wb))}")
+        if summary.write_budget:
+            console.print("[bold]write budget[/] (what the trackers' limits allow):")
+            for budget in summary.write_budget:
+                console.print(f"  {escape(budget['message'])}")
     else:
         console.print(
             f"write-backs: {summary.applied} applied, {summary.unchanged} already in place, "
@@ -120,6 +124,10 @@ def print_summary(console: Console, summary: RunSummary) -> None:
             console.print(f"  [red]failed[/] {escape(key)}: {escape(error)}")
         for key, reason in summary.dropped[:20]:
             console.print(f"  dropped {escape(key)}: {escape(reason)}")
+        for deferral in summary.deferred:
+            console.print(f"  [yellow]{escape(deferral['message'])}[/]")
+            if deferral["eta"]:
+                console.print(f"    {escape(deferral['eta'])}")
     for notice in summary.notices:
         console.print(f"[yellow]note:[/] {escape(notice)}")
     console.print(f"took {summary.duration:.1f}s")
@@ -160,9 +168,13 @@ def sync(
     A source that fails, or returns far fewer epics than the store holds, has nothing removed
     or flagged in this run. Write-backs of deleted tickets are dropped (journalled).
 
-    Exit codes: 0 ok, 1 finished with failures (a write-back failed in this run, a failed
-    source, due write-backs left pending; parked or backing-off ones do not count),
-    2 invalid config, 3 another run holds the lock.
+    A tracker's rate limit that blocks longer than max_rate_limit_wait defers the source's
+    remaining write-backs to a later run; that is not a failure. --dry-run also prints the
+    write budget: write-backs by kind, how many create content, the time the limits impose.
+
+    Exit codes: 0 ok (deferred write-backs included), 1 finished with failures (a write-back
+    failed in this run, a failed source, due write-backs left pending; parked, backing-off
+    and deferred ones do not count), 2 invalid config, 3 another run holds the lock.
     """
     _run(config, dry_run, full, source, as_json)
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mappings.rules import load_rules, suggest_krs
+from syncer.backlog import backlog_json
 from syncer.errors import UserError
 from syncer.model import Catalog, Ticket
 from syncer.reports.build import ReportSettings, build_weekly_report
@@ -106,6 +107,9 @@ def build_report(
         kind=kind,
         suggest=suggest if suggest is not None else make_suggester(config, catalog),
     )
+    backlog = backlog_json(store.deferrals(datetime.now(UTC)), config.sources)
+    report = replace(report, backlog=tuple(
+        f"{d['message']}, {d['eta']}" if d["eta"] else str(d["message"]) for d in backlog))
     from syncer.owning import attention
 
     report = replace(report, attention=tuple(attention(store, config.sources)),

@@ -274,6 +274,8 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    backlog: tuple[str, ...] = ()
+    """The footer's note on write-backs a tracker's rate limit defers, one line per source."""
     previous: WeekFigures | None = None
     """The week before's figures, from its kept snapshot (None when okrsync has none)."""
     team_previous: dict[str, WeekFigures] = field(default_factory=dict)
