@@ -143,6 +143,13 @@ class ReportSettings(_Section):
         return value
 
 
+class SuggestSettings(_Section):
+    """`[suggest]`: suggestions below `min_confidence` (a calibrated probability that the
+    top key result is the one a person would pick) are not shown."""
+
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
 class DaemonConfig(_Section):
     interval_seconds: float = Field(default=900.0, gt=0)
     jitter_seconds: float = Field(default=60.0, ge=0)
@@ -166,6 +173,7 @@ class _Layered(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     report: ReportSettings = ReportSettings()
     daemon: DaemonConfig = DaemonConfig()
+    suggest: SuggestSettings = SuggestSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -196,6 +204,7 @@ class Config:
     report: ReportSettings
     daemon: DaemonConfig
     store_keep_days: int = 180
+    suggest: SuggestSettings = field(default_factory=SuggestSettings)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def team_of(self, project: str) -> Team | None:
@@ -223,6 +232,7 @@ class Config:
             "smtp": _mask(self.smtp),
             "report": _mask(self.report),
             "daemon": _mask(self.daemon),
+            "suggest": _mask(self.suggest),
         }
 
 
@@ -292,6 +302,7 @@ def load_config(path: Path | None = None) -> Config:
         smtp=layered.smtp,
         report=layered.report,
         daemon=layered.daemon,
+        suggest=layered.suggest,
         warnings=tuple(warnings),
     )
 

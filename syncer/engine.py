@@ -22,11 +22,12 @@ from connectors.base import Connector, PullOptions, SourceConfig, create
 from mappings.rules import RuleSet, load_rules
 from syncer.catalog import load_catalog
 from syncer.config import Config
+from syncer.decided import accepted_of, with_accepted
 from syncer.errors import ConfigError, ExitCode, RemoteError
 from syncer.lock import RunLock
 from syncer.model import Catalog, WriteBack
 from syncer.outbox import ApplyOutcome, apply_pending
-from syncer.plan import Plan, PlanSettings, plan
+from syncer.plan import Plan, PlanSettings, plan, rule_mapper
 from syncer.store import Store
 from syncer.store_rows import KeyRange, TicketId
 
@@ -258,6 +259,8 @@ def plan_store(
     covers the range after the last ticket, so what tickets no longer stored had goes too."""
     kr_values = store.kr_values(now)
     settings = plan_settings(config, sources)
+    mapper = with_accepted(rule_mapper(rules, catalog, managed_prefix=settings.managed_prefix),
+                           accepted_of(store.decisions()))
     totals = PlanTotals()
     after: TicketId | None = None
     for batch in store.ticket_batches(PLAN_BATCH):
@@ -265,7 +268,7 @@ def plan_store(
         part: Plan = plan(
             batch, catalog, rules, store.applied_state(within), now=now,
             healthy_sources=healthy, kr_values=kr_values, prior_bets=store.bets(within),
-            settings=settings,
+            settings=settings, mapper=mapper,
         )
         totals.linked += len({(lk.source, lk.ticket_key) for lk in part.links})
         totals.untraceable += len(part.untraceable)

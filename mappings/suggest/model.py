@@ -1,0 +1,243 @@
+"""The suggester: TF-IDF over the organisation's linked epics, one centroid per key result.
+
+Why a centroid per KR (Rocchio, a linear model) rather than a fitted classifier: it learns
+from a handful of examples, starts from the KR's own words, is deterministic for a given
+store, and its leave-one-out answer is exact and cheap (remove one epic's vector from its
+KR's sum), so `suggest --evaluate` measures the very model that suggests, on 50,000 epics in
+seconds. Confidence is calibrated on those leave-one-out answers with isotonic regression:
+"0.8" means about 8 in 10 such suggestions named the KR the organisation had chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.preprocessing import normalize
+
+from mappings.suggest.features import Prefixes, display_term, kr_text, texts
+from syncer.model import Catalog, Ticket
+
+TOP = 3
+PRIOR_WEIGHT = 1.0
+"""The KR's own text counts as this many linked epics."""
+MEMBERS_CAP = 3000
+"""Nearest-epic evidence looks at most this many examples per KR (memory and time bound)."""
+
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A linked epic: an example of its key result (`team` is the owning team, if any)."""
+
+    ticket: Ticket
+    team: str | None
+    kr_id: str
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """The top key results for one epic, best first, with calibrated confidences."""
+
+    kr_ids: tuple[str, ...]
+    confidences: tuple[float, ...]
+    margin: float
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    source: str
+    key: str
+    title: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a person can check: the closest linked epics of the KR and the deciding words."""
+
+    neighbours: tuple[Neighbour, ...]
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """Each example's answer with itself (and its labels) withheld; `truth` its real KR."""
+
+    ranked: tuple[tuple[int, ...], ...]
+    margins: Floats
+    truth: tuple[int, ...]
+
+
+class Suggester:
+    """A fitted model. Build it with `fit`; it never changes after."""
+
+    def __init__(self, vectorizer: TfidfVectorizer, kr_ids: tuple[str, ...], x: sparse.csr_matrix,
+                 labels: npt.NDArray[np.int64], sums: sparse.csr_matrix,
+                 examples: Sequence[Example], prefixes: Prefixes) -> None:
+        self.vectorizer = vectorizer
+        self.kr_ids = kr_ids
+        self.x = x
+        self.labels = labels
+        self.sums = sums
+        self.centroids = normalize(sums)
+        self.examples = tuple(examples)
+        self.prefixes = prefixes
+        self.terms = vectorizer.get_feature_names_out()
+        self.members = {
+            k: np.flatnonzero(labels == k)[:MEMBERS_CAP] for k in range(len(kr_ids))
+        }
+        self.calibrator = _calibrator(self.leave_one_out())
+
+    # ----------------------------------------------------------------- ranking
+
+    def vectors(self, tickets: Sequence[Ticket], teams: Sequence[str | None], *,
+                hide_labels: bool = False) -> sparse.csr_matrix:
+        docs = texts(tickets, teams, self.prefixes, hide_labels=hide_labels)
+        return self.vectorizer.transform(docs)
+
+    def rank(self, tickets: Sequence[Ticket], teams: Sequence[str | None]) -> list[Ranked]:
+        """The top key results for each epic, best first."""
+        if not tickets or not self.kr_ids:
+            return [Ranked((), (), 0.0) for _ in tickets]
+        scores = np.asarray((self.vectors(tickets, teams) @ self.centroids.T).todense())
+        out = []
+        for row in scores:
+            order = _order(row)
+            margin = _margin(row, order)
+            conf = float(self.calibrator.predict([margin])[0])
+            out.append(Ranked(tuple(self.kr_ids[i] for i in order),
+                              _shares(row, order, conf), margin))
+        return out
+
+    def confidence(self, margins: Floats) -> Floats:
+        return np.asarray(self.calibrator.predict(margins), dtype=np.float64)
+
+    def evidence(self, tickets: Sequence[Ticket], teams: Sequence[str | None],
+                 kr_ids: Sequence[str], *, neighbours: int = 3, words: int = 3,
+                 chunk: int = 512) -> list[Evidence]:
+        """For each epic, the linked epics of its suggested KR closest to it and the words that
+        pulled it there rather than to the runner-up. Batched per KR: one product per chunk."""
+        out: list[Evidence | None] = [None] * len(tickets)
+        if not tickets:
+            return []
+        q_all = self.vectors(tickets, teams)
+        rows = np.asarray((q_all @ self.centroids.T).todense())
+        by_kr: dict[int, list[int]] = {}
+        for i, kr_id in enumerate(kr_ids):
+            by_kr.setdefault(self.kr_ids.index(kr_id), []).append(i)
+        for k, idx in sorted(by_kr.items()):
+            members = self.members[k]
+            xm = self.x[members].T.tocsc() if len(members) else None
+            for at in range(0, len(idx), chunk):
+                part = idx[at:at + chunk]
+                q = q_all[part]
+                sims = np.asarray((q @ xm).todense()) if xm is not None else None
+                for r, i in enumerate(part):
+                    near: list[Neighbour] = []
+                    if sims is not None:
+                        for j in np.argsort(-sims[r], kind="stable")[:neighbours]:
+                            if sims[r, j] <= 0:
+                                break
+                            ex = self.examples[int(members[j])].ticket
+                            near.append(Neighbour(ex.source, ex.key, ex.title,
+                                                  round(float(sims[r, j]), 3)))
+                    out[i] = Evidence(tuple(near), self._words(q[r], rows[i], k, words))
+        return [e if e is not None else Evidence((), ()) for e in out]
+
+    def _words(self, q: sparse.csr_matrix, row: Floats, k: int, words: int) -> tuple[str, ...]:
+        rival = next((i for i in _order(row) if i != k), None)
+        pull = self.centroids[k] - (self.centroids[rival] if rival is not None else 0)
+        contrib = q.multiply(pull).tocsr()
+        vals, cols = contrib.data, contrib.indices
+        best = [int(cols[j]) for j in np.lexsort((cols, -vals))[:words] if vals[j] > 0]
+        return tuple(display_term(str(self.terms[i])) for i in best)
+
+    # ----------------------------------------------------------------- leave-one-out
+
+    def leave_one_out(self) -> LeaveOneOut:
+        """Exact leave-one-out: each example ranked against the KR sums without itself, its
+        own labels hidden from it."""
+        n = self.x.shape[0]
+        if n == 0:
+            return LeaveOneOut((), np.zeros(0), ())
+        tickets = [e.ticket for e in self.examples]
+        q = self.vectors(tickets, [e.team for e in self.examples], hide_labels=True)
+        dots = np.asarray((q @ self.sums.T).todense())
+        own = np.asarray(q.multiply(self.x).sum(axis=1)).ravel()
+        x_dot_sum = np.asarray(self.x.multiply(self.sums[self.labels]).sum(axis=1)).ravel()
+        norms2 = np.asarray(self.sums.multiply(self.sums).sum(axis=1)).ravel()
+        rows = np.arange(n)
+        norms = np.tile(np.sqrt(norms2), (n, 1))
+        dots[rows, self.labels] -= own
+        norms[rows, self.labels] = np.sqrt(
+            np.maximum(norms2[self.labels] - 2 * x_dot_sum + 1.0, 1e-12))
+        scores = dots / np.maximum(norms, 1e-12)
+        ranked, margins = [], np.zeros(n)
+        for i, row in enumerate(scores):
+            order = _order(row)
+            ranked.append(tuple(order))
+            margins[i] = _margin(row, order)
+        return LeaveOneOut(tuple(ranked), margins, tuple(int(v) for v in self.labels))
+
+
+def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes) -> Suggester:
+    """Learn from the linked epics (any order: they are sorted, so the model is the same)."""
+    kr_ids = tuple(sorted(kr.id for kr in catalog.key_results))
+    index = {k: i for i, k in enumerate(kr_ids)}
+    chosen = sorted((e for e in examples if e.kr_id in index),
+                    key=lambda e: (e.ticket.source, e.ticket.key, e.kr_id))
+    docs = texts([e.ticket for e in chosen], [e.team for e in chosen], prefixes)
+    priors = [kr_text(kr, catalog) for kr in sorted(catalog.key_results, key=lambda k: k.id)]
+    vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), dtype=np.float64,
+                                 strip_accents="unicode")
+    vectorizer.fit(docs + priors)
+    x = vectorizer.transform(docs).tocsr()
+    labels = np.array([index[e.kr_id] for e in chosen], dtype=np.int64)
+    onehot = sparse.csr_matrix(
+        (np.ones(len(chosen)), (labels, np.arange(len(chosen)))), shape=(len(kr_ids), len(chosen)))
+    sums = (onehot @ x + PRIOR_WEIGHT * vectorizer.transform(priors)).tocsr()
+    return Suggester(vectorizer, kr_ids, x, labels, sums, chosen, prefixes)
+
+
+def _order(row: Floats) -> list[int]:
+    """The top KR indexes by score; ties by KR id (the index order), so runs agree."""
+    return [int(i) for i in np.argsort(-row, kind="stable")[:TOP]]
+
+
+def _margin(row: Floats, order: Sequence[int]) -> float:
+    if not order:
+        return 0.0
+    second = row[order[1]] if len(order) > 1 else 0.0
+    return float(row[order[0]] - second)
+
+
+def _shares(row: Floats, order: Sequence[int], conf: float) -> tuple[float, ...]:
+    """The first KR's calibrated confidence; the rest of the belief shared by score."""
+    rest = np.maximum(row[list(order[1:])], 0.0)
+    total = float(rest.sum())
+    others = [(1 - conf) * float(v) / total if total else 0.0 for v in rest]
+    return tuple(round(v, 3) for v in (conf, *others))
+
+
+def _calibrator(loo: LeaveOneOut) -> IsotonicRegression:
+    return calibrate(loo.margins, _hits(loo))
+
+
+def _hits(loo: LeaveOneOut) -> Floats:
+    return np.array([1.0 if r and r[0] == t else 0.0 for r, t in zip(loo.ranked, loo.truth,
+                                                                    strict=True)])
+
+
+def calibrate(margins: Floats, hits: Floats) -> IsotonicRegression:
+    """P(the top KR is right | margin), monotone in the margin."""
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
+    if len(margins) == 0:
+        return iso.fit([0.0, 1.0], [0.0, 0.0])
+    return iso.fit(margins, hits)
