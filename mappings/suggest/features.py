@@ -8,7 +8,7 @@ title count apart. Link labels (`okr:`, `goal:`) are never features: they are th
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mappings.labels import explicit_kr, is_managed
@@ -40,26 +40,39 @@ def input_labels(ticket: Ticket, prefixes: Prefixes) -> tuple[str, ...]:
     )
 
 
-def epic_text(
-    ticket: Ticket, team: str | None, prefixes: Prefixes, *, hide_labels: bool = False
-) -> str:
-    """One document per epic. `hide_labels` is what leave-one-out asks: the labels that may
-    have decided the epic's link are withheld from it."""
-    parts = [ticket.title, ticket.title, ticket.description[:DESCRIPTION_CHARS]]
-    parts.append(field_token("project", ticket.project))
-    parts.extend(field_token("component", c) for c in ticket.components)
+FIELDS = "\x00"
+"""Separates an epic's free text from its field tokens in one document string."""
+LABEL = "label_"
+
+
+def epic_text(ticket: Ticket, team: str | None, prefixes: Prefixes) -> str:
+    """One document per epic: the title (twice: it is what people name work by), the start of
+    the description, then the field tokens."""
+    fields = [field_token("project", ticket.project)]
+    fields.extend(field_token("component", c) for c in ticket.components)
     if team:
-        parts.append(field_token("team", team))
-    if not hide_labels:
-        parts.extend(field_token("label", lab) for lab in input_labels(ticket, prefixes))
-    return " ".join(parts)
+        fields.append(field_token("team", team))
+    fields.extend(field_token("label", lab) for lab in input_labels(ticket, prefixes))
+    text = " ".join((ticket.title, ticket.title, ticket.description[:DESCRIPTION_CHARS]))
+    return f"{text.replace(FIELDS, ' ')}{FIELDS}{' '.join(fields)}"
+
+
+def make_analyzer(words: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """Word n-grams over the free text, whole tokens for the fields (a label never pairs with
+    a title word, so hiding an epic's labels is dropping their columns)."""
+
+    def analyze(doc: str) -> list[str]:
+        text, _, fields = doc.partition(FIELDS)
+        return words(text) + fields.split()
+
+    return analyze
 
 
 def kr_text(kr: KeyResult, catalog: Catalog) -> str:
     """A key result's own words, the prior every KR starts with before any example."""
     objective = catalog.objective(kr.objective_id)
     metric = kr.metric.replace("_", " ")
-    return " ".join((kr.title, metric, objective.title if objective else ""))
+    return " ".join((kr.title, metric, objective.title if objective else "")) + FIELDS
 
 
 def display_term(term: str) -> str:
@@ -70,9 +83,5 @@ def display_term(term: str) -> str:
     return term
 
 
-def texts(
-    tickets: Sequence[Ticket], teams: Sequence[str | None], prefixes: Prefixes,
-    *, hide_labels: bool = False,
-) -> list[str]:
-    return [epic_text(t, team, prefixes, hide_labels=hide_labels)
-            for t, team in zip(tickets, teams, strict=True)]
+def texts(tickets: Sequence[Ticket], teams: Sequence[str | None], prefixes: Prefixes) -> list[str]:
+    return [epic_text(t, team, prefixes) for t, team in zip(tickets, teams, strict=True)]

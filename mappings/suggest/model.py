@@ -20,7 +20,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.preprocessing import normalize
 
-from mappings.suggest.features import Prefixes, display_term, kr_text, texts
+from mappings.suggest.features import (
+    LABEL,
+    Prefixes,
+    display_term,
+    kr_text,
+    make_analyzer,
+    texts,
+)
 from syncer.model import Catalog, Ticket
 
 TOP = 3
@@ -90,31 +97,28 @@ class Suggester:
         self.examples = tuple(examples)
         self.prefixes = prefixes
         self.terms = vectorizer.get_feature_names_out()
+        self.label_columns = np.flatnonzero(np.char.startswith(self.terms.astype(str), LABEL))
         self.members = {
             k: np.flatnonzero(labels == k)[:MEMBERS_CAP] for k in range(len(kr_ids))
         }
-        self.calibrator = _calibrator(self.leave_one_out())
+        self.loo = self._leave_one_out()
+        self.calibrator = _calibrator(self.loo)
 
     # ----------------------------------------------------------------- ranking
 
-    def vectors(self, tickets: Sequence[Ticket], teams: Sequence[str | None], *,
-                hide_labels: bool = False) -> sparse.csr_matrix:
-        docs = texts(tickets, teams, self.prefixes, hide_labels=hide_labels)
-        return self.vectorizer.transform(docs)
+    def vectors(self, tickets: Sequence[Ticket], teams: Sequence[str | None]) -> sparse.csr_matrix:
+        return self.vectorizer.transform(texts(tickets, teams, self.prefixes))
 
     def rank(self, tickets: Sequence[Ticket], teams: Sequence[str | None]) -> list[Ranked]:
         """The top key results for each epic, best first."""
         if not tickets or not self.kr_ids:
             return [Ranked((), (), 0.0) for _ in tickets]
         scores = np.asarray((self.vectors(tickets, teams) @ self.centroids.T).todense())
-        out = []
-        for row in scores:
-            order = _order(row)
-            margin = _margin(row, order)
-            conf = float(self.calibrator.predict([margin])[0])
-            out.append(Ranked(tuple(self.kr_ids[i] for i in order),
-                              _shares(row, order, conf), margin))
-        return out
+        orders, margins = _orders(scores)
+        confs = self.calibrator.predict(margins)
+        return [Ranked(tuple(self.kr_ids[i] for i in order),
+                       _shares(row, order, float(conf)), float(margin))
+                for row, order, margin, conf in zip(scores, orders, margins, confs, strict=True)]
 
     def confidence(self, margins: Floats) -> Floats:
         return np.asarray(self.calibrator.predict(margins), dtype=np.float64)
@@ -163,28 +167,29 @@ class Suggester:
 
     def leave_one_out(self) -> LeaveOneOut:
         """Exact leave-one-out: each example ranked against the KR sums without itself, its
-        own labels hidden from it."""
+        own labels hidden from it (computed once, when the model is fitted)."""
+        return self.loo
+
+    def _leave_one_out(self) -> LeaveOneOut:
         n = self.x.shape[0]
         if n == 0:
             return LeaveOneOut((), np.zeros(0), ())
-        tickets = [e.ticket for e in self.examples]
-        q = self.vectors(tickets, [e.team for e in self.examples], hide_labels=True)
+        q = self.x.copy()
+        q.data[np.isin(q.indices, self.label_columns)] = 0.0
+        q = normalize(q)
         dots = np.asarray((q @ self.sums.T).todense())
         own = np.asarray(q.multiply(self.x).sum(axis=1)).ravel()
-        x_dot_sum = np.asarray(self.x.multiply(self.sums[self.labels]).sum(axis=1)).ravel()
-        norms2 = np.asarray(self.sums.multiply(self.sums).sum(axis=1)).ravel()
         rows = np.arange(n)
+        x_dot_sum = np.asarray((self.x @ self.sums.T).todense())[rows, self.labels]
+        norms2 = np.asarray(self.sums.multiply(self.sums).sum(axis=1)).ravel()
         norms = np.tile(np.sqrt(norms2), (n, 1))
         dots[rows, self.labels] -= own
         norms[rows, self.labels] = np.sqrt(
             np.maximum(norms2[self.labels] - 2 * x_dot_sum + 1.0, 1e-12))
         scores = dots / np.maximum(norms, 1e-12)
-        ranked, margins = [], np.zeros(n)
-        for i, row in enumerate(scores):
-            order = _order(row)
-            ranked.append(tuple(order))
-            margins[i] = _margin(row, order)
-        return LeaveOneOut(tuple(ranked), margins, tuple(int(v) for v in self.labels))
+        orders, margins = _orders(scores)
+        return LeaveOneOut(tuple(tuple(o) for o in orders), margins,
+                           tuple(int(v) for v in self.labels))
 
 
 def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes) -> Suggester:
@@ -195,27 +200,32 @@ def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes) -> Su
                     key=lambda e: (e.ticket.source, e.ticket.key, e.kr_id))
     docs = texts([e.ticket for e in chosen], [e.team for e in chosen], prefixes)
     priors = [kr_text(kr, catalog) for kr in sorted(catalog.key_results, key=lambda k: k.id)]
-    vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), dtype=np.float64,
-                                 strip_accents="unicode")
-    vectorizer.fit(docs + priors)
-    x = vectorizer.transform(docs).tocsr()
+    words = TfidfVectorizer(ngram_range=(1, 2), strip_accents="unicode").build_analyzer()
+    vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float64,
+                                 analyzer=make_analyzer(words))
+    both = vectorizer.fit_transform(docs + priors).tocsr()
+    x, prior = both[:len(docs)], both[len(docs):]
     labels = np.array([index[e.kr_id] for e in chosen], dtype=np.int64)
     onehot = sparse.csr_matrix(
         (np.ones(len(chosen)), (labels, np.arange(len(chosen)))), shape=(len(kr_ids), len(chosen)))
-    sums = (onehot @ x + PRIOR_WEIGHT * vectorizer.transform(priors)).tocsr()
+    sums = (onehot @ x + PRIOR_WEIGHT * prior).tocsr()
     return Suggester(vectorizer, kr_ids, x, labels, sums, chosen, prefixes)
+
+
+def _orders(scores: Floats) -> tuple[list[list[int]], Floats]:
+    """Row-wise `_order` and margin for a whole score matrix at once."""
+    if scores.shape[0] == 0:
+        return [], np.zeros(0)
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :TOP]
+    rows = np.arange(scores.shape[0])
+    first = scores[rows, top[:, 0]]
+    second = scores[rows, top[:, 1]] if top.shape[1] > 1 else np.zeros(len(rows))
+    return top.tolist(), first - second
 
 
 def _order(row: Floats) -> list[int]:
     """The top KR indexes by score; ties by KR id (the index order), so runs agree."""
     return [int(i) for i in np.argsort(-row, kind="stable")[:TOP]]
-
-
-def _margin(row: Floats, order: Sequence[int]) -> float:
-    if not order:
-        return 0.0
-    second = row[order[1]] if len(order) > 1 else 0.0
-    return float(row[order[0]] - second)
 
 
 def _shares(row: Floats, order: Sequence[int], conf: float) -> tuple[float, ...]:
