@@ -98,7 +98,8 @@ def cross_fitted_confidence(model: Suggester) -> tuple[np.ndarray, np.ndarray]:
     for part in (0, 1):
         mine, other = idx[idx % 2 == part], idx[idx % 2 != part]
         if len(mine):
-            conf[mine] = calibrate(loo.margins[other], hits[other]).predict(loo.margins[mine])
+            conf[mine] = calibrate(loo.margins[other], hits[other],
+                                   len(model.kr_ids)).predict(loo.margins[mine])
     return hits, conf
 
 

@@ -102,7 +102,7 @@ class Suggester:
             k: np.flatnonzero(labels == k)[:MEMBERS_CAP] for k in range(len(kr_ids))
         }
         self.loo = self._leave_one_out()
-        self.calibrator = _calibrator(self.loo)
+        self.calibrator = _calibrator(self.loo, len(kr_ids))
 
     # ----------------------------------------------------------------- ranking
 
@@ -116,6 +116,7 @@ class Suggester:
         scores = np.asarray((self.vectors(tickets, teams) @ self.centroids.T).todense())
         orders, margins = _orders(scores)
         confs = self.calibrator.predict(margins)
+        confs[scores.max(axis=1) <= 0] = 0.0  # nothing in common with any KR: abstain
         return [Ranked(tuple(self.kr_ids[i] for i in order),
                        _shares(row, order, float(conf)), float(margin))
                 for row, order, margin, conf in zip(scores, orders, margins, confs, strict=True)]
@@ -236,8 +237,8 @@ def _shares(row: Floats, order: Sequence[int], conf: float) -> tuple[float, ...]
     return tuple(round(v, 3) for v in (conf, *others))
 
 
-def _calibrator(loo: LeaveOneOut) -> IsotonicRegression:
-    return calibrate(loo.margins, _hits(loo))
+def _calibrator(loo: LeaveOneOut, kr_count: int) -> IsotonicRegression:
+    return calibrate(loo.margins, _hits(loo), kr_count)
 
 
 def _hits(loo: LeaveOneOut) -> Floats:
@@ -245,9 +246,13 @@ def _hits(loo: LeaveOneOut) -> Floats:
                                                                     strict=True)])
 
 
-def calibrate(margins: Floats, hits: Floats) -> IsotonicRegression:
-    """P(the top KR is right | margin), monotone in the margin."""
+def calibrate(margins: Floats, hits: Floats, kr_count: int) -> IsotonicRegression:
+    """P(the top KR is right | margin), monotone in the margin. A margin of 0 is a tie, where
+    the top KR is right by chance (1 in `kr_count`): that anchor keeps an epic with nothing in
+    common with any KR from borrowing the confidence of an organisation that is easy to
+    predict."""
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
-    if len(margins) == 0:
-        return iso.fit([0.0, 1.0], [0.0, 0.0])
-    return iso.fit(margins, hits)
+    chance = 1.0 / max(kr_count, 1)
+    x = np.concatenate(([0.0], margins))
+    y = np.concatenate(([chance], hits))
+    return iso.fit(x, y)
