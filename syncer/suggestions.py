@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from mappings.labels import is_ktlo
 from mappings.rules import RuleSet, map_ticket
 from mappings.suggest.features import Prefixes
 from mappings.suggest.model import Evidence, Example, Ranked, Suggester, fit
@@ -76,8 +77,18 @@ def examples(tickets: Iterable[Ticket], links: Iterable[Link], config: Config) -
     return out
 
 
+def declared_ktlo(tickets: Iterable[Ticket], links: Iterable[Link],
+                  config: Config) -> list[tuple[Ticket, str | None]]:
+    """Unlinked epics declared run/maintenance work: known to serve no key result."""
+    linked = {(lk.source, lk.ticket_key) for lk in links}
+    return [(t, team_name(config, t.project)) for t in tickets
+            if (t.source, t.key) not in linked and is_ktlo(t.labels, config.labels.ktlo)]
+
+
 def learn(store: Store, catalog: Catalog, config: Config) -> Suggester:
-    return fit(examples(store.tickets(), store.links(), config), catalog, prefixes_of(config))
+    tickets, links = store.tickets(), store.links()
+    return fit(examples(tickets, links, config), catalog, prefixes_of(config),
+               declared_ktlo(tickets, links, config))
 
 
 def near_miss(ticket: Ticket, kr_id: str, ruleset: RuleSet | None, catalog: Catalog) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mappings.suggest.model import Suggester, calibrate
+from mappings.suggest.model import Suggester
 from syncer.model import Ticket
 
 OldMethod = Callable[[Ticket], Sequence[str]]
@@ -98,8 +98,8 @@ def cross_fitted_confidence(model: Suggester) -> tuple[np.ndarray, np.ndarray]:
     for part in (0, 1):
         mine, other = idx[idx % 2 == part], idx[idx % 2 != part]
         if len(mine):
-            conf[mine] = calibrate(loo.margins[other], hits[other],
-                                   len(model.kr_ids)).predict(loo.margins[mine])
+            conf[mine] = model.calibrate(loo.signals[other], hits[other]).predict(
+                loo.signals[mine])
     return hits, conf
 
 

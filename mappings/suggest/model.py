@@ -4,7 +4,8 @@ Why a centroid per KR (Rocchio, a linear model) rather than a fitted classifier:
 from a handful of examples, starts from the KR's own words, is deterministic for a given
 store, and its leave-one-out answer is exact and cheap (remove one epic's vector from its
 KR's sum), so `suggest --evaluate` measures the very model that suggests, on 50,000 epics in
-seconds. Confidence is calibrated on those leave-one-out answers with isotonic regression:
+seconds. Confidence is calibrated on those leave-one-out answers (Platt scaling: a logistic
+regression of "was the top KR right" on the top score and its lead over the runner-up):
 "0.8" means about 8 in 10 such suggestions named the KR the organisation had chosen.
 """
 
@@ -17,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
 from mappings.suggest.features import (
@@ -33,6 +34,9 @@ from syncer.model import Catalog, Ticket
 TOP = 3
 PRIOR_WEIGHT = 1.0
 """The KR's own text counts as this many linked epics."""
+MAX_DF = 0.5
+"""Words in more than half of the epics (a template's "Context:", the biggest project) say
+nothing about which KR an epic serves; dropping them keeps generic epics from looking close."""
 MEMBERS_CAP = 3000
 """Nearest-epic evidence looks at most this many examples per KR (memory and time bound)."""
 
@@ -78,7 +82,8 @@ class LeaveOneOut:
     """Each example's answer with itself (and its labels) withheld; `truth` its real KR."""
 
     ranked: tuple[tuple[int, ...], ...]
-    margins: Floats
+    signals: Floats
+    """Per example: (lead of the top KR over the runner-up, top score)."""
     truth: tuple[int, ...]
 
 
@@ -87,7 +92,8 @@ class Suggester:
 
     def __init__(self, vectorizer: TfidfVectorizer, kr_ids: tuple[str, ...], x: sparse.csr_matrix,
                  labels: npt.NDArray[np.int64], sums: sparse.csr_matrix,
-                 examples: Sequence[Example], prefixes: Prefixes) -> None:
+                 examples: Sequence[Example], prefixes: Prefixes,
+                 negatives: Sequence[tuple[Ticket, str | None]] = ()) -> None:
         self.vectorizer = vectorizer
         self.kr_ids = kr_ids
         self.x = x
@@ -102,7 +108,8 @@ class Suggester:
             k: np.flatnonzero(labels == k)[:MEMBERS_CAP] for k in range(len(kr_ids))
         }
         self.loo = self._leave_one_out()
-        self.calibrator = _calibrator(self.loo, len(kr_ids))
+        self.negative_signals = self._negative_signals(negatives)
+        self.calibrator = self.calibrate(self.loo.signals, _hits(self.loo))
 
     # ----------------------------------------------------------------- ranking
 
@@ -114,15 +121,31 @@ class Suggester:
         if not tickets or not self.kr_ids:
             return [Ranked((), (), 0.0) for _ in tickets]
         scores = np.asarray((self.vectors(tickets, teams) @ self.centroids.T).todense())
-        orders, margins = _orders(scores)
-        confs = self.calibrator.predict(margins)
+        orders, signals = _orders(scores)
+        confs = self.calibrator.predict(signals)
         confs[scores.max(axis=1) <= 0] = 0.0  # nothing in common with any KR: abstain
         return [Ranked(tuple(self.kr_ids[i] for i in order),
-                       _shares(row, order, float(conf)), float(margin))
-                for row, order, margin, conf in zip(scores, orders, margins, confs, strict=True)]
+                       _shares(row, order, float(conf)), float(signal[0]))
+                for row, order, signal, conf in zip(scores, orders, signals, confs, strict=True)]
 
-    def confidence(self, margins: Floats) -> Floats:
-        return np.asarray(self.calibrator.predict(margins), dtype=np.float64)
+    def confidence(self, signals: Floats) -> Floats:
+        return self.calibrator.predict(signals)
+
+    def calibrate(self, signals: Floats, hits: Floats) -> Calibration:
+        """A calibration on these leave-one-out answers plus the epics known to serve no KR
+        (declared run/maintenance work): whatever they lean to is a miss by definition, which
+        teaches the calibration what an epic unlike any KR's work looks like."""
+        neg = self.negative_signals
+        return Calibration(np.vstack((signals.reshape(-1, 2), neg)),
+                           np.concatenate((hits, np.zeros(len(neg)))), len(self.kr_ids))
+
+    def _negative_signals(self, negatives: Sequence[tuple[Ticket, str | None]]) -> Floats:
+        if not negatives or not self.kr_ids:
+            return np.zeros((0, 2))
+        q = self.vectors([t for t, _ in negatives], [team for _, team in negatives])
+        q.data[np.isin(q.indices, self.label_columns)] = 0.0
+        scores = np.asarray((normalize(q) @ self.centroids.T).todense())
+        return _orders(scores)[1]
 
     def evidence(self, tickets: Sequence[Ticket], teams: Sequence[str | None],
                  kr_ids: Sequence[str], *, neighbours: int = 3, words: int = 3,
@@ -188,21 +211,24 @@ class Suggester:
         norms[rows, self.labels] = np.sqrt(
             np.maximum(norms2[self.labels] - 2 * x_dot_sum + 1.0, 1e-12))
         scores = dots / np.maximum(norms, 1e-12)
-        orders, margins = _orders(scores)
-        return LeaveOneOut(tuple(tuple(o) for o in orders), margins,
+        orders, signals = _orders(scores)
+        return LeaveOneOut(tuple(tuple(o) for o in orders), signals,
                            tuple(int(v) for v in self.labels))
 
 
-def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes) -> Suggester:
-    """Learn from the linked epics (any order: they are sorted, so the model is the same)."""
+def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes,
+        negatives: Sequence[tuple[Ticket, str | None]] = ()) -> Suggester:
+    """Learn from the linked epics (any order: they are sorted, so the model is the same);
+    `negatives` (epic, team) are epics known to serve no KR, used only to calibrate."""
     kr_ids = tuple(sorted(kr.id for kr in catalog.key_results))
     index = {k: i for i, k in enumerate(kr_ids)}
     chosen = sorted((e for e in examples if e.kr_id in index),
                     key=lambda e: (e.ticket.source, e.ticket.key, e.kr_id))
     docs = texts([e.ticket for e in chosen], [e.team for e in chosen], prefixes)
     priors = [kr_text(kr, catalog) for kr in sorted(catalog.key_results, key=lambda k: k.id)]
-    words = TfidfVectorizer(ngram_range=(1, 2), strip_accents="unicode").build_analyzer()
-    vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float64,
+    words = TfidfVectorizer(ngram_range=(1, 2), strip_accents="unicode",
+                            stop_words="english").build_analyzer()
+    vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float64, max_df=MAX_DF,
                                  analyzer=make_analyzer(words))
     both = vectorizer.fit_transform(docs + priors).tocsr()
     x, prior = both[:len(docs)], both[len(docs):]
@@ -210,18 +236,19 @@ def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes) -> Su
     onehot = sparse.csr_matrix(
         (np.ones(len(chosen)), (labels, np.arange(len(chosen)))), shape=(len(kr_ids), len(chosen)))
     sums = (onehot @ x + PRIOR_WEIGHT * prior).tocsr()
-    return Suggester(vectorizer, kr_ids, x, labels, sums, chosen, prefixes)
+    negatives = sorted(negatives, key=lambda n: (n[0].source, n[0].key))
+    return Suggester(vectorizer, kr_ids, x, labels, sums, chosen, prefixes, negatives)
 
 
 def _orders(scores: Floats) -> tuple[list[list[int]], Floats]:
-    """Row-wise `_order` and margin for a whole score matrix at once."""
+    """Row-wise `_order` and (lead, top score) for a whole score matrix at once."""
     if scores.shape[0] == 0:
-        return [], np.zeros(0)
+        return [], np.zeros((0, 2))
     top = np.argsort(-scores, axis=1, kind="stable")[:, :TOP]
     rows = np.arange(scores.shape[0])
     first = scores[rows, top[:, 0]]
     second = scores[rows, top[:, 1]] if top.shape[1] > 1 else np.zeros(len(rows))
-    return top.tolist(), first - second
+    return top.tolist(), np.column_stack((first - second, first))
 
 
 def _order(row: Floats) -> list[int]:
@@ -237,22 +264,34 @@ def _shares(row: Floats, order: Sequence[int], conf: float) -> tuple[float, ...]
     return tuple(round(v, 3) for v in (conf, *others))
 
 
-def _calibrator(loo: LeaveOneOut, kr_count: int) -> IsotonicRegression:
-    return calibrate(loo.margins, _hits(loo), kr_count)
-
-
 def _hits(loo: LeaveOneOut) -> Floats:
     return np.array([1.0 if r and r[0] == t else 0.0 for r, t in zip(loo.ranked, loo.truth,
                                                                     strict=True)])
 
 
-def calibrate(margins: Floats, hits: Floats, kr_count: int) -> IsotonicRegression:
-    """P(the top KR is right | margin), monotone in the margin. A margin of 0 is a tie, where
-    the top KR is right by chance (1 in `kr_count`): that anchor keeps an epic with nothing in
-    common with any KR from borrowing the confidence of an organisation that is easy to
-    predict."""
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
-    chance = 1.0 / max(kr_count, 1)
-    x = np.concatenate(([0.0], margins))
-    y = np.concatenate(([chance], hits))
-    return iso.fit(x, y)
+TIE_ANCHORS = 5
+"""Pseudo-observations of ties (lead 0) at scores 0..1, each right by chance only."""
+
+
+class Calibration:
+    """P(the top KR is right | its lead and score), fitted on leave-one-out hits. Ties are
+    added as right 1 time in `kr_count`, so an epic that leans to no KR never borrows the
+    confidence of an organisation that is easy to predict."""
+
+    def __init__(self, signals: Floats, hits: Floats, kr_count: int) -> None:
+        chance = 1.0 / max(kr_count, 1)
+        ties = np.column_stack((np.zeros(TIE_ANCHORS), np.linspace(0.0, 1.0, TIE_ANCHORS)))
+        x = np.vstack((ties, ties, signals.reshape(-1, 2)))
+        y = np.concatenate((np.ones(TIE_ANCHORS), np.zeros(TIE_ANCHORS), hits))
+        weights = np.concatenate((np.full(TIE_ANCHORS, chance), np.full(TIE_ANCHORS, 1 - chance),
+                                  np.ones(len(hits))))
+        self.constant = float(np.average(y, weights=weights))
+        self.model: LogisticRegression | None = None
+        if len(set(y.tolist())) == 2:
+            self.model = LogisticRegression(C=100.0).fit(x, y, sample_weight=weights)
+
+    def predict(self, signals: Floats) -> Floats:
+        signals = np.asarray(signals, dtype=np.float64).reshape(-1, 2)
+        if self.model is None:
+            return np.full(len(signals), self.constant)
+        return np.asarray(self.model.predict_proba(signals)[:, 1], dtype=np.float64)

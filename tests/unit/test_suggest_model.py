@@ -25,6 +25,9 @@ CATALOG = Catalog(
                   "%", 60, 70),
         KeyResult("KR-SRCH", "O-2", "Raise search success", "Mia", "search_success", "%", 70,
                   85),
+        KeyResult("KR-SPEED", "O-2", "Halve p95 latency", "Mia", "p95_latency", "ms", 800, 400),
+        KeyResult("KR-UPTIME", "O-2", "Availability at 99.9%", "Mia", "availability", "%", 99.5,
+                  99.9),
     ),
 )
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
@@ -76,8 +79,8 @@ def test_the_same_links_in_any_order_give_the_same_suggestions() -> None:
 
 def test_confidence_is_calibrated_on_leave_one_out_hits_and_monotone() -> None:
     model = fit(org(60), CATALOG, Prefixes())
-    margins = np.linspace(-0.2, 1.0, 25)
-    conf = model.confidence(margins)
+    lead = np.linspace(0.0, 1.0, 25)
+    conf = model.confidence(np.column_stack((lead, np.full(25, 0.6))))
     assert np.all(np.diff(conf) >= 0) and conf.min() >= 0 and conf.max() <= 1
     vague = model.rank([epic("WEB-902", "Quarterly planning offsite")], [None])[0]
     clear = model.rank([epic("WEB-903", "Ship faceted filters for search")], [None])[0]
