@@ -85,10 +85,27 @@ def declared_ktlo(tickets: Iterable[Ticket], links: Iterable[Link],
             if (t.source, t.key) not in linked and is_ktlo(t.labels, config.labels.ktlo)]
 
 
-def learn(store: Store, catalog: Catalog, config: Config) -> Suggester:
-    tickets, links = store.tickets(), store.links()
+def learn(store: Store, catalog: Catalog, config: Config,
+          tickets: Sequence[Ticket] | None = None) -> Suggester:
+    """The suggester for the store's links (`tickets`: the store's, if already read)."""
+    tickets = store.tickets() if tickets is None else tickets
+    links = store.links()
     return fit(examples(tickets, links, config), catalog, prefixes_of(config),
                declared_ktlo(tickets, links, config))
+
+
+def suggest_untraceable(
+    store: Store, catalog: Catalog, config: Config, ruleset: RuleSet | None, *,
+    team: str | None = None, source: str | None = None,
+) -> tuple[Suggester, list[Ticket], list[EpicSuggestion]]:
+    """Learn and suggest for every untraceable epic (of `team` / `source`), reading the
+    store's tickets once: the model, the epics asked about and the suggestions."""
+    tickets = store.tickets()
+    model = learn(store, catalog, config, tickets)
+    wanted = untraceable_tickets(store, tickets, team=team, source=source, config=config)
+    found = suggest(model, wanted, config, catalog, ruleset=ruleset,
+                    rejected=rejected_of(store.decisions()))
+    return model, wanted, found
 
 
 def near_miss(ticket: Ticket, kr_id: str, ruleset: RuleSet | None, catalog: Catalog) -> str:
@@ -148,8 +165,8 @@ def rejected_of(decisions: Iterable[SuggestionDecision]) -> dict[tuple[str, str]
     return {k: frozenset(v) for k, v in out.items()}
 
 
-def untraceable_tickets(store: Store, *, team: str | None = None, source: str | None = None,
-                        config: Config) -> list[Ticket]:
+def untraceable_tickets(store: Store, tickets: Iterable[Ticket], *, team: str | None = None,
+                        source: str | None = None, config: Config) -> list[Ticket]:
     flagged = store.untraceable()
-    return [t for t in store.tickets(source) if t.uid in flagged
+    return [t for t in tickets if t.uid in flagged and (source is None or t.source == source)
             and (team is None or team_name(config, t.project) == team)]

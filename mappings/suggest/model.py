@@ -151,41 +151,46 @@ class Suggester:
                  kr_ids: Sequence[str], *, neighbours: int = 3, words: int = 3,
                  chunk: int = 512) -> list[Evidence]:
         """For each epic, the linked epics of its suggested KR closest to it and the words that
-        pulled it there rather than to the runner-up. Batched per KR: one product per chunk."""
-        out: list[Evidence | None] = [None] * len(tickets)
+        pulled it there rather than to the runner-up. Batched: one product per KR and chunk."""
         if not tickets:
             return []
         q_all = self.vectors(tickets, teams)
-        rows = np.asarray((q_all @ self.centroids.T).todense())
-        by_kr: dict[int, list[int]] = {}
-        for i, kr_id in enumerate(kr_ids):
-            by_kr.setdefault(self.kr_ids.index(kr_id), []).append(i)
-        for k, idx in sorted(by_kr.items()):
+        wanted = np.array([self.kr_ids.index(k) for k in kr_ids])
+        found = self._deciding_words(q_all, wanted, words)
+        near: list[tuple[Neighbour, ...]] = [()] * len(tickets)
+        for k in sorted(set(wanted.tolist())):
+            idx = np.flatnonzero(wanted == k)
             members = self.members[k]
-            xm = self.x[members].T.tocsc() if len(members) else None
+            if not len(members):
+                continue
+            xm = self.x[members].T.tocsc()
             for at in range(0, len(idx), chunk):
                 part = idx[at:at + chunk]
-                q = q_all[part]
-                sims = np.asarray((q @ xm).todense()) if xm is not None else None
+                sims = np.asarray((q_all[part] @ xm).todense())
+                best = np.argsort(-sims, axis=1, kind="stable")[:, :neighbours]
                 for r, i in enumerate(part):
-                    near: list[Neighbour] = []
-                    if sims is not None:
-                        for j in np.argsort(-sims[r], kind="stable")[:neighbours]:
-                            if sims[r, j] <= 0:
-                                break
-                            ex = self.examples[int(members[j])].ticket
-                            near.append(Neighbour(ex.source, ex.key, ex.title,
-                                                  round(float(sims[r, j]), 3)))
-                    out[i] = Evidence(tuple(near), self._words(q[r], rows[i], k, words))
-        return [e if e is not None else Evidence((), ()) for e in out]
+                    near[i] = tuple(
+                        Neighbour(ex.source, ex.key, ex.title, round(float(sims[r, j]), 3))
+                        for j in best[r] if sims[r, j] > 0
+                        for ex in (self.examples[int(members[j])].ticket,))
+        return [Evidence(n, w) for n, w in zip(near, found, strict=True)]
 
-    def _words(self, q: sparse.csr_matrix, row: Floats, k: int, words: int) -> tuple[str, ...]:
-        rival = next((i for i in _order(row) if i != k), None)
-        pull = self.centroids[k] - (self.centroids[rival] if rival is not None else 0)
+    def _deciding_words(self, q: sparse.csr_matrix, wanted: npt.NDArray[np.int64],
+                        words: int) -> list[tuple[str, ...]]:
+        """Per epic, its terms with the largest share of (score of its KR - score of the
+        runner-up): one element-wise product for all epics."""
+        scores = np.asarray((q @ self.centroids.T).todense())
+        scores[np.arange(len(wanted)), wanted] = -np.inf
+        rival = np.argmax(scores, axis=1)
+        pull = self.centroids[wanted] - self.centroids[rival]
         contrib = q.multiply(pull).tocsr()
-        vals, cols = contrib.data, contrib.indices
-        best = [int(cols[j]) for j in np.lexsort((cols, -vals))[:words] if vals[j] > 0]
-        return tuple(display_term(str(self.terms[i])) for i in best)
+        out = []
+        for r in range(contrib.shape[0]):
+            lo, hi = contrib.indptr[r], contrib.indptr[r + 1]
+            vals, cols = contrib.data[lo:hi], contrib.indices[lo:hi]
+            best = [int(cols[j]) for j in np.lexsort((cols, -vals))[:words] if vals[j] > 0]
+            out.append(tuple(display_term(str(self.terms[i])) for i in best))
+        return out
 
     # ----------------------------------------------------------------- leave-one-out
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from mappings.rules import Rule, RuleSet, map_ticket
@@ -60,6 +60,7 @@ def propose_rules(
             for value in dict.fromkeys(_values(ticket, field, labels)):
                 groups.setdefault((kr_id, field, value), []).append(ticket)
     top_kr = {t.uid: kr for t, kr in suggested}
+    holders = _holders(tickets)
     floor = min((r.priority for r in ruleset.rules), default=0) - 1
     used = {r.id.casefold() for r in ruleset.rules}
     out: list[ProposedRule] = []
@@ -75,12 +76,29 @@ def propose_rules(
                     labels_any=(value,) if field == "labels_any" else (),
                     projects=(value,) if field == "projects" else (),
                     components=(value,) if field == "components" else ())
-        proposal = _simulate(rule, tickets, ruleset, catalog, managed_prefix)
+        proposal = _simulate(rule, holders(field, value), ruleset, catalog, managed_prefix)
         agree = sum(1 for t in proposal.catches if top_kr.get(t.uid) == kr_id)
         if proposal.catches and agree / len(proposal.catches) >= MIN_AGREEMENT:
             out.append(proposal)
             used.add(rule_id.casefold())
     return out
+
+
+def _holders(tickets: Sequence[Ticket]) -> Callable[[str, str], Sequence[Ticket]]:
+    """The epics a one-value condition can match: those holding the value (case-insensitive),
+    or every epic when the value is itself a glob. Only they can change when the rule is added."""
+    index: dict[tuple[str, str], list[Ticket]] = {}
+    for t in tickets:
+        for field, _ in _FIELDS:
+            for value in _values(t, field, t.labels):
+                index.setdefault((field, value.casefold()), []).append(t)
+
+    def holders(field: str, value: str) -> Sequence[Ticket]:
+        if any(c in value for c in "*?["):
+            return tickets
+        return index.get((field, value.casefold()), [])
+
+    return holders
 
 
 def _simulate(rule: Rule, tickets: Sequence[Ticket], ruleset: RuleSet, catalog: Catalog,

@@ -72,13 +72,11 @@ def suggest_command(
                             key="--team")
         if source is not None and source not in cfg.sources:
             raise UserError(f"unknown source {source!r}", key="--source")
-        model = sg.learn(store, catalog, cfg)
         if evaluate:
-            _evaluate(model, cfg, catalog, ruleset, as_json)
+            _evaluate(sg.learn(store, catalog, cfg), cfg, catalog, ruleset, as_json)
             return
-        tickets = sg.untraceable_tickets(store, team=team, source=source, config=cfg)
-        found = sg.suggest(model, tickets, cfg, catalog, ruleset=ruleset,
-                           rejected=sg.rejected_of(store.decisions()))
+        _, tickets, found = sg.suggest_untraceable(store, catalog, cfg, ruleset, team=team,
+                                                   source=source)
         if rules:
             _rules(found, store.tickets(), cfg, catalog, ruleset, as_json)
             return

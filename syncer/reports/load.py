@@ -71,9 +71,7 @@ def make_suggester(config: Config, catalog: Catalog, store: Store | None = None)
         return closest
     from syncer import suggestions as sg
 
-    model = sg.learn(store, catalog, config)
-    found = sg.suggest(model, sg.untraceable_tickets(store, config=config), config, catalog,
-                       ruleset=ruleset, rejected=sg.rejected_of(store.decisions()))
+    _, _, found = sg.suggest_untraceable(store, catalog, config, ruleset)
     by_uid = {s.ticket.uid: s for s in found}
 
     def learned(ticket: Ticket) -> Sequence[Suggestion]:
