@@ -67,13 +67,16 @@ def team_name(config: Config, project: str) -> str | None:
 def examples(tickets: Iterable[Ticket], links: Iterable[Link], config: Config) -> list[Example]:
     """Every active link (explicit label, rule or accepted suggestion) is one example."""
     by_uid = {t.uid: t for t in tickets}
+    teams: dict[str, str | None] = {}
     out = []
     for link in links:
         if link.origin is Origin.OVERRIDE:
             continue
         ticket = by_uid.get(f"{link.source}:{link.ticket_key}")
         if ticket is not None:
-            out.append(Example(ticket, team_name(config, ticket.project), link.kr_id))
+            if ticket.project not in teams:
+                teams[ticket.project] = team_name(config, ticket.project)
+            out.append(Example(ticket, teams[ticket.project], link.kr_id))
     return out
 
 
@@ -137,7 +140,11 @@ def suggest(
     person rejected for an epic is dropped from its ranking."""
     threshold = config.suggest.min_confidence if min_confidence is None else min_confidence
     rejected = rejected or {}
-    teams = [team_name(config, t.project) for t in tickets]
+    by_project: dict[str, str | None] = {}
+    for t in tickets:
+        if t.project not in by_project:
+            by_project[t.project] = team_name(config, t.project)
+    teams = [by_project[t.project] for t in tickets]
     chosen: list[tuple[Ticket, str | None, Ranked]] = []
     for t, team, ranked in zip(tickets, teams, model.rank(tickets, teams), strict=True):
         no = rejected.get((t.source, t.key), frozenset())

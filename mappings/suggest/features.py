@@ -7,6 +7,7 @@ title count apart. Link labels (`okr:`, `goal:`) are never features: they are th
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class Prefixes:
     managed: str = "goal:"
 
 
+@functools.lru_cache(maxsize=65_536)
 def field_token(field: str, value: str) -> str:
     """`label_data_quality` for label `data-quality`: one token the word tokenizer keeps."""
     return f"{field}_{_NON_WORD.sub('_', value.casefold()).strip('_')}"

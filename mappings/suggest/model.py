@@ -231,7 +231,7 @@ def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes,
                     key=lambda e: (e.ticket.source, e.ticket.key, e.kr_id))
     docs = texts([e.ticket for e in chosen], [e.team for e in chosen], prefixes)
     priors = [kr_text(kr, catalog) for kr in sorted(catalog.key_results, key=lambda k: k.id)]
-    words = TfidfVectorizer(ngram_range=(1, 2), strip_accents="unicode",
+    words = TfidfVectorizer(ngram_range=(1, 1), strip_accents="unicode",
                             stop_words="english").build_analyzer()
     vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float64, max_df=MAX_DF,
                                  analyzer=make_analyzer(words))
