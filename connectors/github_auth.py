@@ -138,6 +138,31 @@ class InstallationTokens:
             permissions = {}
         return grant.token, expires_at, {str(k): str(v) for k, v in permissions.items()}
 
+    def app_slug(self) -> str:
+        """Blocking: the App's slug from `GET /app` (JWT auth); its comments are by
+        `<slug>[bot]`."""
+        from github import Auth, GithubException, GithubIntegration
+        from jwt.exceptions import PyJWTError
+
+        try:
+            integration = GithubIntegration(
+                auth=Auth.AppAuth(self.app_id, self._key()), base_url=self._api_url,
+                verify=self._verify, timeout=self._timeout,
+            )
+            try:
+                return str(integration.get_app().slug)
+            finally:
+                integration.close()
+        except GithubException as exc:
+            raise AuthError(f"GitHub App {self.app_id}: GET /app failed with HTTP {exc.status}",
+                            source=self._source, status=exc.status) from None
+        except (PyJWTError, ValueError, TypeError) as exc:
+            raise AuthError(f"GitHub App {self.app_id}: the private key cannot sign a JWT "
+                            f"({type(exc).__name__})", source=self._source) from None
+        except OSError as exc:
+            raise Unavailable(f"GitHub App {self.app_id}: cannot reach {self._api_url} for "
+                              f"GET /app ({type(exc).__name__})", source=self._source) from None
+
 
 def _minting_error(status: int, exception: str) -> type[RemoteError]:
     """A refused key or installation is an auth error; a rate limit or a server failure while

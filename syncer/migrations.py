@@ -207,8 +207,35 @@ def v2_complete_pulls(db: Database) -> None:
     )
 
 
-def v3_suggestion_decisions(db: Database) -> None:
-    """Schema v3: people's answers to suggestions. `accepted` links the epic like an explicit
+def v3_ownership(db: Database) -> None:
+    """Schema v3: who each source writes as, and the look-alikes of okrsync's comments and
+    remote links that people or other tools left on tickets (reported, never touched)."""
+    db.execute(
+        """create table identities (
+            source text primary key,
+            kind text not null,              -- 'user' or 'app' (GitHub), 'jira'
+            login text not null,
+            display text not null,
+            seen_at text not null
+        )"""
+    )
+    db.execute(
+        """create table lookalikes (
+            source text not null,
+            ticket_key text not null,
+            kind text not null,              -- 'comment' or 'remote_link'
+            ref text not null,               -- comment id or globalId
+            author text not null,            -- comment author login or link application name
+            reason text not null,
+            first_seen text not null,
+            last_seen text not null,
+            primary key (source, ticket_key, kind, ref)
+        )"""
+    )
+
+
+def v4_suggestion_decisions(db: Database) -> None:
+    """Schema v4: people's answers to suggestions. `accepted` links the epic like an explicit
     label; `rejected` stops that suggestion for that epic. One row per (epic, KR)."""
     db.execute(
         """create table suggestion_decisions (
@@ -223,7 +250,8 @@ def v3_suggestion_decisions(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_suggestion_decisions]
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership,
+                              v4_suggestion_decisions]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

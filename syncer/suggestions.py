@@ -152,7 +152,7 @@ def suggest(
             keep = [(k, c) for k, c in zip(ranked.kr_ids, ranked.confidences, strict=True)
                     if k not in no]
             ranked = Ranked(tuple(k for k, _ in keep), tuple(c for _, c in keep), ranked.margin)
-        if ranked.kr_ids and ranked.confidences[0] >= threshold:
+        if ranked.kr_ids and ranked.confidences[0] > 0 and ranked.confidences[0] >= threshold:
             chosen.append((t, team, ranked))
     evidence = model.evidence([c[0] for c in chosen], [c[1] for c in chosen],
                               [c[2].kr_ids[0] for c in chosen])

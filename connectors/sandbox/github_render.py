@@ -175,7 +175,7 @@ def render_comment(comment: dict[str, Any], base: str) -> dict[str, Any]:
         "body": comment["body"],
         "author_association": comment["author_association"],
         "reactions": _reactions(url),
-        "performed_via_github_app": None,
+        "performed_via_github_app": comment.get("app"),
     }
 
 

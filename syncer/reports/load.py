@@ -4,6 +4,7 @@ keep this week's snapshot so trends survive later rule changes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from mappings.rules import load_rules, suggest_krs
 from syncer.errors import UserError
 from syncer.model import Catalog, Ticket
 from syncer.reports.build import ReportSettings, build_weekly_report
+from syncer.reports.figures import bets_summary
 from syncer.reports.model import ReportKind, Suggestion, WeeklyReport
 from syncer.reports.untraceable import Suggester, snapshot_summary
 from syncer.reports.weeks import IsoWeek, parse_week, week_of
@@ -117,6 +119,9 @@ def build_report(
         kind=kind,
         suggest=suggest if suggest is not None else make_suggester(config, catalog, store),
     )
+    from syncer.owning import attention
+
+    report = replace(report, attention=tuple(attention(store, config.sources)))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report
@@ -126,5 +131,6 @@ def save_snapshot_of(store: Store, report: WeeklyReport, *, now: datetime) -> No
     """Keep the report (for BI) and its untraceable summary (for future trends)."""
     data: dict[str, Any] = {"report": report.to_json()}
     if report.untraceable is not None:
-        data["summary"] = snapshot_summary(report.untraceable, report.week)
+        data["summary"] = {**snapshot_summary(report.untraceable, report.week),
+                           **bets_summary(report)}
     store.save_report_snapshot(report.week, SNAPSHOT_PREFIX + report.kind.value, data, now=now)
