@@ -316,9 +316,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_build_report_from_store_keeps_snapshots_for_trends(project: Path) -> None:
-    # Suggestions are learned from the store's links; this store is too small to be sure of
-    # any, so ask for every suggestion, however unsure.
-    project.write_text(project.read_text() + "\n[suggest]\nmin_confidence = 0.0\n")
     config = load_config(project)
     with Store.open(config.store_path) as store:
         w13 = NOW - timedelta(weeks=1)
