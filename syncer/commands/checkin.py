@@ -59,7 +59,7 @@ def checkin(
     if confidence is not None and not 0.0 <= confidence <= 1.0:
         raise UserError(f"--confidence must be between 0 and 1, not {confidence}",
                         key="--confidence")
-    cfg = load_config(config)
+    cfg = load_config(config, credentials=False)
     catalog = load_catalog(cfg.catalog_path)
     kr = find_kr(catalog, kr_id.strip())
     if kr is None:
