@@ -234,8 +234,24 @@ def v3_ownership(db: Database) -> None:
     )
 
 
-def v4_suggestion_decisions(db: Database) -> None:
-    """Schema v4: people's answers to suggestions. `accepted` links the epic like an explicit
+def v4_held_links(db: Database) -> None:
+    """Schema v4: tickets whose goal links a revert undid and that the next syncs leave
+    alone until their mapping changes (a rule or the ticket) or the hold is released."""
+    db.execute(
+        """create table held_links (
+            source text not null,
+            ticket_key text not null,
+            kr_ids text not null,
+            run_id integer not null,
+            revert_run_id integer,
+            held_at text not null,
+            primary key (source, ticket_key)
+        )"""
+    )
+
+
+def v5_suggestion_decisions(db: Database) -> None:
+    """Schema v5: people's answers to suggestions. `accepted` links the epic like an explicit
     label; `rejected` stops that suggestion for that epic. One row per (epic, KR)."""
     db.execute(
         """create table suggestion_decisions (
@@ -250,8 +266,8 @@ def v4_suggestion_decisions(db: Database) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership,
-                              v4_suggestion_decisions]
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership, v4_held_links,
+                              v5_suggestion_decisions]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 
