@@ -189,6 +189,13 @@ class ReportSettings(_Section):
         return value
 
 
+class SuggestSettings(_Section):
+    """`[suggest]`: suggestions below `min_confidence` (a calibrated probability that the
+    top key result is the one a person would pick) are not shown."""
+
+    min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
 class DaemonConfig(_Section):
     interval_seconds: float = Field(default=900.0, gt=0)
     jitter_seconds: float = Field(default=60.0, ge=0)
@@ -244,6 +251,7 @@ class _Layered(_EnvFirst):
     report: ReportSettings = ReportSettings()
     daemon: DaemonConfig = DaemonConfig()
     web: WebSettings = WebSettings()
+    suggest: SuggestSettings = SuggestSettings()
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,7 @@ class Config:
     report: ReportSettings
     daemon: DaemonConfig
     store_keep_days: int = 180
+    suggest: SuggestSettings = field(default_factory=SuggestSettings)
     warnings: tuple[str, ...] = field(default=(), compare=False)
     web: WebSettings = field(default_factory=WebSettings)
 
@@ -291,6 +300,7 @@ class Config:
             "report": _mask(self.report),
             "daemon": _mask(self.daemon),
             "web": _mask(self.web),
+            "suggest": _mask(self.suggest),
         }
 
 
@@ -376,6 +386,7 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
         smtp=layered.smtp,
         report=layered.report,
         daemon=layered.daemon,
+        suggest=layered.suggest,
         warnings=tuple(warnings),
         web=layered.web,
     )

@@ -27,12 +27,13 @@ from syncer import owning
 from syncer.backlog import backlog_json, write_budget
 from syncer.catalog import load_catalog
 from syncer.config import Config
+from syncer.decided import accepted_of, with_accepted
 from syncer.errors import ConfigError, ExitCode, OkrsyncError, RemoteError, StoreError
 from syncer.lock import RunLock
 from syncer.model import Catalog, Ticket, WriteBack
 from syncer.outbox import apply_pending
 from syncer.parking import RetryPolicy
-from syncer.plan import Plan, PlanSettings, goal_ref, plan
+from syncer.plan import Plan, PlanSettings, goal_ref, plan, rule_mapper
 from syncer.replan import ReviewContext, removed_after_lost, review
 from syncer.store import Store
 from syncer.store_rows import KeyRange, TicketId
@@ -294,6 +295,8 @@ def plan_store(
     turns that plan into the one to keep (re-planning the pending ones)."""
     kr_values = store.kr_values(now)
     settings = plan_settings(config)
+    mapper = with_accepted(rule_mapper(rules, catalog, managed_prefix=settings.managed_prefix),
+                           accepted_of(store.decisions()))
     totals = PlanTotals()
     after: TicketId | None = None
     for batch in store.ticket_batches(PLAN_BATCH):
@@ -301,7 +304,7 @@ def plan_store(
         part: Plan = plan(
             batch, catalog, rules, store.applied_state(within), now=now,
             healthy_sources=healthy, kr_values=kr_values, prior_bets=store.bets(within),
-            settings=settings, keep_pending=revise is not None,
+            settings=settings, mapper=mapper, keep_pending=revise is not None,
         )
         if revise is not None:
             part = revise(part, within, batch)

@@ -269,9 +269,26 @@ def v6_outbox_deferral(db: Database) -> None:
     db.execute("alter table outbox add column deferred_reason text")
 
 
+
+def v7_suggestion_decisions(db: Database) -> None:
+    """Schema v7: people's answers to suggestions. `accepted` links the epic like an explicit
+    label; `rejected` stops that suggestion for that epic. One row per (epic, KR)."""
+    db.execute(
+        """create table suggestion_decisions (
+            source text not null,
+            ticket_key text not null,
+            kr_id text not null,
+            decision text not null,          -- accepted | rejected
+            decided_by text not null,
+            decided_at text not null,
+            primary key (source, ticket_key, kr_id)
+        )"""
+    )
+
+
 MIGRATIONS: list[Migration] = [
     v1_initial, v2_complete_pulls, v3_ownership, v4_held_links, v5_outbox_parking,
-    v6_outbox_deferral,
+    v6_outbox_deferral, v7_suggestion_decisions,
 ]
 """Append-only: index i takes the schema from version i to i + 1."""
 

@@ -108,6 +108,7 @@ class Origin(StrEnum):
     LABEL = "label"
     RULE = "rule"
     OVERRIDE = "override"
+    ACCEPTED = "accepted"
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from syncer.model import (
     Ticket,
 )
 from syncer.store_base import WriterDatabase, guarded, in_list, store_error
+from syncer.store_decisions import DecisionsStore
 from syncer.store_deferral import DeferralStore
 from syncer.store_health import HealthStore
 from syncer.store_ownership import OwnershipStore
@@ -131,7 +132,8 @@ BUSY_TIMEOUT = 30.0
 giving up: a check-in during a large sync's planning waits instead of failing."""
 
 
-class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralStore):
+class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralStore,
+            DecisionsStore):
     """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
 
     @classmethod

@@ -95,6 +95,11 @@ def _print(data: dict[str, Any]) -> None:
             verdict = "decided" if r["decided"] else ("matched" if r["matched"] else "no")
             typer.echo(f"  {r['rule_id']:<{width}}  p{r['priority']:<4} -> {r['kr_id']:<10} "
                        f"{verdict}: {_clean(r['detail'])}")
+    if data.get("decisions"):
+        typer.echo("")
+        typer.echo("suggestion decisions:")
+        for d in data["decisions"]:
+            typer.echo(f"  {d['kr_id']}: {d['decision']} by {_clean(d['by'])} at {d['at']}")
     if data["suggestions"] and not data["links"]:
         typer.echo("")
         typer.echo("closest key results:")
@@ -138,8 +143,9 @@ def explain(
     cfg = load_config(config, credentials=False)
     catalog = load_catalog(cfg.catalog_path)
     ruleset = load_rules(cfg.rules_path, catalog, explicit_prefix=cfg.labels.explicit_prefix)
+    decisions: list[Any] = []
     if key:
-        ticket = _stored_ticket(cfg.store_path, key)
+        ticket, decisions = _stored_ticket(cfg.store_path, key)
     else:
         ticket = Ticket(
             source=source, key="(described)", remote_id="", url="", title=title,
@@ -147,16 +153,27 @@ def explain(
             state=TicketState.TODO, updated=datetime.now(UTC), components=_split(components),
         )
     mapping = map_ticket(ticket, ruleset, catalog, managed_prefix=cfg.labels.managed_prefix)
+    if decisions:
+        from dataclasses import replace
+
+        from syncer.decided import accepted_of, with_accepted
+
+        links, _ = with_accepted(lambda t: (mapping.links, mapping.broken),
+                                 accepted_of(decisions))(ticket)
+        mapping = replace(mapping, links=links)
     suggestions = [] if mapping.links else suggest_krs(ticket, ruleset, catalog)
     data = explanation_data(ticket, catalog, mapping, suggestions,
                             is_ktlo(ticket.labels, cfg.labels.ktlo))
+    data["decisions"] = [{"kr_id": d.kr_id, "decision": d.decision.value, "by": d.by,
+                          "at": d.at.isoformat()} for d in decisions]
     if as_json:
         typer.echo(json.dumps(data, indent=2))
     else:
         _print(data)
 
 
-def _stored_ticket(store_path: Path, key: str) -> Ticket:
+def _stored_ticket(store_path: Path, key: str) -> tuple[Ticket, list[Any]]:
+    """The stored ticket and people's decisions on suggestions for it."""
     if not store_path.exists():
         raise UserError(f"no store at {store_path} yet, so no ticket {key!r}",
                         hint="run `okrsync sync` first, or describe the ticket with --labels ...")
@@ -164,7 +181,8 @@ def _stored_ticket(store_path: Path, key: str) -> Ticket:
 
     with Store.open(store_path) as store:
         ticket = store.find_ticket(key)
+        decisions = store.decisions(ticket.source, ticket.key) if ticket else []
     if ticket is None:
         raise UserError(f"ticket {key!r} is not in the store", key="KEY",
                         hint="check the key (WEB-123, acme/app#45) or run `okrsync sync`")
-    return ticket
+    return ticket, list(decisions)

@@ -14,7 +14,7 @@ from syncer.errors import UserError
 from syncer.model import Catalog, Ticket
 from syncer.reports.build import ReportSettings, build_weekly_report
 from syncer.reports.figures import bets_summary
-from syncer.reports.model import ParkedItem, ReportKind, WeeklyReport
+from syncer.reports.model import ParkedItem, ReportKind, Suggestion, WeeklyReport
 from syncer.reports.untraceable import Suggester, snapshot_summary
 from syncer.reports.weeks import IsoWeek, parse_week, week_of
 from syncer.source_health import HISTORY_RUNS, source_health, stale_sources
@@ -63,16 +63,31 @@ def trend_history(store: Store, weeks: int) -> list[dict[str, Any]]:
     return [found[w] for w in sorted(found)]
 
 
-def make_suggester(config: Config, catalog: Catalog) -> Suggester:
-    """Suggested KRs from the rule engine: the rules that came closest, then shared words."""
+def make_suggester(config: Config, catalog: Catalog, store: Store | None = None) -> Suggester:
+    """Suggested KRs: learned from the store's links (`syncer.suggestions`), computed once for
+    every untraceable epic; without a store, the rule engine's closest rules and shared words."""
     ruleset = load_rules(
         config.rules_path, catalog, explicit_prefix=config.labels.explicit_prefix
     )
+    if store is None:
+        def closest(ticket: Ticket) -> Sequence[tuple[str, str]]:
+            return suggest_krs(ticket, ruleset, catalog)
 
-    def suggest(ticket: Ticket) -> Sequence[tuple[str, str]]:
-        return suggest_krs(ticket, ruleset, catalog)
+        return closest
+    from syncer import suggestions as sg
 
-    return suggest
+    _, _, found = sg.suggest_untraceable(store, catalog, config, ruleset)
+    by_uid = {s.ticket.uid: s for s in found}
+
+    def learned(ticket: Ticket) -> Sequence[Suggestion]:
+        s = by_uid.get(ticket.uid)
+        if s is None:
+            return ()
+        return (Suggestion(s.kr_id, s.why(), s.label, confidence=s.confidence,
+                           nearest=tuple(n.key for n in s.evidence.neighbours),
+                           words=s.evidence.words, near_miss=s.near_miss),)
+
+    return learned
 
 
 def build_report(
@@ -105,7 +120,7 @@ def build_report(
         trend=trend_history(store, settings.trend_weeks),
         settings=settings,
         kind=kind,
-        suggest=suggest if suggest is not None else make_suggester(config, catalog),
+        suggest=suggest if suggest is not None else make_suggester(config, catalog, store),
     )
     backlog = backlog_json(store.deferrals(datetime.now(UTC)), config.sources)
     report = replace(report, backlog=tuple(

@@ -29,6 +29,11 @@ class Suggestion:
     kr_id: str
     why: str
     label: str
+    confidence: float | None = None
+    nearest: tuple[str, ...] = ()
+    """Keys of the closest linked epics of that KR (learned suggestions only)."""
+    words: tuple[str, ...] = ()
+    near_miss: str = ""
 
 
 @dataclass(frozen=True)

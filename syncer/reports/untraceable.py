@@ -29,8 +29,8 @@ from syncer.reports.model import (
 )
 from syncer.reports.weeks import IsoWeek
 
-Suggester = Callable[[Ticket], Sequence[tuple[str, str]]]
-"""Suggested KRs for an epic: (kr_id, why), best first (e.g. `mappings.rules.suggest_krs`)."""
+Suggester = Callable[[Ticket], Sequence[tuple[str, str] | Suggestion]]
+"""Suggested KRs for an epic: (kr_id, why) or a full `Suggestion`, best first."""
 
 MAX_SUGGESTIONS = 2
 
@@ -160,8 +160,8 @@ def build_untraceable(
         since = inputs.untraceable_since[uid]
         owner = team(t)
         suggestions = tuple(
-            Suggestion(kr_id, why, f"{explicit_prefix}{kr_id}")
-            for kr_id, why in (suggest(t) if suggest else ())[:MAX_SUGGESTIONS]
+            s if isinstance(s, Suggestion) else Suggestion(s[0], s[1], f"{explicit_prefix}{s[0]}")
+            for s in (suggest(t) if suggest else ())[:MAX_SUGGESTIONS]
         )
         born = t.created or since
         items.append(

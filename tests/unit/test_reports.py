@@ -331,8 +331,12 @@ def test_build_report_from_store_keeps_snapshots_for_trends(project: Path) -> No
         # A past week is not re-snapshotted (its numbers were kept when it was current).
         build_report(store, CATALOG, config, "2026-W12", now=NOW)
         assert store.report_snapshots("weekly-all", ["2026-W12"]) == []
-        assert [i.suggestions[0].label for i in report.untraceable.items
-                if i.key == "PAY-10"] == ["okr:KR-2"]
+        got = {i.key: i.suggestions for i in report.untraceable.items}
+        (pay,) = got["PAY-10"]
+        assert pay.label == "okr:KR-2" and pay.confidence is not None
+        assert pay.nearest and set(pay.nearest) <= {
+            lk.ticket_key for lk in store.links() if lk.kr_id == "KR-2"}
+        assert got["acme/app#5"] == ()  # shares nothing with any key result's work
 
 
 def test_cli_writes_json_and_rejects_a_bad_week(project: Path, tmp_path: Path,
