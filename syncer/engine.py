@@ -480,7 +480,7 @@ async def _run(
             summary.failed = applied.failed
             summary.dropped.extend(applied.dropped)
             counts = store.outbox_counts()
-            summary.pending = counts["pending"]
+            summary.pending = counts["pending"] - counts["deferred"]
             summary.parked = counts["parked"]
             summary.waiting = counts["waiting"]
             summary.due = store.due_count(datetime.now(UTC))
