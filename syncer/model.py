@@ -47,6 +47,9 @@ class Ticket:
     hypothesis: str | None = None
     size: float | None = None
     description: str = ""
+    resolved: datetime | None = None
+    """When the tracker says the epic was resolved (Jira `resolutiondate`, GitHub
+    `closed_at`): a shipped bet's ship date, which okrsync's first sight of it is not."""
 
     @property
     def uid(self) -> str:
@@ -244,13 +247,28 @@ class Page:
     scope: str = ""
 
 
+CHECKIN_ORIGIN = "checkin"
+
+
 @dataclass(frozen=True)
 class CheckIn:
+    """A KR's value at `at`: a person's check-in (`origin` "checkin"), or a value measured from
+    the KR's data source (`origin` its kind, with the query's digest and when it was fetched).
+    `id` is the store's row id (None before it is stored)."""
+
     kr_id: str
     value: float
     at: datetime
     confidence: float | None = None
     note: str = ""
+    origin: str = CHECKIN_ORIGIN
+    query_digest: str | None = None
+    fetched_at: datetime | None = None
+    id: int | None = None
+
+    @property
+    def measured(self) -> bool:
+        return self.origin != CHECKIN_ORIGIN
 
 
 @dataclass(frozen=True)
