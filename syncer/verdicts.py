@@ -20,9 +20,9 @@ from enum import StrEnum
 import numpy as np
 import statsmodels.api as sm
 
-from syncer.model import Direction
+from syncer.model import Direction, VerdictSettings
 
-DEFAULT_MIN_MOVE_SHARE = 0.1
+DEFAULT_MIN_MOVE_SHARE = VerdictSettings().min_move_share
 """δ when a KR sets no `min_move`: a tenth of |target − baseline|."""
 
 WEEK = timedelta(weeks=1)
@@ -37,17 +37,7 @@ class Outcome(StrEnum):
     KILLED = "KILLED"
 
 
-@dataclass(frozen=True)
-class VerdictSettings:
-    """`[verdicts]` in okrsync.toml: when a bet can be judged, and how strictly."""
-
-    evaluate_after_weeks: int = 4
-    min_pre: int = 8
-    min_post: int = 4
-    min_move_share: float = DEFAULT_MIN_MOVE_SHARE
-    placebos: int = 5
-    max_pre_weeks: int = 26
-    confidence: float = 0.95
+__all__ = ["BetFacts", "BetVerdict", "Outcome", "Point", "VerdictSettings", "judge", "min_move"]
 
 
 @dataclass(frozen=True)
