@@ -4,6 +4,7 @@ keep this week's snapshot so trends survive later rule changes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from syncer.model import Catalog, Ticket
 from syncer.reports.build import ReportSettings, build_weekly_report
 from syncer.reports.model import ReportKind, WeeklyReport
 from syncer.reports.untraceable import Suggester, snapshot_summary
+from syncer.reports.verdicts import build_verdicts
 from syncer.reports.weeks import IsoWeek, parse_week, week_of
 
 if TYPE_CHECKING:
@@ -85,8 +87,9 @@ def build_report(
     now = now or datetime.now(UTC)
     settings = settings_of(config)
     wk = resolve_week(week, now, settings.timezone)
+    tickets = store.tickets()
     report = build_weekly_report(
-        tickets=store.tickets(),
+        tickets=tickets,
         links=store.links(),
         broken=store.broken_links(),
         bets=store.bets(),
@@ -102,6 +105,10 @@ def build_report(
         kind=kind,
         suggest=suggest if suggest is not None else make_suggester(config, catalog),
     )
+    if kind in (ReportKind.BETS, ReportKind.ALL):
+        report = replace(report, verdicts=build_verdicts(
+            catalog=catalog, bets=store.bets(), tickets={t.uid: t for t in tickets},
+            checkins=store.checkins(), now=report.as_of))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report

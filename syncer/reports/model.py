@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from syncer.reports.verdicts import VerdictsSection
+
 SCHEMA_VERSION = 1
 
 
@@ -215,6 +217,7 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    verdicts: VerdictsSection | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""
