@@ -45,6 +45,7 @@ class DaemonSettings:
     log_format: str = "text"
     report_enabled: bool = True
     report_lookback: timedelta = timedelta(hours=1)
+    measure_every: float = 0.0
 
 
 @dataclass
@@ -58,6 +59,7 @@ class DaemonState:
     last_duration: float = 0.0
     consecutive_failures: int = 0
     reports_sent: int = 0
+    measures: dict[str, int] = field(default_factory=dict)
     pending_writebacks: int = 0
     syncing: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -78,6 +80,12 @@ def pending_writebacks(store_path: Path) -> int:
             con.close()
     except sqlite3.Error:
         return 0
+
+
+def measure_due(last: float | None, now: float, every: float) -> bool:
+    """Whether the daemon should measure now: on its first loop, then every `every` seconds
+    (0 = never)."""
+    return every > 0 and (last is None or now - last >= every)
 
 
 class Daemon:
@@ -108,11 +116,15 @@ class Daemon:
             "started", interval=self.settings.interval, report_cron=self.settings.report_cron
         )
         report_checked = window_start(datetime.now(UTC), self.settings.report_lookback)
+        measured_at: float | None = None
         try:
             while not self._stop.is_set():
                 self._sync_once()
                 if self._stop.is_set():
                     break
+                if measure_due(measured_at, time.monotonic(), self.settings.measure_every):
+                    measured_at = time.monotonic()
+                    self._measure_once()
                 now = datetime.now(UTC)
                 if self.settings.report_enabled:
                     fires = cron_fires(
@@ -203,6 +215,15 @@ class Daemon:
         self._emit("sync", result=result, exit_code=code, duration=round(duration, 3),
                    pending_writebacks=pending)
 
+    def _measure_once(self) -> None:
+        """Measure the KRs that have data sources; a failing source is the child's exit 1,
+        logged and counted, and never stops the syncs."""
+        code = self._run_child(self._okrsync("measure"))
+        result = {0: "ok", 1: "failures"}.get(code, "error")
+        with self.state.lock:
+            self.state.measures[result] = self.state.measures.get(result, 0) + 1
+        self._emit("measure", result=result, exit_code=code)
+
     def _report_once(self, fire: datetime) -> None:
         code = self._run_child(self._okrsync("report", "--email"))
         if code == 0:
@@ -264,6 +285,10 @@ class Daemon:
                 "# HELP okrsync_consecutive_failures Failed syncs in a row (drives backoff).",
                 "# TYPE okrsync_consecutive_failures gauge",
                 f"okrsync_consecutive_failures {self.state.consecutive_failures}",
+                "# HELP okrsync_measure_runs_total Measure runs of KR data sources by result.",
+                "# TYPE okrsync_measure_runs_total counter",
+                *(f'okrsync_measure_runs_total{{result="{r}"}} {n}'
+                  for r, n in sorted(self.state.measures.items())),
                 "# HELP okrsync_reports_sent_total Weekly reports sent by this daemon.",
                 "# TYPE okrsync_reports_sent_total counter",
                 f"okrsync_reports_sent_total {self.state.reports_sent}",

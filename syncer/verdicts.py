@@ -17,9 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-import numpy as np
-import statsmodels.api as sm
-
 from syncer.model import Direction, VerdictSettings
 
 DEFAULT_MIN_MOVE_SHARE = VerdictSettings().min_move_share
@@ -102,6 +99,9 @@ def estimate(series: Sequence[Point], ship: datetime, window_weeks: int,
              confidence: float = 0.95) -> Estimate | None:
     """Segmented OLS `y = b0 + b1·t + b2·post + b3·(t − t0)·post` with HAC errors; the effect
     `b2 + b3·W` at the end of the window. None when the fit is degenerate."""
+    import numpy as np  # imported here: statsmodels takes seconds, most commands never fit
+    import statsmodels.api as sm
+
     t = np.array([(p.at - ship) / WEEK for p in series], dtype=float)
     y = np.array([p.value for p in series], dtype=float)
     post = (t >= 0).astype(float)

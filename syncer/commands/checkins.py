@@ -46,13 +46,13 @@ def checkins(
     if not values:
         typer.echo("no values yet: `okrsync checkin KR VALUE` or `okrsync measure`")
         return
-    typer.echo(f"{'id':>6}  {'kr':<12} {'at (UTC)':<16} {'value':>10}  {'origin':<12} "
+    typer.echo(f"{'id':>5}  {'kr':<10} {'at (UTC)':<16} {'value':>9}  {'origin':<12} "
                "provenance")
     for v in values:
         if v.measured:
             fetched = f"{v.fetched_at:%m-%d %H:%M}" if v.fetched_at else "?"
-            prov = f"{v.query_digest or '?'} @{fetched}"
+            prov = f"{(v.query_digest or '?')[:8]} @{fetched}"
         else:
-            prov = v.note[:18]
-        typer.echo(f"{v.id or 0:>6}  {v.kr_id[:12]:<12} {v.at:%Y-%m-%d %H:%M} {v.value:>10.4g}"
+            prov = v.note[:21]
+        typer.echo(f"{v.id or 0:>5}  {v.kr_id[:10]:<10} {v.at:%Y-%m-%d %H:%M} {v.value:>9.4g}"
                    f"  {v.origin[:12]:<12} {prov}")
