@@ -80,7 +80,7 @@ def test_a_steady_series_is_no_effect() -> None:
     v = judge(bet(), series(noisy(12, 40, 7, sd=0.1), noisy(5, 40, 8, sd=0.1)),
               direction=Direction.UP, delta=2, now=AFTER, settings=S)
     assert v.outcome is Outcome.NO_EFFECT, v.reason
-    assert v.low is not None and v.high is not None and -2 <= v.low and v.high <= 2
+    assert v.low is not None and v.high is not None and v.low >= -2 and v.high <= 2
 
 
 def test_placebo_moves_in_the_pre_period_cap_the_verdict_at_inconclusive() -> None:
