@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import tempfile
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -166,19 +168,28 @@ def demo(
     environment and never written to the directory.
     """
     from connectors.sandbox import sandbox
+    from syncer import demo_verdicts as dv
+    from syncer.catalog import load_catalog
     from syncer.commands.sync import print_summary
     from syncer.config import load_config
     from syncer.engine import run_sync
+    from syncer.measure.run import run_measure
 
     console = Console(stderr=as_json, highlight=False)
     token = os.environ.get("OKRSYNC_SANDBOX_TOKEN") or f"sandbox-{secrets.token_hex(12)}"
     workdir = directory or Path(tempfile.mkdtemp(prefix="okrsync-demo-"))
-    with sandbox(epics=epics, seed=seed, token=token) as sb:
+    now = datetime.now(UTC)
+    with sandbox(epics=epics, seed=seed, token=token) as sb, contextlib.ExitStack() as stack:
         projects = _jira_projects(sb)
+        planted = dv.plant_shipped_bets(sb, now)
         config_path = write_demo_files(
             workdir, jira_url=sb.jira_url, github_url=sb.github_url, jira_user=sb.jira_user,
             org=sb.org, jql=f"project in ({', '.join(projects)})", seed=seed, epics=epics,
         )
+        catalog_file = workdir / "okrs.toml"
+        history = dv.kr_history(load_catalog(catalog_file), planted, now, seed)
+        history_url = stack.enter_context(dv.serve_history(history))
+        catalog_file.write_text(dv.with_csv_sources(catalog_file.read_text(), history_url))
         os.environ["OKRSYNC_SOURCES__JIRA__TOKEN"] = token
         os.environ["OKRSYNC_SOURCES__GITHUB__TOKEN"] = token
         try:
@@ -190,6 +201,10 @@ def demo(
             outcome = _show(console, config_path, summary)
             second = run_sync(cfg)
             outcome["second_run_writes"] = second.applied
+            measured = run_measure(cfg, backfill_weeks=dv.HISTORY_WEEKS)
+            outcome["measured_values"] = sum(m.added for m in measured)
+            shown = dv.show_verdicts(console, cfg, now=datetime.now(UTC))
+            outcome["verdicts"], outcome["verdict_examples"] = shown["counts"], shown["examples"]
         finally:
             os.environ.pop("OKRSYNC_SOURCES__JIRA__TOKEN", None)
             os.environ.pop("OKRSYNC_SOURCES__GITHUB__TOKEN", None)
