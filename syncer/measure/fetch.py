@@ -243,32 +243,33 @@ def select(data: Any, selector: str) -> Any:
 
 async def _prometheus(source: Prometheus, times: Sequence[datetime],
                       ctx: FetchContext) -> dict[datetime, float]:
+    """Weekly backfill points (Monday 00:00 UTC) in one range query with a one-week step;
+    any other moment (the current hour) as an instant query at that time."""
     base = source.url.rstrip("/")
+    weekly = sorted(t for t in times if (t.weekday(), t.hour, t.minute, t.second) == (0, 0, 0, 0))
     out: dict[datetime, float] = {}
     async with _client(base, source.token_env, ctx, source.timeout) as http:
-        if len(times) == 1:
+        if len(weekly) > 1:
+            response = await http.request(
+                "GET", f"{base}/api/v1/query_range", endpoint="GET /api/v1/query_range",
+                params={"query": source.query, "start": weekly[0].timestamp(),
+                        "end": weekly[-1].timestamp(), "step": f"{7 * 86400}s"})
+            result = _prom_result(response.text)
+            values = result[0].get("values", []) if isinstance(result, list) and result else []
+            points = {round(float(t)): v for t, v in values}
+            for at in weekly:
+                if round(at.timestamp()) in points:
+                    out[at] = _number(points[round(at.timestamp())], "the query's value")
+        for at in times:
+            if len(weekly) > 1 and at in weekly:
+                continue
             response = await http.request(
                 "GET", f"{base}/api/v1/query", endpoint="GET /api/v1/query",
-                params={"query": source.query, "time": times[0].timestamp()})
+                params={"query": source.query, "time": at.timestamp()})
             result = _prom_result(response.text)
-            series = result if isinstance(result, list) else []
-            if not series:
-                raise SourceFailed("the query returned no series")
-            out[times[0]] = _number(series[0]["value"][1], "the query's value")
-            return out
-        ordered = sorted(times)
-        step = min((b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False))
-        response = await http.request(
-            "GET", f"{base}/api/v1/query_range", endpoint="GET /api/v1/query_range",
-            params={"query": source.query, "start": ordered[0].timestamp(),
-                    "end": ordered[-1].timestamp(), "step": max(step, 1.0)})
-        result = _prom_result(response.text)
-        if not isinstance(result, list) or not result:
-            raise SourceFailed("the range query returned no series")
-        points = {round(float(t)): v for t, v in result[0].get("values", [])}
-        for at in times:
-            if round(at.timestamp()) in points:
-                out[at] = _number(points[round(at.timestamp())], "the query's value")
+            if not isinstance(result, list) or not result:
+                raise SourceFailed(f"the query returned no series at {at:%Y-%m-%d %H:%M}")
+            out[at] = _number(result[0]["value"][1], "the query's value")
     return out
 
 
