@@ -114,3 +114,12 @@ def test_verdict_settings_come_from_the_catalog() -> None:
     data = tomllib.loads(CATALOG_TOML + "\n[verdicts]\nmin_pre = 10\nevaluate_after_weeks = 6\n")
     catalog = parse_catalog(data)
     assert (catalog.verdicts.min_pre, catalog.verdicts.evaluate_after_weeks) == (10, 6)
+
+
+def test_the_daemon_measures_on_its_first_loop_then_every_measure_every_seconds() -> None:
+    from syncer.daemon import measure_due
+
+    assert measure_due(None, 100.0, 3600)
+    assert not measure_due(100.0, 3000.0, 3600)
+    assert measure_due(100.0, 3700.0, 3600)
+    assert not measure_due(None, 100.0, 0)
