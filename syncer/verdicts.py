@@ -204,9 +204,10 @@ def judge(bet: BetFacts, series: Sequence[Point], *, direction: Direction, delta
         return replace(base, outcome=Outcome.INCONCLUSIVE,
                        reason="the series cannot be fitted (too few distinct weeks)")
     outcome = classify(est, direction, delta)
-    runs, moved = placebo(pre, direction, delta, settings)
+    runs, moved = (0, 0) if outcome is Outcome.INCONCLUSIVE else placebo(pre, direction,
+                                                                         delta, settings)
     reason = _reason(outcome, est, delta, w)
-    if outcome is not Outcome.INCONCLUSIVE and runs and moved * 5 > runs:
+    if runs and moved * 5 > runs:
         reason = (f"{_reason(outcome, est, delta, w)}, but {moved} of {runs} placebo ship "
                   "dates before the real one also moved: the series is too noisy or trending "
                   "to tell")

@@ -13,11 +13,14 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.http import Sleep
 from syncer.measure.fetch import FetchContext, SourceFailed, fetch_values
 from syncer.model import CheckIn, KeyResult
+
+if TYPE_CHECKING:
+    from syncer.config import Config
 
 DEFAULT_BACKFILL_WEEKS = 12
 
@@ -98,7 +101,7 @@ async def measure_krs(krs: Sequence[KeyResult], store: MeasuredValues, ctx: Fetc
     return results
 
 
-def run_measure(config: Any, *, kr_id: str | None = None, dry_run: bool = False,
+def run_measure(config: Config, *, kr_id: str | None = None, dry_run: bool = False,
                 backfill_weeks: int | None = None, now: datetime | None = None,
                 sleep: Sleep = asyncio.sleep,
                 environ: Mapping[str, str] | None = None) -> list[KrMeasurement]:
