@@ -89,16 +89,21 @@ ConnectorFactory = Callable[[SourceConfig], Connector]
 
 @dataclass(frozen=True)
 class ConnectorSpec:
+    """A registered tracker kind. `sandbox` names the module whose `start` runs its fake
+    tracker (see `connectors.sandbox.trackers`); a string, so connectors never import it."""
+
     kind: str
     config_model: type[SourceConfig]
     factory: ConnectorFactory
+    sandbox: str = ""
 
 
 _REGISTRY: dict[str, ConnectorSpec] = {}
 
 
-def register(kind: str, config_model: type[SourceConfig], factory: ConnectorFactory) -> None:
-    _REGISTRY[kind] = ConnectorSpec(kind, config_model, factory)
+def register(kind: str, config_model: type[SourceConfig], factory: ConnectorFactory, *,
+             sandbox: str = "") -> None:
+    _REGISTRY[kind] = ConnectorSpec(kind, config_model, factory, sandbox)
 
 
 def load_all() -> dict[str, ConnectorSpec]:

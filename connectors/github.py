@@ -11,10 +11,11 @@ Pull requests, which the issues listing returns too, are dropped.
 
 Write back. Managed labels are added and removed one by one (never the replace-all forms,
 which would wipe people's labels), created in the repo first with a colour and description.
-Goal links live in one comment per issue, found by a hidden marker, edited only when its text
-changes. Finding it costs a read of the issue's comments, except for a fresh write-back on an
-issue this run's pull saw with no comments at all: there is nothing to find, so it is created
-directly.
+Goal links live in one comment per issue, found by a hidden marker and okrsync's identity
+(`connectors.ownership`: a person's comment carrying the marker is never edited or deleted),
+edited only when its text changes. Finding it costs a read of the issue's comments, except
+for a fresh write-back on an issue this run's pull saw with no comments at all: there is
+nothing to find, so it is created directly.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from connectors.github_parse import (
     type_name,
 )
 from connectors.http import HttpClient
+from connectors.ownership import Identity, Inspections, Owned, comment_kr_ids, split_comments
 from syncer.errors import NotFound, RemoteRejected, Unavailable
 from syncer.model import (
     ApplyResult,
@@ -218,6 +220,9 @@ class GitHubConnector:
         self._labels_ready: set[tuple[str, str]] = set()
         self._uncommented: dict[str, set[int]] = {}
         self._label_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._identity: Identity | None = None
+        self._identity_lock = asyncio.Lock()
+        self._inspections = Inspections()
 
     # -- HTTP -------------------------------------------------------------------------------
 
@@ -466,6 +471,8 @@ class GitHubConnector:
         repo, number = split_key(writeback.ticket_key)
         kind = writeback.kind
         if kind is WriteBackKind.ADD_LABEL:
+            if not fresh and await self._has_label(repo, number, writeback.label):
+                return ApplyResult(ApplyStatus.UNCHANGED, detail="label already on the issue")
             await self._ensure_label(repo, writeback.label)
             await self._request(
                 "POST", f"/repos/{repo}/issues/{number}/labels",
@@ -485,6 +492,22 @@ class GitHubConnector:
         if kind is WriteBackKind.REMOVE_GOAL_LINKS:
             return await self._remove_goal_links(repo, number, writeback)
         raise RemoteRejected(f"unsupported write-back {kind}", source=self.name)
+
+    async def _has_label(self, repo: str, number: int, label: str) -> bool:
+        """Read before writing (a retry or carried-over item): GitHub answers 200 to adding a
+        label the issue already has, so only a read tells that nothing needs writing."""
+        url: str | None = f"/repos/{repo}/issues/{number}/labels"
+        params: dict[str, Any] | None = {"per_page": 100}
+        wanted = label.casefold()
+        while url:
+            resp = await self._request("GET", url, params=params,
+                                       endpoint="GET /repos/{o}/{r}/issues/{n}/labels")
+            names = self._json_list(resp, "labels")
+            if any(isinstance(x, dict) and str(x.get("name", "")).casefold() == wanted
+                   for x in names):
+                return True
+            url, params = self._next_link(resp), None
+        return False
 
     def _label_description(self, label: str) -> str:
         prefix = self.config.managed_label_prefix
@@ -521,8 +544,11 @@ class GitHubConnector:
     async def _find_comment(
         self, repo: str, number: int, remote_ref: str | None
     ) -> tuple[int, str] | None:
-        """Our goal-link comment: by the id we kept, else by its marker (oldest wins; later
-        duplicates by the same author, e.g. from a retried create, are deleted)."""
+        """Our goal-link comment: by the id the ledger kept, else the oldest marker comment
+        our identity wrote (`connectors.ownership`). Others' marker comments are look-alikes:
+        noted for the report, never touched. An App's later marker comments are retried
+        creates (a bot writes no notes of its own) and are deleted; a token's are left, as
+        they may be its person's."""
         if remote_ref and remote_ref.isdigit():
             resp = await self._request(
                 "GET", f"/repos/{repo}/issues/comments/{remote_ref}",
@@ -536,6 +562,21 @@ class GitHubConnector:
                     not issue_url or issue_url.endswith(f"/issues/{number}")
                 ):
                     return int(remote_ref), body
+        me = await self.identity()
+        key = f"{repo}#{number}"
+        ours, others = split_comments(key, await self._marker_comments(repo, number), me,
+                                      remote_ref)
+        self._inspections.note(key, others)
+        if not ours:
+            return None
+        keep = ours[0]
+        if me.kind == "app":
+            for extra in ours[1:]:
+                await self._delete_comment(repo, int(extra["id"]))
+        return int(keep["id"]), str(keep["body"])
+
+    async def _marker_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """Every comment on the issue that opens with okrsync's marker, oldest first."""
         found: list[dict[str, Any]] = []
         url: str | None = f"/repos/{repo}/issues/{number}/comments"
         params: dict[str, Any] | None = {"per_page": 100}
@@ -547,14 +588,48 @@ class GitHubConnector:
                         and isinstance(c.get("id"), int) and has_marker(c["body"])):
                     found.append(c)
             url, params = self._next_link(resp), None
-        if not found:
-            return None
-        keep = found[0]
-        author = (keep.get("user") or {}).get("login")
-        for extra in found[1:]:
-            if author and (extra.get("user") or {}).get("login") == author:
-                await self._delete_comment(repo, int(extra["id"]))
-        return int(keep["id"]), str(keep["body"])
+        return found
+
+    # -- ownership (connectors.ownership.Owning) -------------------------------------------
+
+    async def identity(self) -> Identity:
+        """Who this source writes as, learned once per connector (one per run): the token's
+        user (`GET /user`), or the App's bot `<slug>[bot]` (`GET /app` with the App's JWT;
+        `GET /user` answers 403 to an installation token)."""
+        async with self._identity_lock:
+            if self._identity is None:
+                self._identity = await self._learn_identity()
+            return self._identity
+
+    async def _learn_identity(self) -> Identity:
+        if self._app is not None:
+            slug = await asyncio.to_thread(self._app.app_slug)
+            return Identity("app", f"{slug}[bot]", slug)
+        resp = await self._request("GET", "/user", endpoint="GET /user")
+        data = resp.json() if resp.content else None
+        if not isinstance(data, dict) or not isinstance(data.get("login"), str):
+            raise RemoteRejected("GET /user: the answer names no login", source=self.name)
+        return Identity("user", data["login"], str(data.get("name") or ""))
+
+    async def owned(self, ticket_key: str) -> Owned:
+        """okrsync's goal-link comment on one issue and the KRs it names (for adoption)."""
+        repo, number = split_key(ticket_key)
+        if number in self._uncommented.get(repo, set()):
+            return Owned()
+        me = await self.identity()
+        ours, others = split_comments(ticket_key, await self._marker_comments(repo, number),
+                                      me, None)
+        self._inspections.note(ticket_key, others)
+        if not ours:
+            return Owned(lookalikes=tuple(others))
+        body = str(ours[0]["body"])
+        return Owned(comment_kr_ids(body), str(ours[0]["id"]), tuple(others), found=True)
+
+    def learned_identity(self) -> Identity | None:
+        return self._identity
+
+    def inspections(self) -> Inspections:
+        return self._inspections
 
     async def _delete_comment(self, repo: str, comment_id: int) -> bool:
         resp = await self._request(
@@ -659,4 +734,5 @@ def _normalise(body: str) -> str:
 
 __all__ = ["GitHubConnector", "GitHubSourceConfig", "format_time", "split_key"]
 
-register("github", GitHubSourceConfig, GitHubConnector)
+register("github", GitHubSourceConfig, GitHubConnector,
+         sandbox="connectors.sandbox.github_tracker")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from syncer.errors import AuthError, Unavailable
+from syncer.errors import AuthError, RateLimited, RemoteError, Unavailable
 
 REFRESH_BEFORE = 300.0
 
@@ -111,7 +111,7 @@ class InstallationTokens:
             finally:
                 integration.close()
         except GithubException as exc:
-            raise AuthError(
+            raise _minting_error(exc.status, type(exc).__name__)(
                 f"GitHub App {self.app_id}: minting an installation token for installation "
                 f"{self.installation_id} failed with HTTP {exc.status}",
                 source=self._source,
@@ -137,3 +137,38 @@ class InstallationTokens:
         except (AttributeError, AssertionError):
             permissions = {}
         return grant.token, expires_at, {str(k): str(v) for k, v in permissions.items()}
+
+    def app_slug(self) -> str:
+        """Blocking: the App's slug from `GET /app` (JWT auth); its comments are by
+        `<slug>[bot]`."""
+        from github import Auth, GithubException, GithubIntegration
+        from jwt.exceptions import PyJWTError
+
+        try:
+            integration = GithubIntegration(
+                auth=Auth.AppAuth(self.app_id, self._key()), base_url=self._api_url,
+                verify=self._verify, timeout=self._timeout,
+            )
+            try:
+                return str(integration.get_app().slug)
+            finally:
+                integration.close()
+        except GithubException as exc:
+            raise AuthError(f"GitHub App {self.app_id}: GET /app failed with HTTP {exc.status}",
+                            source=self._source, status=exc.status) from None
+        except (PyJWTError, ValueError, TypeError) as exc:
+            raise AuthError(f"GitHub App {self.app_id}: the private key cannot sign a JWT "
+                            f"({type(exc).__name__})", source=self._source) from None
+        except OSError as exc:
+            raise Unavailable(f"GitHub App {self.app_id}: cannot reach {self._api_url} for "
+                              f"GET /app ({type(exc).__name__})", source=self._source) from None
+
+
+def _minting_error(status: int, exception: str) -> type[RemoteError]:
+    """A refused key or installation is an auth error; a rate limit or a server failure while
+    minting is not the credentials' fault and is retried like any other request."""
+    if status == 429 or exception == "RateLimitExceededException":
+        return RateLimited
+    if status >= 500:
+        return Unavailable
+    return AuthError

@@ -2,8 +2,10 @@
 
 The comment is found again by a hidden marker, and edited only when the text changes, so the
 text must be deterministic: same goals in, same bytes out (no timestamps, stable order).
-Everything quoted from the ticket or the catalog is escaped for Markdown: ticket text is
-untrusted and a title must not be able to inject links, HTML or @mentions.
+Ticket text is untrusted: the title goes into a code span (`connectors.inert`), where it can
+inject no link or HTML and GitHub finds no @mention or #reference in it. Catalog text is
+escaped, and put in a code span too when it holds a mention or a reference (`owner = "@dana"`
+must not ping Dana on every epic).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
+from connectors.inert import code_span, inert
 from connectors.text import escape_markdown
 from syncer.model import GoalRef
 
@@ -43,13 +46,15 @@ def _code(text: str) -> str:
 
 
 def _kr_cell(goal: GoalRef) -> str:
-    text = f"**{escape_markdown(goal.kr_id)}** {escape_markdown(goal.kr_title)}".rstrip()
+    title = inert(goal.kr_title, in_table=True)
+    text = f"**{escape_markdown(goal.kr_id)}** {title}".rstrip()
     url = safe_url(goal.url) if goal.url else None
     return f"[{text}]({url})" if url else text
 
 
 def _objective_cell(goal: GoalRef) -> str:
-    return f"{escape_markdown(goal.objective_id)} {escape_markdown(goal.objective_title)}".strip()
+    objective = inert(goal.objective_title, in_table=True)
+    return f"{escape_markdown(goal.objective_id)} {objective}".strip()
 
 
 def _sorted(goals: Iterable[GoalRef]) -> list[GoalRef]:
@@ -71,7 +76,7 @@ def render_goal_comment(
     served) but says so, naming the KRs in `previous`.
     """
     ordered = _sorted(goals)
-    title = escape_markdown(ticket_title) if ticket_title.strip() else ""
+    title = code_span(ticket_title)
     explicit = _code(explicit_prefix)
     managed = _code(managed_prefix)
     lines = [MARKER]
@@ -100,7 +105,7 @@ def render_goal_comment(
         for goal in ordered:
             lines.append(
                 f"| {_objective_cell(goal)} | {_kr_cell(goal)} | "
-                f"{escape_markdown(goal.owner)} | {escape_markdown(goal.target)} |"
+                f"{inert(goal.owner, in_table=True)} | {inert(goal.target, in_table=True)} |"
             )
         lines.append("")
         if hypothesis_found:

@@ -4,7 +4,8 @@ Pull: epics in the source's JQL scope, incrementally by `updated` sent as epoch 
 (JQL date strings would be read in the account's time zone), with a lookback overlap and
 de-duplication of what the previous pull already saw at its boundary. Write-back: managed
 labels through `update` add/remove ops (never `set`, which races with people's edits) and one
-remote link per linked key result under a stable `globalId`, always sent whole (a globalId
+remote link per linked key result under a stable `globalId` naming the site (never the
+source's config name; see `connectors.ownership`), always sent whole (a globalId
 upsert nulls omitted fields). Writes on one issue are serialised (Jira limits writes per issue).
 """
 
@@ -24,7 +25,16 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.http import HttpClient, Sleep
-from connectors.jira_parse import Cursor, parse_issue, to_ms
+from connectors.jira_parse import WONT_DO_RESOLUTIONS, Cursor, parse_issue, to_ms
+from connectors.ownership import (
+    APPLICATION,
+    Identity,
+    Inspections,
+    Owned,
+    global_id,
+    kr_of_global_id,
+    split_links,
+)
 from connectors.text import clean
 from syncer.errors import RemoteError, Unavailable
 from syncer.model import (
@@ -45,7 +55,6 @@ log = logging.getLogger("okrsync.jira")
 BASE_FIELDS = ("summary", "status", "resolution", "labels", "components", "assignee",
                "issuetype", "project", "created", "updated", "description", "subtasks",
                "resolutiondate")
-APPLICATION = {"type": "okrsync", "name": "okrsync"}
 RELATIONSHIP = "serves goal"
 
 
@@ -66,6 +75,9 @@ class JiraSourceConfig(SourceConfig):
     story_points_field: str = ""
     hypothesis_pattern: str = ""
     notify_users: bool = False
+    wont_do_resolutions: list[str] = Field(default_factory=lambda: list(WONT_DO_RESOLUTIONS))
+    """Resolution names that make a done epic a killed bet rather than a shipped one
+    (compared case-insensitively, apostrophes ignored)."""
 
     @field_validator("base_url", "gateway_url")
     @classmethod
@@ -154,6 +166,9 @@ class JiraConnector:
         self._issue_locks: dict[str, _IssueLock] = {}
         self._label_queue: dict[str, list[_LabelOp]] = {}
         self._notify_refused = False
+        self._identity: Identity | None = None
+        self._identity_lock = asyncio.Lock()
+        self._inspections = Inspections()
 
     # -- pull ---------------------------------------------------------------------------
 
@@ -176,6 +191,7 @@ class JiraConnector:
                         site_url=self.config.site_url,
                         story_points_field=self.config.story_points_field,
                         hypothesis_pattern=pattern,
+                        wont_do_resolutions=self.config.wont_do_resolutions,
                     )
                 except (ValueError, TypeError, KeyError) as exc:
                     key = raw.get("key") if isinstance(raw, dict) else None
@@ -331,10 +347,7 @@ class JiraConnector:
             self._notify_refused = True
         await self._http.request("PUT", path, json=body, endpoint=endpoint)
 
-    def _global_id(self, key: str, kr_id: str) -> str:
-        return f"okrsync:{self.name}:{key}:{kr_id}"[:255]
-
-    def link_payload(self, key: str, goal: GoalRef) -> dict[str, Any]:
+    def link_payload(self, key: str, goal: GoalRef, gid: str = "") -> dict[str, Any]:
         """The whole remote-link object for one goal (omitted fields would be nulled)."""
         title = (f"{goal.objective_id} {goal.objective_title} → {goal.kr_id} {goal.kr_title}"
                  f" (owner {goal.owner}, target {goal.target})")
@@ -342,7 +355,7 @@ class JiraConnector:
                    f"{goal.objective_id} “{goal.objective_title}”. Owner: {goal.owner}. "
                    f"Target: {goal.target}.")
         return {
-            "globalId": self._global_id(key, goal.kr_id),
+            "globalId": gid or global_id(self.config.site_url, key, goal.kr_id),
             "application": dict(APPLICATION),
             "relationship": RELATIONSHIP,
             "object": {
@@ -362,9 +375,7 @@ class JiraConnector:
         jql = 'labels = "' + self.config.managed_label_prefix + kr_id + '"'
         return f"{self.config.site_url}/issues/?jql={quote(jql, safe='')}"
 
-    async def _sync_links(
-        self, key: str, goals: tuple[GoalRef, ...], previous: tuple[str, ...]
-    ) -> ApplyResult:
+    async def _remote_links(self, key: str) -> list[dict[str, Any]]:
         path = f"{self._issue_path(key)}/remotelink"
         response = await self._http.request(
             "GET", path, endpoint=f"GET {self._api}/issue/{{key}}/remotelink"
@@ -373,33 +384,77 @@ class JiraConnector:
             links = response.json()
         except ValueError as exc:
             raise Unavailable(f"GET {path}: response is not JSON", source=self.name) from exc
-        existing = {
-            str(link.get("globalId")): link
-            for link in (links if isinstance(links, list) else [])
-            if isinstance(link, dict) and link.get("globalId")
-        }
+        return [link for link in (links if isinstance(links, list) else [])
+                if isinstance(link, dict) and link.get("globalId")]
+
+    async def _sync_links(
+        self, key: str, goals: tuple[GoalRef, ...], previous: tuple[str, ...]
+    ) -> ApplyResult:
+        """Upsert one link per goal and delete okrsync's links that ended. Only okrsync's own
+        links (`connectors.ownership.split_links`) are updated or deleted, under whatever
+        okrsync globalId they already have (older ids named the source): another
+        application's link is a look-alike, left alone, and never overwritten. Every own
+        link not wanted is stale, so `previous` (what the ledger listed) is not needed."""
+        path = f"{self._issue_path(key)}/remotelink"
+        links = await self._remote_links(key)
+        ours, others = split_links(key, links)
+        self._inspections.note(key, others)
+        taken = {o.ref for o in others}
         changed: list[str] = []
         wanted: set[str] = set()
         for goal in goals:
-            payload = self.link_payload(key, goal)
-            wanted.add(payload["globalId"])
-            if _same_link(existing.get(payload["globalId"]), payload):
+            have = ours.get(goal.kr_id)
+            gid = str(have["globalId"]) if have else global_id(
+                self.config.site_url, key, goal.kr_id, taken)
+            payload = self.link_payload(key, goal, gid)
+            wanted.add(goal.kr_id)
+            if _same_link(have, payload):
                 continue
             await self._http.request("POST", path, json=payload,
                                      endpoint=f"POST {self._api}/issue/{{key}}/remotelink")
             changed.append(f"upsert {goal.kr_id}")
-        ours = f"okrsync:{self.name}:{key}:"
-        stale = {self._global_id(key, kr) for kr in previous}
-        stale |= {gid for gid in existing if gid.startswith(ours)}
-        for gid in sorted((stale & existing.keys()) - wanted):
+        for kr, link in sorted(ours.items()):
+            if kr in wanted:
+                continue
             await self._http.request(
-                "DELETE", path, params={"globalId": gid}, expect=(404,),
+                "DELETE", path, params={"globalId": str(link["globalId"])}, expect=(404,),
                 endpoint=f"DELETE {self._api}/issue/{{key}}/remotelink",
             )
-            changed.append(f"delete {gid.removeprefix(ours)}")
+            changed.append(f"delete {kr}")
         if not changed:
             return ApplyResult(ApplyStatus.UNCHANGED, detail="goal links already as wanted")
         return ApplyResult(ApplyStatus.APPLIED, detail=", ".join(changed))
+
+    # -- ownership (connectors.ownership.Owning) -------------------------------------------
+
+    async def identity(self) -> Identity:
+        """Who this source writes as (`GET /myself`: Cloud accountId, DC user name), once per
+        connector. Jira shows no author on remote links, so this is for the store and
+        `status`; ownership of a link is its globalId and application."""
+        async with self._identity_lock:
+            if self._identity is None:
+                me = await self._get_json(f"{self._api}/myself", {},
+                                          f"GET {self._api}/myself")
+                login = me.get("accountId") or me.get("name") or me.get("key")
+                if not isinstance(login, str) or not login:
+                    raise Unavailable(f"GET {self._api}/myself: the answer names no account",
+                                      source=self.name)
+                self._identity = Identity("jira", login, str(me.get("displayName") or ""))
+            return self._identity
+
+    async def owned(self, ticket_key: str) -> Owned:
+        """okrsync's remote links on one issue and the KRs they name (for adoption)."""
+        ours, others = split_links(ticket_key, await self._remote_links(ticket_key))
+        self._inspections.note(ticket_key, others)
+        krs = tuple(sorted(kr for kr in ours if kr_of_global_id(
+            str(ours[kr]["globalId"]), ticket_key)))
+        return Owned(krs, None, tuple(others), found=bool(ours))
+
+    def learned_identity(self) -> Identity | None:
+        return self._identity
+
+    def inspections(self) -> Inspections:
+        return self._inspections
 
     # -- doctor, stats ------------------------------------------------------------------
 
@@ -524,6 +579,7 @@ def _same_link(existing: Any, payload: dict[str, Any]) -> bool:
     )
 
 
-register("jira", JiraSourceConfig, JiraConnector)
+register("jira", JiraSourceConfig, JiraConnector,
+         sandbox="connectors.sandbox.jira_tracker")
 
 __all__ = ["JiraConnector", "JiraSourceConfig", "build_jql", "parse_issue"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,8 +20,15 @@ from syncer.model import Ticket, TicketState
 
 log = logging.getLogger("okrsync.jira")
 
-WONT_DO_RESOLUTIONS = frozenset({"won't do", "won't fix", "wont do", "wont fix", "cancelled",
-                                 "canceled", "duplicate"})
+WONT_DO_RESOLUTIONS = ("Won't Do", "Won't Fix", "Declined", "Duplicate", "Cannot Reproduce",
+                       "Obsolete", "Rejected", "Abandoned", "Cancelled", "Canceled")
+"""The default resolution names of a killed bet (a source's `wont_do_resolutions`): Jira's
+own, Jira Service Management's "Declined", and the usual custom ones."""
+
+
+def resolution_key(name: str) -> str:
+    """A resolution name for comparison: case-insensitive, apostrophes (' or ’) ignored."""
+    return " ".join(name.replace("’", "").replace("'", "").casefold().split())
 
 
 def parse_time(value: Any) -> datetime:
@@ -59,13 +67,17 @@ def _resolved(fields: dict[str, Any]) -> datetime | None:
     return parse_time(raw)
 
 
-def ticket_state(fields: dict[str, Any]) -> TicketState:
-    """Status category (new / indeterminate / done) plus resolution give the bet state."""
+def ticket_state(
+    fields: dict[str, Any], wont_do_resolutions: Iterable[str] = WONT_DO_RESOLUTIONS
+) -> TicketState:
+    """Status category (new / indeterminate / done, language-neutral) plus the resolution
+    name, matched against the source's list of killed-bet resolutions, give the state."""
     status = fields.get("status")
     category = _name(status.get("statusCategory") if isinstance(status, dict) else None, "key")
     if category == "done":
-        resolution = _name(fields.get("resolution")).strip().lower().replace("’", "'")
-        return TicketState.WONT_DO if resolution in WONT_DO_RESOLUTIONS else TicketState.DONE
+        resolution = resolution_key(_name(fields.get("resolution")))
+        killed = {resolution_key(r) for r in wont_do_resolutions}
+        return TicketState.WONT_DO if resolution in killed else TicketState.DONE
     if category == "indeterminate":
         return TicketState.IN_PROGRESS
     return TicketState.TODO
@@ -89,6 +101,7 @@ def parse_issue(
     site_url: str,
     story_points_field: str = "",
     hypothesis_pattern: str | None = None,
+    wont_do_resolutions: Iterable[str] = WONT_DO_RESOLUTIONS,
 ) -> Ticket:
     """One search-result issue as a Ticket; ValueError when it lacks what identifies it."""
     if not isinstance(raw, dict):
@@ -124,7 +137,7 @@ def parse_issue(
         project=_name(project, "key") or key.rsplit("-", 1)[0],
         issue_type=_name(fields.get("issuetype")),
         labels=tuple(str(label) for label in labels),
-        state=ticket_state(fields),
+        state=ticket_state(fields, wont_do_resolutions),
         updated=updated,
         created=created,
         components=tuple(n for n in (_name(c) for c in components) if n),

@@ -1,7 +1,8 @@
 """The sync engine: the imperative shell around the pure planner.
 
 lock → retry pending write-backs → pull every source concurrently into the store → safety
-stop → plan → outbox (one transaction) → apply concurrently → record the run.
+stop → identities and adoption (`syncer.owning`) → plan → outbox (one transaction) → apply
+concurrently → record the run.
 
 The order is what makes a run safe to kill at any point: cursors move only with the pages they
 describe, write-backs are in the outbox before any remote call, and the ledger changes only
@@ -20,6 +21,7 @@ from typing import Any
 
 from connectors.base import Connector, PullOptions, SourceConfig, create
 from mappings.rules import RuleSet, load_rules
+from syncer import owning
 from syncer.catalog import load_catalog
 from syncer.config import Config
 from syncer.errors import ConfigError, ExitCode, RemoteError
@@ -75,6 +77,7 @@ class RunSummary:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     pending: int = 0
+    notices: list[str] = field(default_factory=list)
     duration: float = 0.0
     pull_seconds: float = 0.0
     apply_seconds: float = 0.0
@@ -322,6 +325,18 @@ async def _run(
         summary.sources = list(outcomes.values())
         healthy = frozenset(name for name, o in outcomes.items() if o.healthy)
         now = datetime.now(UTC)
+        if not dry_run:
+            prepared = await owning.prepare(
+                store, connectors, healthy, managed_prefix=config.labels.managed_prefix,
+                concurrency=concurrency, run_id=run_id, now=now,
+            )
+            for name, reason in prepared.failed.items():
+                outcomes[name].healthy, outcomes[name].reason = False, reason
+            healthy = healthy - frozenset(prepared.failed)
+            summary.notices += prepared.notices
+        else:
+            summary.notices += owning.adoption_pending(
+                store, connectors, healthy, config.labels.managed_prefix)
         carried_over = store.pending_keys()
 
         def take(writebacks: tuple[WriteBack, ...]) -> None:
@@ -366,10 +381,12 @@ async def _run(
             summary.failed = earlier.failed + applied.failed
             summary.pending = applied.left_pending
             summary.apply_seconds = round(time.monotonic() - apply_started, 3)
+            owning.record_inspections(store, connectors, now=now)
             if config.store_keep_days:
                 store.prune(now - timedelta(days=config.store_keep_days))
         else:
             summary.pending = store.pending_count()
+        summary.notices += owning.attention(store, config.sources)
     finally:
         await asyncio.gather(*(c.aclose() for c in connectors.values()), return_exceptions=True)
     summary.duration = round(time.monotonic() - started, 3)

@@ -207,14 +207,41 @@ def v2_complete_pulls(db: Database) -> None:
     )
 
 
-def v3_ticket_resolved(db: Database) -> None:
-    """Schema v3: the tracker's resolution time of each epic, the ship date bet verdicts are
+def v3_ownership(db: Database) -> None:
+    """Schema v3: who each source writes as, and the look-alikes of okrsync's comments and
+    remote links that people or other tools left on tickets (reported, never touched)."""
+    db.execute(
+        """create table identities (
+            source text primary key,
+            kind text not null,              -- 'user' or 'app' (GitHub), 'jira'
+            login text not null,
+            display text not null,
+            seen_at text not null
+        )"""
+    )
+    db.execute(
+        """create table lookalikes (
+            source text not null,
+            ticket_key text not null,
+            kind text not null,              -- 'comment' or 'remote_link'
+            ref text not null,               -- comment id or globalId
+            author text not null,            -- comment author login or link application name
+            reason text not null,
+            first_seen text not null,
+            last_seen text not null,
+            primary key (source, ticket_key, kind, ref)
+        )"""
+    )
+
+
+def v4_ticket_resolved(db: Database) -> None:
+    """Schema v4: the tracker's resolution time of each epic, the ship date bet verdicts are
     measured from (okrsync's first sight of a done epic can be weeks later)."""
     db.execute("alter table tickets add column resolved text")
 
 
-def v4_measured_values(db: Database) -> None:
-    """Schema v4: key-result values measured from data sources live beside people's
+def v5_measured_values(db: Database) -> None:
+    """Schema v5: key-result values measured from data sources live beside people's
     check-ins, each with its provenance (which kind of source, a digest of its query, when it
     was fetched; `at` is the time the value is for). One measured value per (KR, time, source
     query), so re-running a measurement or a backfill adds nothing new."""
@@ -228,8 +255,9 @@ def v4_measured_values(db: Database) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ticket_resolved,
-                               v4_measured_values]
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership,
+                               v4_ticket_resolved, v5_measured_values]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

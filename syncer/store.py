@@ -39,6 +39,7 @@ from syncer.model import (
 from syncer.store_base import guarded, in_list, store_error
 from syncer.store_measured import MeasuredStore
 from syncer.store_outbox import OutboxStore
+from syncer.store_ownership import OwnershipStore
 from syncer.store_records import RecordsStore
 from syncer.store_rows import (
     BET_COLUMNS,
@@ -103,7 +104,7 @@ def _create_private(path: Path) -> None:
         raise StoreError(f"{path}: cannot create the store: {exc.strerror or exc}") from exc
 
 
-class Store(OutboxStore, RecordsStore, MeasuredStore):
+class Store(OutboxStore, RecordsStore, OwnershipStore, MeasuredStore):
     """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
 
     @classmethod

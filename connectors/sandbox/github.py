@@ -21,6 +21,7 @@ from connectors.sandbox.accounting import Accounting, accounting_routes
 from connectors.sandbox.faults import FaultInjector, fault_middleware, fault_routes
 from connectors.sandbox.github_render import (
     USER_LOGIN,
+    render_authenticated_user,
     render_comment,
     render_issue,
     render_label,
@@ -76,7 +77,7 @@ def installation_repos(call: Call) -> Reply:
 def get_user(call: Call) -> Reply:
     if call.identity == "installation":
         raise GitHubError(403, "Resource not accessible by integration")
-    return Reply(render_user(user_ref({"login": USER_LOGIN}), call.base))
+    return Reply(render_authenticated_user(user_ref({"login": USER_LOGIN}), call.base))
 
 
 def get_org(call: Call) -> Reply:
@@ -322,9 +323,16 @@ def _comment_body(call: Call) -> str:
     return body
 
 
-def create_comment(call: Call) -> Reply:
+def create_comment(call: Call, app: dict[str, Any]) -> Reply:
+    """As on GitHub: a token's comment is its user's; an installation's is `<slug>[bot]`'s,
+    with `performed_via_github_app` naming the App."""
+    if call.identity == "installation":
+        user = {"login": f"{app['slug']}[bot]", "type": "Bot"}
+        via: dict[str, Any] | None = app
+    else:
+        user, via = {"login": USER_LOGIN, "type": "User"}, None
     comment = call.state.add_comment(call.full_name, int(call.params["number"]),
-                                     _comment_body(call))
+                                     _comment_body(call), user=user, app=via)
     return Reply(render_comment(comment, call.base), status=201)
 
 
@@ -396,7 +404,8 @@ def build_app(state: GitHubState, *, token: str, accounting: Accounting | None =
         r("DELETE", issue + "/labels", clear_issue_labels),
         r("DELETE", issue + "/labels/{name:path}", remove_issue_label),
         r("GET", issue + "/comments", list_comments),
-        r("POST", issue + "/comments", create_comment),
+        r("POST", issue + "/comments",
+          lambda call: create_comment(call, server.app_summary(call.base))),
         r("GET", repo + "/labels", list_repo_labels),
         r("POST", repo + "/labels", create_repo_label),
         r("GET", repo + "/labels/{name:path}", get_repo_label),

@@ -67,6 +67,21 @@ def _user(login: str, user_id: int, kind: str, site_admin: bool, base: str) -> d
     }
 
 
+def render_authenticated_user(ref: dict[str, Any], base: str) -> dict[str, Any]:
+    """`GET /user`: the private view of the token's own account, every field GitHub
+    documents as required for it (`private-user`)."""
+    return {
+        **render_user(ref, base),
+        "user_view_type": "private",
+        "name": "okrsync sandbox", "company": None, "blog": "", "location": None,
+        "email": None, "hireable": None, "bio": None, "twitter_username": None,
+        "public_repos": 0, "public_gists": 0, "followers": 0, "following": 0,
+        "created_at": "2020-01-01T00:00:00Z", "updated_at": "2020-01-01T00:00:00Z",
+        "private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0,
+        "disk_usage": 0, "collaborators": 0, "two_factor_authentication": True,
+    }
+
+
 def _maybe_user(ref: Any, base: str) -> dict[str, Any] | None:
     return render_user(ref, base) if isinstance(ref, dict) else None
 
@@ -160,7 +175,7 @@ def render_comment(comment: dict[str, Any], base: str) -> dict[str, Any]:
         "body": comment["body"],
         "author_association": comment["author_association"],
         "reactions": _reactions(url),
-        "performed_via_github_app": None,
+        "performed_via_github_app": comment.get("app"),
     }
 
 
@@ -196,5 +211,46 @@ def render_repo(repo: RepoRecord, base: str, *, open_issues: int) -> dict[str, A
         "default_branch": data["default_branch"],
         "permissions": {"admin": False, "maintain": False, "push": True, "triage": True,
                         "pull": True},
+        **_repo_links(api, f"{base}/{full}", full),
     }
     return payload
+
+
+_REPO_URL_TEMPLATES = {
+    "archive_url": "/{archive_format}{/ref}", "assignees_url": "/assignees{/user}",
+    "blobs_url": "/git/blobs{/sha}", "branches_url": "/branches{/branch}",
+    "collaborators_url": "/collaborators{/collaborator}", "commits_url": "/commits{/sha}",
+    "compare_url": "/compare/{base}...{head}", "contents_url": "/contents/{+path}",
+    "contributors_url": "/contributors", "deployments_url": "/deployments",
+    "downloads_url": "/downloads", "events_url": "/events", "forks_url": "/forks",
+    "git_commits_url": "/git/commits{/sha}", "git_refs_url": "/git/refs{/sha}",
+    "git_tags_url": "/git/tags{/sha}", "hooks_url": "/hooks",
+    "issue_comment_url": "/issues/comments{/number}",
+    "issue_events_url": "/issues/events{/number}", "keys_url": "/keys{/key_id}",
+    "languages_url": "/languages", "merges_url": "/merges",
+    "milestones_url": "/milestones{/number}",
+    "notifications_url": "/notifications{?since,all,participating}",
+    "pulls_url": "/pulls{/number}", "releases_url": "/releases{/id}",
+    "stargazers_url": "/stargazers", "statuses_url": "/statuses/{sha}",
+    "subscribers_url": "/subscribers", "subscription_url": "/subscription", "tags_url": "/tags",
+    "teams_url": "/teams", "trees_url": "/git/trees{/sha}",
+}
+
+
+def _repo_links(api: str, html: str, full: str) -> dict[str, Any]:
+    """The URL templates, clone URLs and counters GitHub documents as required on a
+    repository (`full-repository`); the sandbox serves none of them."""
+    host = _host(html)
+    return {
+        **{key: api + suffix for key, suffix in _REPO_URL_TEMPLATES.items()},
+        "git_url": f"git://{host}/{full}.git", "ssh_url": f"git@{host}:{full}.git",
+        "clone_url": f"{html}.git", "svn_url": html, "mirror_url": None, "homepage": None,
+        "language": None, "license": None, "size": 0, "forks": 0, "forks_count": 0,
+        "stargazers_count": 0, "watchers": 0, "watchers_count": 0, "network_count": 0,
+        "subscribers_count": 0, "has_projects": False, "has_wiki": False, "has_pages": False,
+        "has_downloads": False, "has_discussions": False,
+    }
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0]

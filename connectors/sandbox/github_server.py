@@ -30,6 +30,7 @@ DOCS = "https://docs.github.com/rest"
 GHES_PREFIX = "/api/v3"
 """Every endpoint is also served under this prefix, as GitHub Enterprise Server does."""
 _TOKEN_TTL = 3600
+APP_SLUG = "okrsync-sandbox"
 
 
 
@@ -156,7 +157,7 @@ class Server:
         account = render_user(user_ref({"login": org, "type": "Organization"}), base)
         inst = f"{base}/app/installations/{self.installation_id}"
         return {"id": self.installation_id, "account": account, "app_id": int(self.app_id),
-                "app_slug": "okrsync-sandbox", "target_id": account["id"],
+                "app_slug": APP_SLUG, "target_id": account["id"],
                 "target_type": "Organization", "repository_selection": "all",
                 "access_tokens_url": f"{inst}/access_tokens",
                 "repositories_url": f"{base}/installation/repositories",
@@ -166,12 +167,20 @@ class Server:
                 "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z",
                 "single_file_name": None, "suspended_at": None, "suspended_by": None}
 
+    def app_summary(self, base: str) -> dict[str, Any]:
+        """The App as GitHub documents it (`integration`): what `GET /app` answers and what
+        `performed_via_github_app` names on what its installation wrote."""
+        return {"id": int(self.app_id), "slug": APP_SLUG, "node_id": f"A_{self.app_id}",
+                "name": "okrsync sandbox", "description": "okrsync's sandbox App",
+                "owner": render_user(user_ref({"login": self.state.org,
+                                               "type": "Organization"}), base),
+                "external_url": f"https://github.com/apps/{APP_SLUG}",
+                "html_url": f"https://github.com/apps/{APP_SLUG}",
+                "permissions": {"issues": "write", "metadata": "read"}, "events": [],
+                "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}
+
     def app_info(self, call: Call) -> Reply:
-        return Reply({"id": int(self.app_id), "slug": "okrsync-sandbox", "name": "okrsync sandbox",
-                      "owner": render_user(user_ref({"login": self.state.org,
-                                                     "type": "Organization"}), call.base),
-                      "permissions": {"issues": "write", "metadata": "read"}, "events": [],
-                      "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"})
+        return Reply(self.app_summary(call.base))
 
     def list_installations(self, call: Call) -> Reply:
         return Reply([self.installation(call.base)])

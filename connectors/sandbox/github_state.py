@@ -262,6 +262,7 @@ class GitHubState:
             "created_at": created,
             "updated_at": _norm_time(raw.get("updated_at"), created),
             "author_association": str(raw.get("author_association") or "MEMBER"),
+            "app": raw.get("performed_via_github_app"),
         }
         self.comments_by_id[comment["id"]] = comment
         issue.comment_ids.append(comment["id"])
@@ -398,11 +399,18 @@ class GitHubState:
             self.touch(repo)
             return int(raw["number"])
 
-    def add_comment(self, full_name: str, number: int, body: str) -> dict[str, Any]:
+    def add_comment(self, full_name: str, number: int, body: str, *,
+                    user: dict[str, Any] | None = None,
+                    app: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A new comment by `user` (default: the App's bot, as before), `app` set when an App
+        wrote it (GitHub's `performed_via_github_app`)."""
         with self.lock:
             repo, issue = self.record(full_name, number)
             now = iso(datetime.now(UTC))
-            comment = self._store_comment(repo, issue, {"body": body}, now)
+            raw: dict[str, Any] = {"body": body, "performed_via_github_app": app}
+            if user is not None:
+                raw["user"] = user
+            comment = self._store_comment(repo, issue, raw, now)
             self.touch(repo, issue)
             return dict(comment)
 

@@ -7,6 +7,7 @@ write it can cause is migrating an older store to the current schema on open.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
+from syncer.owning import ownership_status
 from syncer.store import Store
 from syncer.store_rows import RunRow
 
@@ -54,8 +56,9 @@ def _run_json(row: RunRow) -> dict[str, Any]:
     }
 
 
-def collect_status(store_path: Path) -> dict[str, Any]:
-    """Everything `okrsync status` reports, as JSON-able data."""
+def collect_status(store_path: Path, configured: Iterable[str] | None = None) -> dict[str, Any]:
+    """Everything `okrsync status` reports, as JSON-able data; `configured` (the config's
+    source names) lets it name stored sources that are no longer configured."""
     out: dict[str, Any] = {
         "store": {"path": str(store_path), "exists": store_path.exists(),
                   "schema_version": None},
@@ -86,6 +89,8 @@ def collect_status(store_path: Path) -> dict[str, Any]:
         out["overrides"] = counts["overrides"]
         out["broken_links"] = counts["broken_links"]
         out["untraceable"] = counts["untraceable"]
+        out["ownership"] = ownership_status(
+            store, out["tickets"] if configured is None else configured)
     return out
 
 
@@ -130,6 +135,24 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
     console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
                   f"untraceable epics: {data['untraceable']}")
+    print_ownership(console, data.get("ownership") or {})
+
+
+def print_ownership(console: Console, own: dict[str, Any]) -> None:
+    """Who each source writes as, and what needs attention: look-alikes, orphaned sources."""
+    for source, who in own.get("identities", {}).items():
+        console.print(f"{escape(source)} writes as {escape(who['login'])} ({who['kind']})")
+    lookalikes = own.get("lookalikes", [])
+    if lookalikes:
+        console.print(f"[yellow]needs attention:[/] {len(lookalikes)} look-alikes of okrsync's "
+                      "comments or links, left untouched:")
+        for item in lookalikes[:TERMINAL_PENDING]:
+            console.print(f"  {escape(item['source'])} {escape(item['ticket'])} "
+                          f"{item['kind']} {escape(item['ref'])}: {escape(item['reason'])}")
+    for source, count in own.get("orphaned_sources", {}).items():
+        console.print(f"[yellow]needs attention:[/] source {escape(source)} is not configured "
+                      f"but the store holds {count} of its epics (orphaned): "
+                      f"`okrsync forget {escape(source)}` removes them from the store")
 
 
 @app.command()
@@ -147,7 +170,7 @@ def status(
     from syncer.config import load_config
 
     cfg = load_config(config)
-    data = collect_status(Path(cfg.store_path))
+    data = collect_status(Path(cfg.store_path), cfg.sources)
     if as_json:
         print(json.dumps(data, indent=2, default=str))
     else:

@@ -112,6 +112,8 @@ def print_summary(console: Console, summary: RunSummary) -> None:
         )
         for key, error in summary.failed[:20]:
             console.print(f"  [red]failed[/] {escape(key)}: {escape(error)}")
+    for notice in summary.notices:
+        console.print(f"[yellow]note:[/] {escape(notice)}")
     console.print(f"took {summary.duration:.1f}s")
 
 

@@ -109,6 +109,9 @@ def build_report(
         report = replace(report, verdicts=build_verdicts(
             catalog=catalog, bets=store.bets(), tickets={t.uid: t for t in tickets},
             checkins=store.checkins(), now=report.as_of))
+    from syncer.owning import attention
+
+    report = replace(report, attention=tuple(attention(store, config.sources)))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report

@@ -217,6 +217,8 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    attention: tuple[str, ...] = ()
+    """Needs attention: look-alikes of okrsync's artifacts, sources no longer configured."""
     verdicts: VerdictsSection | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -27,6 +27,8 @@ def renderables(report: WeeklyReport) -> Iterator[RenderableType]:
         head += f" — team {report.team}"
     yield Text(head, style="bold")
     yield Text(f"as of {report.as_of:%Y-%m-%d %H:%M} UTC ({report.timezone} week)", style="dim")
+    for note in report.attention:
+        yield Text(f"needs attention: {note}", style="yellow")
     u = report.untraceable
     if u is not None:
         yield Text(

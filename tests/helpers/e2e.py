@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from connectors.ownership import kr_of_global_id
 from connectors.sandbox import Sandbox
 from syncer.commands.demo import write_demo_files
 from syncer.config import Config, load_config
@@ -29,9 +30,10 @@ def project(tmp: Path, sb: Sandbox) -> Path:
 
 
 @contextmanager
-def tokens(sb: Sandbox) -> Iterator[None]:
-    """The sources' tokens in the environment, as a deployment would pass them."""
-    names = ("OKRSYNC_SOURCES__JIRA__TOKEN", "OKRSYNC_SOURCES__GITHUB__TOKEN")
+def tokens(sb: Sandbox, *sources: str) -> Iterator[None]:
+    """The sources' tokens in the environment, as a deployment would pass them (by default
+    for the demo's `jira` and `github`)."""
+    names = [f"OKRSYNC_SOURCES__{s.upper()}__TOKEN" for s in sources or ("jira", "github")]
     old = {n: os.environ.get(n) for n in names}
     for n in names:
         os.environ[n] = sb.token
@@ -81,12 +83,15 @@ def remote_state(sb: Sandbox) -> dict[str, Any]:
 
 
 def managed_only(state: dict[str, Any]) -> dict[str, Any]:
-    """The part of the remote state okrsync owns: goal: labels, okrsync links, comments."""
+    """The part of the remote state okrsync owns: goal: labels, okrsync links (by issue and
+    KR: the site part of a globalId differs between two sandboxes), comments."""
     out = {}
     for key, value in state.items():
         item = {"labels": [lb for lb in value["labels"] if lb.startswith("goal:")]}
         if "links" in value:
-            item["links"] = [g for g in value["links"] if g.startswith("okrsync:")]
+            issue = key.split(":", 1)[1]
+            item["links"] = [f"okrsync:{issue}:{kr_of_global_id(g, issue)}"
+                             for g in value["links"] if g.startswith("okrsync:")]
         else:
             item["goal_comments"] = value["goal_comments"]
         out[key] = item

@@ -155,7 +155,7 @@ def test_goal_comment_once_then_edited_in_place_and_labels_on_demand(sb: Sandbox
     ours = [c for c in sb.github.comments(repo, int(number)) if has_marker(c["body"])]
     assert len(ours) == 1
     assert "found in the description" in ours[0]["body"]
-    assert "\\<b\\>epic" in ours[0]["body"]
+    assert "(`An <b>epic</b>`)" in ours[0]["body"]  # quoted in a code span: inert text
     events = sb.github.comment_events
     assert sum(e.get("created", 0) for e in events.values()) == 1
     assert sum(e.get("edited", 0) for e in events.values()) == 1

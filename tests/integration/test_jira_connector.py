@@ -10,6 +10,7 @@ import pytest
 
 from connectors.base import PullOptions
 from connectors.jira import JiraConnector, parse_issue
+from connectors.ownership import global_id
 from syncer.errors import AuthError
 from syncer.model import ApplyStatus, GoalRef, Page, Ticket, WriteBack, WriteBackKind
 from tests.helpers.jira_helpers import JiraBox, connect, epic_keys, jira_sandbox
@@ -100,7 +101,7 @@ async def test_label_and_remote_link_applied_twice_leave_one_each(flavour: Any) 
         ours = [link for link in box.state.remote_links(key)
                 if str(link.get("globalId", "")).startswith("okrsync:")]
         assert len(ours) == 1
-        assert ours[0]["globalId"] == f"okrsync:jira:{key}:KR-CHK-1"
+        assert ours[0]["globalId"] == global_id(box.url, key, "KR-CHK-1")
         assert "Grow revenue" in ours[0]["object"]["title"]
 
 

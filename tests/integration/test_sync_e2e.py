@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.ownership import global_id
 from connectors.sandbox import Sandbox, sandbox
 from syncer.engine import lock_path, run_sync
 from syncer.lock import RunLock
@@ -82,7 +83,7 @@ def test_first_sync_writes_goal_links_and_the_second_writes_nothing(tmp_path: Pa
             if source == "jira":
                 item = state[f"jira:{key}"]
                 assert f"goal:{kr}" in item["labels"]
-                assert f"okrsync:jira:{key}:{kr}" in item["links"]
+                assert global_id(sb.jira_url, key, kr) in item["links"]
             else:
                 item = state[f"github:{key}"]
                 assert f"goal:{kr}" in item["labels"]
@@ -123,7 +124,7 @@ def test_a_removed_managed_label_is_an_override_and_never_re_added(tmp_path: Pat
         assert summary.exit_code == 0
         assert label not in sb.jira.labels(target.ticket_key)
         links_after = {g["globalId"] for g in sb.jira.remote_links(target.ticket_key)}
-        assert f"okrsync:jira:{target.ticket_key}:{target.kr_id}" not in links_after
+        assert global_id(sb.jira_url, target.ticket_key, target.kr_id) not in links_after
         with Store.open(config(cfg_path, sb).store_path) as store:
             overrides = {(o.ticket_key, o.label) for o in store.overrides()}
         assert (target.ticket_key, label) in overrides
@@ -161,8 +162,8 @@ def test_changing_a_rule_moves_links_and_cleans_up_the_old_ones(tmp_path: Path) 
             labels = sb.jira.labels(moved.ticket_key)
             gids = {g["globalId"] for g in sb.jira.remote_links(moved.ticket_key)}
             assert f"goal:{other}" in labels and f"goal:{moved.kr_id}" not in labels
-            assert f"okrsync:jira:{moved.ticket_key}:{moved.kr_id}" not in gids
-            assert f"okrsync:jira:{moved.ticket_key}:{other}" in gids
+            assert global_id(sb.jira_url, moved.ticket_key, moved.kr_id) not in gids
+            assert global_id(sb.jira_url, moved.ticket_key, other) in gids
         else:
             repo, number = moved.ticket_key.split("#")
             labels = sb.github.labels_of(repo, int(number))

@@ -269,7 +269,9 @@ def test_ended_without_a_comment_writes_nothing() -> None:
     assert fake.count("POST") == 0
 
 
-def test_people_quoting_the_marker_are_not_taken_for_us_and_duplicates_heal() -> None:
+def test_people_quoting_the_marker_are_not_taken_for_us() -> None:
+    """A token's later marker comments may be its person's own notes: the oldest is used,
+    the others are left alone (an App's duplicates are deleted: see the sandbox tests)."""
     fake = _world()
     fake.comments[("acme/app", 3)] = [
         {"id": 1, "body": "> " + MARKER + " quoted", "user": {"login": "dana"}},
@@ -279,8 +281,9 @@ def test_people_quoting_the_marker_are_not_taken_for_us_and_duplicates_heal() ->
     wb = WriteBack("gh", "acme/app#3", WriteBackKind.SET_GOAL_LINKS, goals=(KR,))
     result = _apply(_connector(fake), wb)
     assert result.remote_ref == "2"
-    assert [c["id"] for c in fake.comments[("acme/app", 3)]] == [1, 2]
+    assert [c["id"] for c in fake.comments[("acme/app", 3)]] == [1, 2, 3]
     assert fake.comments[("acme/app", 3)][0]["body"].startswith("> ")
+    assert fake.comments[("acme/app", 3)][2]["body"] == MARKER + "\ndup"
 
 
 def test_remove_goal_links_deletes_the_comment() -> None:

@@ -227,6 +227,7 @@ async def test_other_403_on_edit_is_an_auth_error() -> None:
 async def test_goal_links_upsert_whole_object_and_delete_ended() -> None:
     links: dict[str, dict[str, Any]] = {
         "okrsync:jira:WEB-1:KR-OLD": {"globalId": "okrsync:jira:WEB-1:KR-OLD",
+                                       "application": {"type": "okrsync", "name": "okrsync"},
                                        "object": {"url": "x", "title": "old"}},
         "someone-else": {"globalId": "someone-else", "object": {"url": "y", "title": "keep"}},
     }
@@ -252,14 +253,15 @@ async def test_goal_links_upsert_whole_object_and_delete_ended() -> None:
     second = await conn.apply(wb)
     assert (first.status, second.status) == (ApplyStatus.APPLIED, ApplyStatus.UNCHANGED)
     assert posts.call_count == 2 and deletes.call_count == 1
-    assert set(links) == {"someone-else", "okrsync:jira:WEB-1:KR-1", "okrsync:jira:WEB-1:KR-2"}
-    kr1 = links["okrsync:jira:WEB-1:KR-1"]
+    new1, new2 = (f"okrsync:acme.atlassian.net:WEB-1:{kr}" for kr in ("KR-1", "KR-2"))
+    assert set(links) == {"someone-else", new1, new2}  # the site, not the source's name
+    kr1 = links[new1]
     assert kr1["application"] == {"type": "okrsync", "name": "okrsync"}
     assert kr1["relationship"] == "serves goal"
     assert kr1["object"]["url"] == "https://okr.test/KR-1"
     for part in ("O1", "Grow revenue", "KR-1", "Conversion", "Dana", "40 → 60 %"):
         assert part in kr1["object"]["title"]
-    assert links["okrsync:jira:WEB-1:KR-2"]["object"]["url"].startswith(f"{SITE}/issues/?jql=")
+    assert links[new2]["object"]["url"].startswith(f"{SITE}/issues/?jql=")
 
     removed = await conn.apply(WriteBack(source="jira", ticket_key="WEB-1",
                                          kind=WriteBackKind.REMOVE_GOAL_LINKS,
