@@ -122,6 +122,10 @@ class ReportSettings(_Section):
     per_team: bool = False
     stale_weeks: int = Field(default=6, ge=1)
     trend_weeks: int = Field(default=8, ge=1)
+    digest_top: int = Field(default=5, ge=0, le=50)
+    """Untraceable epics the email lists per team; the dashboard lists them all."""
+    dashboard_url: str = ""
+    """Where readers of the email reach `okrsync serve` (e.g. https://okr.example.com)."""
 
     @field_validator("timezone")
     @classmethod
@@ -151,6 +155,19 @@ class DaemonConfig(_Section):
     """Seconds between `okrsync measure` runs of the daemon; 0 turns measuring off."""
 
 
+class WebSettings(_Section):
+    """`okrsync serve` and the daemon's dashboard: loopback unless configured; optional auth."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535)
+    """The daemon serves the dashboard on this port when set (0: any free port)."""
+    auth: Literal["none", "token", "header"] = "none"
+    token: SecretStr = SecretStr("")
+    """With auth = "token": the bearer token readers send; set OKRSYNC_WEB__TOKEN, not the file."""
+    auth_header: str = "X-Forwarded-User"
+    """With auth = "header": the header a trusted reverse proxy sets after its own login."""
+
+
 class _Layered(BaseSettings):
     """The file's tables overlaid by `OKRSYNC_*` env (env wins). Sources stay raw here: their
     model depends on `kind`, which only the connector registry knows."""
@@ -168,6 +185,7 @@ class _Layered(BaseSettings):
     smtp: SmtpSettings = SmtpSettings()
     report: ReportSettings = ReportSettings()
     daemon: DaemonConfig = DaemonConfig()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -199,6 +217,7 @@ class Config:
     daemon: DaemonConfig
     store_keep_days: int = 180
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    web: WebSettings = field(default_factory=WebSettings)
 
     def team_of(self, project: str) -> Team | None:
         """The team owning a Jira project key or GitHub owner/repo: an exact (case-insensitive)
@@ -225,6 +244,7 @@ class Config:
             "smtp": _mask(self.smtp),
             "report": _mask(self.report),
             "daemon": _mask(self.daemon),
+            "web": _mask(self.web),
         }
 
 
@@ -295,6 +315,7 @@ def load_config(path: Path | None = None) -> Config:
         report=layered.report,
         daemon=layered.daemon,
         warnings=tuple(warnings),
+        web=layered.web,
     )
 
 

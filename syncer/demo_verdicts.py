@@ -1,12 +1,13 @@
 """The demo's key-result history and shipped bets, so `okrsync demo` shows real verdicts.
 
 Four epics of the sandbox organisation are shipped bets with explicit `okr:` labels and a
-resolution date in the past, and every key result has 16 weeks of weekly values, served as
-CSV by a loopback HTTP server for the length of the demo (each KR's `csv` source points at
-it). The series are synthetic, shaped so the four verdict classes a user should recognise
-appear: a step after the bet shipped (MOVED), a flat line (NO_EFFECT), an accelerating curve
-that already "moved" at placebo dates (INCONCLUSIVE), and a bet whose window is still running
-(INSUFFICIENT_DATA). The verdicts themselves are computed, not scripted.
+resolution date in the past, and their four key results have 16 weeks of weekly values,
+served as CSV by a loopback HTTP server for the length of the demo (each of those KRs' `csv`
+source points at it; the other KRs keep the demo's simulated check-ins). The series are
+synthetic, shaped so the four verdict classes a user should recognise appear: a step after
+the bet shipped (MOVED), a flat line (NO_EFFECT), an accelerating curve that already "moved"
+at placebo dates (INCONCLUSIVE), and a bet whose window is still running (INSUFFICIENT_DATA).
+The verdicts themselves are computed, not scripted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 import random
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,7 +88,7 @@ def _series(kr: KeyResult, bet: PlantedBet | None, mondays: list[datetime],
 
 def kr_history(catalog: Catalog, planted: list[PlantedBet], now: datetime,
                seed: int = 7) -> dict[str, str]:
-    """Per KR, a CSV (`date,value`) of its last 16 Monday values."""
+    """Per KR with a planted bet, a CSV (`date,value`) of its last 16 Monday values."""
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     monday = today - timedelta(days=today.weekday())
     mondays = [monday - timedelta(weeks=k) for k in range(HISTORY_WEEKS - 1, -1, -1)]
@@ -95,7 +96,9 @@ def kr_history(catalog: Catalog, planted: list[PlantedBet], now: datetime,
     rng = random.Random(seed)
     out = {}
     for kr in catalog.key_results:
-        rows = _series(kr, by_kr.get(kr.id), mondays, rng)
+        if kr.id not in by_kr:
+            continue
+        rows = _series(kr, by_kr[kr.id], mondays, rng)
         out[kr.id] = "date,value\n" + "".join(f"{d:%Y-%m-%d},{v}\n" for d, v in rows)
     return out
 
@@ -128,11 +131,17 @@ def serve_history(csvs: dict[str, str]) -> Iterator[str]:
         server.server_close()
 
 
-def with_csv_sources(catalog_toml: str, base_url: str) -> str:
-    """The demo catalog with a `csv` source on every key result, pointing at the server."""
+def with_csv_sources(catalog_toml: str, base_url: str, kr_ids: Collection[str]) -> str:
+    """The demo catalog with a `csv` source on each of `kr_ids`, pointing at the server."""
     pattern = re.compile(r'(id = "(KR-[^"]+)"\n(?:[^\[].*\n)*?direction = "\w+"\n)')
-    return pattern.sub(lambda m: f'{m.group(1)}\n[objective.key_result.source]\nkind = "csv"\n'
-                                 f'url = "{base_url}/kr/{m.group(2)}.csv"\n', catalog_toml)
+
+    def add(m: re.Match[str]) -> str:
+        if m.group(2) not in kr_ids:
+            return m.group(1)
+        return (f'{m.group(1)}\n[objective.key_result.source]\nkind = "csv"\n'
+                f'url = "{base_url}/kr/{m.group(2)}.csv"\n')
+
+    return pattern.sub(add, catalog_toml)
 
 
 def show_verdicts(console: Any, config: Any, *, now: datetime) -> dict[str, Any]:

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from syncer.errors import ConfigError, ExitCode, RemoteError
+from syncer.reports.digest import render_digest
 from syncer.reports.model import ReportKind, WeeklyReport
-from syncer.reports.render import render_html, render_text, subject
+from syncer.reports.render import subject
 
 if TYPE_CHECKING:
     from syncer.config import Config, SmtpSettings
@@ -101,9 +102,11 @@ class SendResult:
 
 
 def compose(
-    report: WeeklyReport, *, sender: str, recipients: Sequence[str], now: datetime
+    report: WeeklyReport, *, sender: str, recipients: Sequence[str], now: datetime,
+    top: int = 5, dashboard_url: str = "",
 ) -> EmailMessage:
-    """The message: subject naming the week, a plain-text part and the HTML alternative."""
+    """The message: subject naming the week, the digest as plain text and as HTML (within
+    Gmail's clipping size; the dashboard and `okrsync report` hold the full lists)."""
     msg = EmailMessage()
     msg["Subject"] = subject(report)
     msg["From"] = sender
@@ -113,9 +116,18 @@ def compose(
     msg["Message-ID"] = make_msgid(idstring=f"okrsync.{report.week}", domain=domain)
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Okrsync-Week"] = report.week
-    msg.set_content(render_text(report))
-    msg.add_alternative(render_html(report), subtype="html")
+    text, html = render_digest(report, top=top, dashboard_url=dashboard_url)
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
     return msg
+
+
+def _parts(msg: EmailMessage) -> tuple[str, str]:
+    """The message's text and HTML bodies, as composed."""
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    return (str(text.get_content()) if isinstance(text, EmailMessage) else "",
+            str(html.get_content()) if isinstance(html, EmailMessage) else "")
 
 
 def _is_loopback(host: str) -> bool:
@@ -281,16 +293,18 @@ def send_weekly_report(
                         detail=f"already sent for {report.week}; use --force to send again"))
                     continue
                 msg = compose(aud.report, sender=config.smtp.sender,
-                              recipients=aud.recipients, now=now)
+                              recipients=aud.recipients, now=now,
+                              top=config.report.digest_top,
+                              dashboard_url=config.report.dashboard_url)
                 msg_id = str(msg["Message-ID"])
                 try:
                     refused = send_message(config.smtp, msg, retry=retry, context=ssl_context)
                 except MailError as exc:
                     saved = _keep_unsent(config.store_path, report.week, aud.kind, msg)
+                    text, html = _parts(msg)
                     store.save_report_snapshot(report.week, f"unsent-{aud.kind}", {
                         "subject": str(msg["Subject"]), "to": list(aud.recipients),
-                        "error": str(exc), "text": render_text(aud.report),
-                        "html": render_html(aud.report),
+                        "error": str(exc), "text": text, "html": html,
                     }, now=now)
                     result.deliveries.append(Delivery(aud.kind, aud.recipients, "failed",
                                                       msg_id, str(exc), (str(saved),)))

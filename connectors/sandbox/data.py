@@ -56,6 +56,10 @@ UNTRACEABLE = (("marketing-site", "internal-tools", "design-system", "docs", "ex
 KTLO = (("maintenance", "dependencies", "upgrade", "reliability"),
         ("Python 3.13 upgrade", "rotate TLS certificates", "dependency bumps",
          "retire old queue", "log retention policy"))
+THEME_KRS = {"checkout": ("KR-CHK-1", "KR-CHK-2"), "onboarding": ("KR-ONB-1", "KR-ONB-2"),
+             "search": ("KR-SRCH-1",), "reliability": ("KR-REL-1", "KR-REL-2"),
+             "data": ("KR-DATA-1",)}
+"""With `story=True`, an explicit label names a KR of the epic's own theme."""
 KR_IDS = ("KR-CHK-1", "KR-CHK-2", "KR-ONB-1", "KR-ONB-2", "KR-SRCH-1", "KR-REL-1", "KR-REL-2",
           "KR-DATA-1")
 UNKNOWN_KRS = ("KR-OLD-7", "KR-LEGACY-2")
@@ -123,8 +127,9 @@ def _pick_state(rng: random.Random) -> str:
 
 
 class _Generator:
-    def __init__(self, seed: int, now: datetime) -> None:
+    def __init__(self, seed: int, now: datetime, *, story: bool = False) -> None:
         self.rng = random.Random(seed)
+        self.story = story
         self.now = now
         self.now_s = int(now.timestamp())
         self.jira_counters = dict.fromkeys(JIRA_PROJECTS, 0)
@@ -152,7 +157,8 @@ class _Generator:
         labels_pool, projects, repos, things = THEMES[theme]
         labels: list[str] = []
         if roll < 0.15:  # explicit okr: label (a few broken)
-            kr = pick(UNKNOWN_KRS) if rng.random() < 0.1 else pick(KR_IDS)
+            kr = pick(UNKNOWN_KRS) if rng.random() < 0.1 else pick(
+                THEME_KRS[theme] if self.story else KR_IDS)
             labels = [f"okr:{kr}"]
             if rng.random() < 0.5:
                 labels.append(pick(labels_pool))
@@ -172,7 +178,8 @@ class _Generator:
             thing = pick(things)
         title = f"{pick(_VERBS)} {thing}"
         if rng.random() < 0.03:
-            title = pick(HOSTILE_TITLES)
+            hostile = pick(HOSTILE_TITLES)
+            title = title if self.story else hostile
         paragraphs = [f"Context: {thing} for the {theme or 'team'} roadmap."]
         if rng.random() < 0.3:
             paragraphs.append(pick(_HYPOTHESES).format(
@@ -266,8 +273,13 @@ class _Generator:
         self.gh_issues[repo].append(item)
 
 
-def generate(epics: int, seed: int, *, now: datetime | None = None) -> dict[str, Any]:
+def generate(
+    epics: int, seed: int, *, now: datetime | None = None, story: bool = False
+) -> dict[str, Any]:
     """A scenario with `epics` epics (~60% Jira, ~40% GitHub), deterministic per seed.
+
+    `story=True` is the demo's organisation: the same epics, but no hostile titles (they
+    belong in tests, not in a leader's first look) and explicit labels that fit each epic.
 
     Timestamps lie within ~90 days before `now` (default: today 00:00 UTC, so the same seed
     gives the same data all day; pass `now` for full reproducibility).
@@ -275,7 +287,7 @@ def generate(epics: int, seed: int, *, now: datetime | None = None) -> dict[str,
     if epics < 0:
         raise ValueError("epics must be >= 0")
     anchor = now or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    g = _Generator(seed, anchor)
+    g = _Generator(seed, anchor, story=story)
     with bulk_load():
         return _fill(g, epics)
 

@@ -75,4 +75,13 @@ def daemon(
     )
     runner = Daemon(settings)
     runner.install_signal_handlers()
+    if cfg.web.port is not None:
+        from syncer.web.server import Dashboard
+
+        if cfg.web.auth == "token" and not cfg.web.token.get_secret_value():
+            raise ConfigError("web.auth is \"token\" but no token is set", file=str(cfg.path),
+                              key="web.token", hint="set OKRSYNC_WEB__TOKEN")
+        dashboard = Dashboard(cfg, cfg.web.host, cfg.web.port)
+        dashboard.start_thread(lambda exc: runner._emit("dashboard_failed", error=repr(exc)))
+        runner._emit("dashboard_listening", url=dashboard.url)
     raise typer.Exit(runner.run())

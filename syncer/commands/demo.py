@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import secrets
+import sys
 import tempfile
 from collections import Counter
 from datetime import UTC, datetime
@@ -18,12 +19,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from syncer.cli import app
+from syncer.errors import UserError
 
 DEMO_CONFIG = """\
-# okrsync demo configuration, written by `okrsync demo`.
-# The sandboxes it points at ran only while the demo ran; `okrsync sandbox --seed {seed}
-# --epics {epics} --jira-port {jira_port} --github-port {github_port}` serves the same
-# organisation again. Tokens come from the environment (OKRSYNC_SOURCES__JIRA__TOKEN,
+# okrsync demo configuration, written by `okrsync demo` (seed {seed}, {epics} epics).
+# The sandboxes it points at ran only while the demo ran, so `report`, `status`, `explain`
+# and `serve` work on this folder but `sync` does not; run `okrsync demo --dir` again to
+# start over. Tokens come from the environment (OKRSYNC_SOURCES__JIRA__TOKEN,
 # OKRSYNC_SOURCES__GITHUB__TOKEN), never from this file.
 
 [store]
@@ -66,12 +68,21 @@ projects = ["OPS", "DATA", "acme/api", "acme/infra*", "acme/data*"]
 [report]
 timezone = "UTC"
 recipients = ["leadership@example.com"]
+trend_weeks = 12
+dashboard_url = "{dashboard_url}"
+
+[web]
+host = "127.0.0.1"          # `okrsync serve` listens here (port 8080 unless --port)
 """
+
+DEMO_FILES = ("okrsync.toml", "okrs.toml", "rules.toml", "okrsync.db", "okrsync.db-wal",
+              "okrsync.db-shm", "okrsync.db.lock")
+"""What a demo writes into its folder: all it removes when run again there."""
 
 
 def write_demo_files(
     directory: Path, *, jira_url: str, github_url: str, jira_user: str, org: str, jql: str,
-    seed: int, epics: int,
+    seed: int, epics: int, dashboard_url: str = "http://127.0.0.1:8080/",
 ) -> Path:
     """Write okrsync.toml, okrs.toml and rules.toml for the demo organisation."""
     from connectors.sandbox.data import demo_catalog_toml, demo_rules_toml
@@ -80,8 +91,7 @@ def write_demo_files(
     config = directory / "okrsync.toml"
     config.write_text(DEMO_CONFIG.format(
         jira_url=jira_url, github_url=github_url, jira_user=jira_user, org=org, jql=jql,
-        seed=seed, epics=epics, jira_port=jira_url.rsplit(":", 1)[-1].strip("/"),
-        github_port=github_url.rsplit(":", 1)[-1].strip("/"),
+        seed=seed, epics=epics, dashboard_url=dashboard_url.rstrip("/"),
     ))
     (directory / "okrs.toml").write_text(demo_catalog_toml())
     (directory / "rules.toml").write_text(demo_rules_toml())
@@ -116,20 +126,24 @@ def _show(console: Console, config_path: Path, summary: Any) -> dict[str, Any]:
     for col in ("epic", "title", "key result", "decided by"):
         table.add_column(col, overflow="fold")
     shown = sorted(links, key=lambda lk: (lk.origin.value, lk.source, lk.ticket_key))
-    for lk in shown[:8] + [x for x in shown if x.origin.value == "rule"][:8]:
+    listed = shown[:8] + [x for x in shown if x.origin.value == "rule"][:8]
+    for lk in listed:
         t = tickets.get(f"{lk.source}:{lk.ticket_key}")
         table.add_row(escape(lk.ticket_key), escape((t.title if t else "")[:50]),
                       escape(lk.kr_id), escape(lk.reason or lk.origin_text))
     console.print(table)
+    _more(console, len(listed), len(links), "okrsync explain KEY tells any epic's story")
 
     utable = Table(title=f"Untraceable work: {len(untraceable)} epics serve no key result")
     for col in ("epic", "title", "project", "state"):
         utable.add_column(col, overflow="fold")
-    for uid in sorted(untraceable)[:10]:
-        t = tickets.get(uid)
-        if t:
-            utable.add_row(escape(t.key), escape(t.title[:60]), escape(t.project), t.state.value)
+    flying = sorted((tickets[u] for u in untraceable if u in tickets),
+                    key=lambda t: (t.state.value not in ("todo", "in_progress"), -(t.size or 0),
+                                   t.key))
+    for t in flying[:10]:
+        utable.add_row(escape(t.key), escape(t.title[:60]), escape(t.project), t.state.value)
     console.print(utable)
+    _more(console, min(10, len(flying)), len(untraceable), "the report and dashboard list all")
 
     btable = Table(title="Bets per key result")
     for col in ("KR", "title", "planned", "active", "shipped", "killed", "with hypothesis"):
@@ -152,44 +166,122 @@ def _show(console: Console, config_path: Path, summary: Any) -> dict[str, Any]:
     }
 
 
+def prepare_dir(directory: Path) -> None:
+    """Start clean in `directory`: remove what an earlier demo wrote there; refuse a folder
+    holding anything else (it may be someone's real config)."""
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise UserError(f"{directory} is not a folder", key="--dir",
+                        hint="pass a new or empty folder, or one an earlier demo wrote")
+    others = sorted(p.name for p in directory.iterdir()
+                    if p.name not in DEMO_FILES and not p.name.startswith("okrsync-unsent-"))
+    if others:
+        shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+        raise UserError(f"{directory} holds files the demo did not write ({shown})",
+                        key="--dir", hint="pass a new or empty folder; the demo starts clean "
+                        "there and never touches other files")
+    for p in directory.iterdir():
+        p.unlink()
+
+
+def _more(console: Console, shown: int, total: int, where: str) -> None:
+    if total > shown:
+        console.print(f"  … and {total - shown} more ({where})")
+
+
+def _seed_history(config_path: Path, *, measured: frozenset[str] = frozenset()) -> None:
+    """Twelve simulated weeks behind the real sync, so trends, confidence and verdicts show.
+    KRs in `measured` take their values from their data source instead (measured after the
+    sync), so they get no simulated check-ins."""
+    from dataclasses import replace
+
+    from syncer.catalog import load_catalog
+    from syncer.config import load_config
+    from syncer.demo_history import plan_history, write_history
+    from syncer.reports.load import build_report
+    from syncer.store import Store
+
+    cfg = load_config(config_path)
+    catalog = load_catalog(cfg.catalog_path)
+    now = datetime.now(UTC)
+    with Store.open(cfg.store_path) as store:
+        tickets = store.tickets()
+        teams = {t.uid: (team.name if (team := cfg.team_of(t.project)) else None)
+                 for t in tickets}
+        history = plan_history(catalog=catalog, bets=store.bets(), tickets=tickets,
+                               untraceable=store.untraceable(), team_of=teams,
+                               linked={f"{lk.source}:{lk.ticket_key}" for lk in store.links()},
+                               now=now,
+                               timezone=cfg.report.timezone)
+        history = replace(history, checkins=tuple(
+            c for c in history.checkins if c.kr_id not in measured))
+        write_history(store, history, now=now)
+        build_report(store, catalog, cfg, now=now)  # keeps this week's snapshot
+
+
 @app.command()
 def demo(
     directory: Path | None = typer.Option(
-        None, "--dir", help="Keep config, catalog, rules and store here (default: a temp dir)."
+        None, "--dir", help="Keep config, catalog, rules and store here (default: a temporary "
+        "folder, removed at the end). A folder an earlier demo wrote is started clean."
     ),
     epics: int = typer.Option(300, min=10, max=100_000, help="Epics in the seeded organisation."),
     seed: int = typer.Option(7, help="Seed of the generated organisation."),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    serve: bool = typer.Option(
+        False, "--serve", help="Then serve the dashboard on the demo store until Ctrl-C."
+    ),
+    port: int = typer.Option(8080, min=0, max=65535, help="With --serve: the port (0: any)."),
 ) -> None:
     """Start loopback Jira and GitHub sandboxes with a seeded organisation, write a config,
-    catalog and rules, run a real sync with write-back, and show what it did.
+    catalog and rules, run a real sync with write-back, add twelve simulated weeks of
+    history (check-ins, bets, weekly snapshots), and show what it did.
 
     The sandbox token is random, or `$OKRSYNC_SANDBOX_TOKEN` when set; it is passed through the
     environment and never written to the directory.
     """
+    if directory is not None:
+        prepare_dir(directory)
+        _tour(directory, epics=epics, seed=seed, as_json=as_json, serve=serve, port=port,
+              keep=True)
+        return
+    with tempfile.TemporaryDirectory(prefix="okrsync-demo-") as tmp:
+        _tour(Path(tmp), epics=epics, seed=seed, as_json=as_json, serve=serve, port=port,
+              keep=False)
+
+
+def _tour(workdir: Path, *, epics: int, seed: int, as_json: bool, serve: bool, port: int,
+          keep: bool) -> None:
     from connectors.sandbox import sandbox
+    from connectors.sandbox.data import generate
     from syncer import demo_verdicts as dv
     from syncer.catalog import load_catalog
     from syncer.commands.sync import print_summary
     from syncer.config import load_config
     from syncer.engine import run_sync
     from syncer.measure.run import run_measure
+    from syncer.web.server import bind, url_of
 
     console = Console(stderr=as_json, highlight=False)
     token = os.environ.get("OKRSYNC_SANDBOX_TOKEN") or f"sandbox-{secrets.token_hex(12)}"
-    workdir = directory or Path(tempfile.mkdtemp(prefix="okrsync-demo-"))
+    listener = bind("127.0.0.1", port) if serve else None
+    dashboard_url = url_of(listener) if listener else "http://127.0.0.1:8080/"
     now = datetime.now(UTC)
-    with sandbox(epics=epics, seed=seed, token=token) as sb, contextlib.ExitStack() as stack:
+    with sandbox(data=generate(epics, seed, story=True), seed=seed, token=token) as sb, \
+            contextlib.ExitStack() as stack:
         projects = _jira_projects(sb)
         planted = dv.plant_shipped_bets(sb, now)
         config_path = write_demo_files(
             workdir, jira_url=sb.jira_url, github_url=sb.github_url, jira_user=sb.jira_user,
             org=sb.org, jql=f"project in ({', '.join(projects)})", seed=seed, epics=epics,
+            dashboard_url=dashboard_url,
         )
         catalog_file = workdir / "okrs.toml"
         history = dv.kr_history(load_catalog(catalog_file), planted, now, seed)
         history_url = stack.enter_context(dv.serve_history(history))
-        catalog_file.write_text(dv.with_csv_sources(catalog_file.read_text(), history_url))
+        catalog_file.write_text(dv.with_csv_sources(catalog_file.read_text(), history_url,
+                                                    {b.kr_id for b in planted}))
         os.environ["OKRSYNC_SOURCES__JIRA__TOKEN"] = token
         os.environ["OKRSYNC_SOURCES__GITHUB__TOKEN"] = token
         try:
@@ -198,6 +290,7 @@ def demo(
                           f"and GitHub ({escape(sb.github_url)}), files in {escape(str(workdir))}")
             summary = run_sync(cfg)
             print_summary(console, summary)
+            _seed_history(config_path, measured=frozenset(b.kr_id for b in planted))
             outcome = _show(console, config_path, summary)
             second = run_sync(cfg)
             outcome["second_run_writes"] = second.applied
@@ -208,17 +301,35 @@ def demo(
         finally:
             os.environ.pop("OKRSYNC_SOURCES__JIRA__TOKEN", None)
             os.environ.pop("OKRSYNC_SOURCES__GITHUB__TOKEN", None)
-    outcome["dir"] = str(workdir)
+    outcome["dir"] = str(workdir) if keep else None
+    outcome["dashboard"] = dashboard_url if listener else None
     if as_json:
-        print(json.dumps(outcome, indent=2))
+        print(json.dumps(outcome, indent=2), flush=True)
     else:
         where = escape(str(config_path))
         console.print(
             f"A second sync right after made {outcome['second_run_writes']} writes.\n\n"
-            "[bold]Where to look next[/]\n"
-            f"  okrsync report --config {where}       untraceable work and bets\n"
-            f"  okrsync explain KEY --config {where}  why an epic maps where it maps\n"
-            f"  okrsync status --config {where}       runs, pending write-backs\n"
-            "  okrsync init ./okr   your own config, catalog and rules"
+            "Twelve weeks of history were simulated (check-ins, bets, weekly snapshots) so the "
+            "trends show.\n"
         )
+        if keep:
+            console.print(
+                "[bold]Where to look next[/]\n"
+                f"  okrsync report --config {where}       the weekly report, summary first\n"
+                f"  okrsync serve --config {where}        the dashboard\n"
+                f"  okrsync explain KEY --config {where}  why an epic maps where it maps\n"
+                f"  okrsync status --config {where}       runs, pending write-backs\n"
+                "  okrsync init ./okr   your own config, catalog and rules",
+                soft_wrap=True,
+            )
+        elif not listener:
+            console.print("The demo folder was temporary and is gone; pass --dir DIR to keep "
+                          "it, or --serve to browse the dashboard.")
+    if listener is not None:
+        from syncer.web.server import Dashboard
+
+        dashboard = Dashboard(load_config(config_path), sock=listener)
+        console.print(f"[bold]Dashboard[/]: {escape(dashboard.url)} (Ctrl-C to stop)")
+        sys.stdout.flush()
+        dashboard.serve()
     raise typer.Exit(int(summary.exit_code))

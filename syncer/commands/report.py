@@ -39,12 +39,28 @@ def _build(config: Config, kind: ReportKind, week: str | None) -> WeeklyReport:
         return build_report(store, catalog, config, week, kind=kind)
 
 
-def _print_terminal(report: WeeklyReport) -> None:
+def _print_terminal(report: WeeklyReport, top: int | None) -> None:
     from syncer.reports.terminal import renderables
 
     console = Console(highlight=False)
-    for item in renderables(report):
+    for item in renderables(report, top=top):
         console.print(item)
+
+
+def _team_part(report: WeeklyReport, config: Config, team: str | None) -> WeeklyReport:
+    """`--team T`: the team's part, as its owner's mail has it; an unknown name says which
+    teams exist."""
+    if team is None:
+        return report
+    if team not in config.teams:
+        import difflib
+
+        close = difflib.get_close_matches(team, list(config.teams), n=1)
+        known = ", ".join(sorted(config.teams)) or "none configured"
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"unknown team {team!r}", key="--team",
+                        hint=f"{hint}teams in {config.path.name}: {known}")
+    return report.for_team(team)
 
 
 @app.command("report")
@@ -59,6 +75,12 @@ def report_command(
         False, "--email", help="mail the report (once per ISO week per recipient set)"
     ),
     force: bool = typer.Option(False, "--force", help="with --email: send again this week"),
+    team: str | None = typer.Option(
+        None, "--team", help="Only this team's part (a [teams.<name>] of the config)."
+    ),
+    top: int | None = typer.Option(
+        None, "--top", min=0, help="Terminal: list at most N epics per section (default: all)."
+    ),
     json_out: bool = typer.Option(
         False, "--json", help="JSON: the send result with --email, else the report (--format json)"
     ),
@@ -75,6 +97,9 @@ def report_command(
         week = str(parse_week(week))
     config = load_config(config_path)
     _need_store(config)
+    if email and team is not None:
+        raise UserError("--team does not apply to --email", key="--team",
+                        hint="set report.per_team = true to mail each team its part")
     if email:
         from syncer.mail import send_weekly_report
 
@@ -98,9 +123,9 @@ def report_command(
         return
     if json_out:
         fmt = Format.JSON
-    report = _build(config, kind, week)
+    report = _team_part(_build(config, kind, week), config, team)
     if output is None and fmt is Format.TERMINAL:
-        _print_terminal(report)
+        _print_terminal(report, top)
         return
     text = render(report, fmt)
     if output is None:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from syncer.bets import is_stale, verdict
 from syncer.model import Bet, BetStatus, Catalog, CheckIn, KeyResult, Link, Ticket
-from syncer.reports.model import BetItem, BetsSection, KrItem, ObjectiveItem
+from syncer.reports.model import BetItem, BetsSection, KrItem, KrPoint, ObjectiveItem
 
 _STATUS_ORDER = {
     BetStatus.ACTIVE: 0,
@@ -73,6 +73,7 @@ def build_portfolio(
     stale_weeks: int,
     team_of_project: Callable[[str], str | None],
     kr_values: Mapping[str, float] | None = None,
+    history: Mapping[str, tuple[KrPoint, ...]] | None = None,
 ) -> BetsSection:
     """Objectives → KRs → bets, with verdicts, KRs nobody bets on, and stale bets."""
     by_uid = {t.uid: t for t in tickets}
@@ -112,6 +113,7 @@ def build_portfolio(
                     target=kr.target, progress=_progress(kr, now.value),
                     confidence=now.confidence, confidence_at=now.confidence_at,
                     bets=tuple(items), active_bets=active,
+                    history=(history or {}).get(kr.id, ()),
                 )
             )
         objectives.append(ObjectiveItem(obj.id, obj.title, obj.owner, obj.cycle, tuple(krs)))

@@ -10,6 +10,8 @@ from typing import Any
 
 from syncer.model import Bet, BrokenLink, Catalog, CheckIn, Link, Override, Ticket
 from syncer.reports.bets import build_portfolio
+from syncer.reports.figures import previous_figures
+from syncer.reports.kr_history import kr_history, week_ends
 from syncer.reports.model import ReportKind, WeeklyReport
 from syncer.reports.untraceable import (
     Suggester,
@@ -58,7 +60,8 @@ def build_weekly_report(
     untraceable = None
     if kind in (ReportKind.UNTRACEABLE, ReportKind.ALL):
         untraceable = build_untraceable(
-            UntraceableInputs(tickets, broken, overrides, untraceable_since, teams, trend),
+            UntraceableInputs(tickets, broken, overrides, untraceable_since, teams, trend,
+                              {f"{lk.source}:{lk.ticket_key}" for lk in links}),
             week=week,
             timezone=settings.timezone,
             as_of=as_of,
@@ -84,6 +87,9 @@ def build_weekly_report(
             stale_weeks=settings.stale_weeks,
             team_of_project=team_name,
             kr_values=kr_values,
+            history=kr_history(
+                checkins, week_ends(week, settings.trend_weeks, settings.timezone, as_of)
+            ),
         )
     return WeeklyReport(
         week=str(week),
@@ -95,4 +101,9 @@ def build_weekly_report(
         generated_at=now,
         untraceable=untraceable,
         bets=portfolio,
+        previous=previous_figures(trend, str(week.shifted(-1))),
+        team_previous={
+            name: found for name in teams
+            if (found := previous_figures(trend, str(week.shifted(-1)), name)) is not None
+        },
     )

@@ -12,6 +12,7 @@ from mappings.rules import load_rules, suggest_krs
 from syncer.errors import UserError
 from syncer.model import Catalog, Ticket
 from syncer.reports.build import ReportSettings, build_weekly_report
+from syncer.reports.figures import bets_summary
 from syncer.reports.model import ReportKind, WeeklyReport
 from syncer.reports.untraceable import Suggester, snapshot_summary
 from syncer.reports.verdicts import build_verdicts
@@ -121,5 +122,6 @@ def save_snapshot_of(store: Store, report: WeeklyReport, *, now: datetime) -> No
     """Keep the report (for BI) and its untraceable summary (for future trends)."""
     data: dict[str, Any] = {"report": report.to_json()}
     if report.untraceable is not None:
-        data["summary"] = snapshot_summary(report.untraceable, report.week)
+        data["summary"] = {**snapshot_summary(report.untraceable, report.week),
+                           **bets_summary(report)}
     store.save_report_snapshot(report.week, SNAPSHOT_PREFIX + report.kind.value, data, now=now)

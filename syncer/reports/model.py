@@ -7,7 +7,7 @@ values, so every format says the same thing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from syncer.reports.verdicts import VerdictsSection
 
 SCHEMA_VERSION = 1
+AT_RISK_CONFIDENCE = 0.5
 
 
 class ReportKind(StrEnum):
@@ -50,6 +51,12 @@ class UntraceableItem:
     age_days: int | None
     new: bool
     suggestions: tuple[Suggestion, ...] = ()
+    created: datetime | None = None
+
+    @property
+    def in_flight(self) -> bool:
+        """Work still to do or under way: what a leader can still steer (done work is history)."""
+        return self.state in ("todo", "in_progress")
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ class TeamSummary:
     ktlo: int
     share: Share
     trend: tuple[TrendPoint, ...] = ()
+    linked: int = 0
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,17 @@ class UntraceableSection:
     trend: tuple[TrendPoint, ...]
     broken: tuple[BrokenItem, ...]
     overrides: tuple[OverrideItem, ...]
+    linked: int = 0
+    """Epics in scope linked to at least one key result."""
+
+    @property
+    def in_flight(self) -> tuple[UntraceableItem, ...]:
+        return tuple(i for i in self.items if i.in_flight)
+
+    @property
+    def done(self) -> tuple[UntraceableItem, ...]:
+        """Finished work nobody can trace to a goal: history to learn from, not to steer."""
+        return tuple(i for i in self.items if not i.in_flight)
 
 
 @dataclass(frozen=True)
@@ -165,6 +184,15 @@ class BetItem:
 
 
 @dataclass(frozen=True)
+class KrPoint:
+    """A KR at the end of one week: its latest check-in value and stated confidence then."""
+
+    week: str
+    value: float | None
+    confidence: float | None
+
+
+@dataclass(frozen=True)
 class KrItem:
     id: str
     title: str
@@ -180,10 +208,16 @@ class KrItem:
     confidence_at: datetime | None
     bets: tuple[BetItem, ...]
     active_bets: int
+    history: tuple[KrPoint, ...] = ()
 
     @property
     def no_active_bet(self) -> bool:
         return self.active_bets == 0
+
+    @property
+    def at_risk(self) -> bool:
+        """Stated confidence below one half: the KR owner doubts the target."""
+        return self.confidence is not None and self.confidence < AT_RISK_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -204,6 +238,19 @@ class BetsSection:
 
 
 @dataclass(frozen=True)
+class WeekFigures:
+    """A week's headline numbers, as the tiles compare them week over week (None: not known)."""
+
+    week: str
+    untraceable: int | None = None
+    total: int | None = None
+    by_count: float | None = None
+    linked: int | None = None
+    verdicts: dict[str, int] | None = None
+    krs_at_risk: int | None = None
+
+
+@dataclass(frozen=True)
 class WeeklyReport:
     """Everything one weekly report says. `team` is set for a team's part of the report."""
 
@@ -217,6 +264,10 @@ class WeeklyReport:
     untraceable: UntraceableSection | None
     bets: BetsSection | None
     team: str | None = None
+    previous: WeekFigures | None = None
+    """The week before's figures, from its kept snapshot (None when okrsync has none)."""
+    team_previous: dict[str, WeekFigures] = field(default_factory=dict)
+    """The same per team, for each team's part (`for_team`)."""
     attention: tuple[str, ...] = ()
     """Needs attention: look-alikes of okrsync's artifacts, sources no longer configured."""
     verdicts: VerdictsSection | None = None
@@ -244,6 +295,7 @@ class WeeklyReport:
                 ktlo=tuple(i for i in untraceable.ktlo if i.team == name),
                 share=summary.share if summary else untraceable.share,
                 new=sum(1 for i in items if i.new),
+                linked=summary.linked if summary else untraceable.linked,
                 teams=(summary,) if summary else (),
                 trend=summary.trend if summary else (),
                 broken=tuple(i for i in untraceable.broken if i.team == name),
@@ -265,7 +317,8 @@ class WeeklyReport:
                 objectives=tuple(objectives),
                 stale=tuple(b for b in bets.stale if b.team == name),
             )
-        return replace(self, untraceable=untraceable, bets=bets, team=name)
+        return replace(self, untraceable=untraceable, bets=bets, team=name,
+                       previous=self.team_previous.get(name), team_previous={})
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,18 +1,24 @@
-"""The report as Rich tables for `okrsync report` in a terminal.
+"""The report as Rich renderables for `okrsync report` in a terminal: a one-screen summary
+first, then the sections.
 
 Every cell holding ticket or config text is a `rich.text.Text`, which Rich never parses as
-markup, so a title like `[bold]x[/]` or `[link=...]` prints literally.
+markup, so a title like `[bold]x[/]` or `[link=...]` prints literally. Keys never wrap or get
+cut (their column is as wide as the longest key); titles and labels wrap instead, so the
+report reads at 80 columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from rich.console import RenderableType
+from rich import box
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from syncer.reports.model import WeeklyReport
+from syncer.reports.digest import tiles_of
+from syncer.reports.figures import figures_of
+from syncer.reports.model import KrItem, UntraceableItem, WeeklyReport
 from syncer.reports.render import day, num, pct, signed
 from syncer.reports.verdicts import VerdictsSection
 
@@ -21,83 +27,146 @@ def _t(value: object, style: str = "") -> Text:
     return Text("" if value is None else str(value), style=style)
 
 
-def renderables(report: WeeklyReport) -> Iterator[RenderableType]:
-    head = f"okrsync weekly report {report.week}"
+def _table(*columns: str, title: str, keys: Sequence[str] = ()) -> Table:
+    """A compact table; the first column holds keys and is never wrapped or cut."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  title_style="bold")
+    width = max((len(k) for k in keys), default=0)
+    for n, name in enumerate(columns):
+        if n == 0:
+            table.add_column(name, no_wrap=True, min_width=max(width, len(name)),
+                             overflow="ignore")
+        elif name in ("title", "epic / what to do", "bet"):
+            table.add_column(name, ratio=1, overflow="fold")
+        else:
+            table.add_column(name, no_wrap=True)
+    return table
+
+
+def _kr_line(kr: KrItem) -> Text:
+    line = Text()
+    line.append(f"{kr.id} ", style="bold")
+    line.append(kr.title)
+    line.append(f"\n  {num(kr.baseline)} → {num(kr.current)} → {num(kr.target)}"
+                f"{' ' + kr.unit if kr.unit else ''} · progress {pct(kr.progress)} · "
+                f"confidence {pct(kr.confidence)}")
+    if kr.at_risk:
+        line.append(" · at risk", style="red")
+    if kr.no_active_bet:
+        line.append(" · no active bet", style="yellow")
+    return line
+
+
+def summary(report: WeeklyReport) -> Iterator[RenderableType]:
+    """The first screen: headline figures with their change, then each KR in two lines."""
+    head = Text(f"okrsync weekly report {report.week}", style="bold")
     if report.team:
-        head += f" — team {report.team}"
-    yield Text(head, style="bold")
-    yield Text(f"as of {report.as_of:%Y-%m-%d %H:%M} UTC ({report.timezone} week)", style="dim")
+        head.append(f" — team {report.team}", style="bold")
+    head.append(f"  as of {report.as_of:%Y-%m-%d %H:%M} UTC", style="dim")
+    yield head
+    for tile in tiles_of(figures_of(report), report.previous):
+        style = {"good": "green", "bad": "red"}.get(tile.tone, "dim")
+        line = Text(f"  {tile.value:>6} ", style="bold")
+        line.append(f"{tile.label} ")
+        line.append(f"({tile.change})", style=style)
+        yield line
     for note in report.attention:
         yield Text(f"needs attention: {note}", style="yellow")
     u = report.untraceable
     if u is not None:
-        yield Text(
-            f"Untraceable: {u.share.untraceable} of {u.share.total} epics "
-            f"({pct(u.share.by_count)} by count, {pct(u.share.by_size)} by size), {u.new} new",
-            style="bold",
-        )
-        table = Table("key", "title", "team", "owner / assignee", "age", "size",
-                      "suggested label", title="Untraceable epics", title_justify="left")
-        for i in u.items:
-            who = " / ".join(x for x in (i.owner, i.assignee) if x)
-            age = f"{i.age_days} d" + (" NEW" if i.new else "") if i.age_days is not None else ""
-            label = ", ".join(s.label for s in i.suggestions)
-            table.add_row(_t(i.key), _t(i.title), _t(i.team), _t(who),
-                          _t(age, "yellow" if i.new else ""), _t(num(i.size)), _t(label, "cyan"))
-        yield table
+        flying = len(u.in_flight)
+        yield Text(f"  {flying:>6} untraceable epics in flight, {len(u.done)} done; "
+                   f"{u.new} new this week")
+    b = report.bets
+    if b is not None:
+        yield Text("Key results", style="bold")
+        for obj in b.objectives:
+            for kr in obj.krs:
+                yield _kr_line(kr)
+
+
+def _untraceable_table(title: str, items: Sequence[UntraceableItem]) -> Table:
+    table = _table("key", "state", "size", "age", "epic / what to do", title=title,
+                   keys=[i.key for i in items])
+    for i in items:
+        what = Text(i.title)
+        where = " · ".join(x for x in (i.team, i.assignee) if x)
+        if where:
+            what.append(f"\n{where}", style="dim")
+        if i.suggestions:
+            what.append(f"\nadd {i.suggestions[0].label}", style="cyan")
+        age = "" if i.age_days is None else f"{i.age_days} d"
+        state = i.state.replace("_", " ") + (" new" if i.new else "")
+        table.add_row(_t(i.key), _t(state, "yellow" if i.new else ""), _t(num(i.size)),
+                      _t(age), what)
+    return table
+
+
+def sections(report: WeeklyReport, *, top: int | None = None) -> Iterator[RenderableType]:
+    """Everything after the summary: untraceable work in flight (biggest first), finished
+    work nobody traced, teams, trend, ktlo, broken links, overrides, then the portfolio."""
+    u = report.untraceable
+    if u is not None:
+        flying = u.in_flight
+        shown = flying if top is None else flying[:top]
+        title = f"Untraceable, in flight ({len(flying)})"
+        if len(shown) < len(flying):
+            title = f"Untraceable, in flight (top {len(shown)} of {len(flying)})"
+        yield _untraceable_table(title, shown)
+        if u.done:
+            done = u.done if top is None else u.done[:top]
+            title = f"Done but untraceable ({len(u.done)})"
+            if len(done) < len(u.done):
+                title = f"Done but untraceable (top {len(done)} of {len(u.done)})"
+            yield _untraceable_table(title, done)
         if u.teams:
-            teams = Table("team", "owner", "untraceable", "new", "ktlo", "share",
-                          title="Per team", title_justify="left")
+            teams = _table("team", "owner", "untraceable", "new", "share", title="Per team",
+                           keys=[t.name for t in u.teams])
             for tm in u.teams:
-                teams.add_row(_t(tm.name), _t(tm.owner), _t(tm.untraceable), _t(tm.new),
-                              _t(tm.ktlo), _t(pct(tm.share.by_count)))
+                teams.add_row(_t(tm.name), _t(tm.owner), _t(f"{tm.untraceable}/{tm.share.total}"),
+                              _t(tm.new), _t(pct(tm.share.by_count)))
             yield teams
         if u.trend:
-            yield Text("Trend: " + "  ".join(
-                f"{p.week} {p.untraceable}/{p.total} ({pct(p.by_count)})" for p in u.trend))
+            yield Group(Text("Trend (untraceable share)", style="bold"), *(
+                Text(f"  {p.week}  {p.untraceable}/{p.total}  {pct(p.by_count)}")
+                for p in u.trend))
         if u.ktlo:
-            ktlo = Table("key", "title", "team", title="Run / maintenance (ktlo)",
-                         title_justify="left")
-            for k in u.ktlo:
-                ktlo.add_row(_t(k.key), _t(k.title), _t(k.team))
+            ktlo = _table("key", "team", "title", title=f"Run / maintenance (ktlo, {len(u.ktlo)})",
+                          keys=[k.key for k in u.ktlo])
+            for k in u.ktlo if top is None else u.ktlo[:top]:
+                ktlo.add_row(_t(k.key), _t(k.team), _t(k.title))
             yield ktlo
         if u.broken:
-            broken = Table("key", "label", "unknown KR", title="Broken links", title_justify="left")
+            broken = _table("key", "label", "unknown KR", title="Broken links",
+                            keys=[b.key for b in u.broken])
             for bl in u.broken:
                 broken.add_row(_t(bl.key), _t(bl.label), _t(bl.kr_id, "red"))
             yield broken
         if u.overrides:
-            over = Table("key", "label removed", "KR", "when", title="Overrides",
-                         title_justify="left")
+            over = _table("key", "label removed", "when", title="Overrides",
+                          keys=[o.key for o in u.overrides])
             for o in u.overrides:
-                over.add_row(_t(o.key), _t(o.label), _t(o.kr_id), _t(day(o.at)))
+                over.add_row(_t(o.key), _t(o.label), _t(day(o.at)))
             yield over
     b = report.bets
     if b is not None:
-        yield Text("Portfolio: " + ", ".join(f"{n} {v}" for v, n in b.verdicts.items()),
-                   style="bold")
+        yield Text("Portfolio: " + ", ".join(f"{n} {v}" for v, n in b.verdicts.items())
+                   + " (ended bets)", style="bold")
         for obj in b.objectives:
-            table = Table("KR / bet", "baseline → current → target", "confidence", "status",
-                          "hypothesis", "days", "movement", "verdict",
-                          title=f"{obj.id} {obj.title} ({obj.owner})", title_justify="left")
+            yield Text(f"{obj.id} {obj.title} ({obj.owner}, {obj.cycle})", style="bold")
             for kr in obj.krs:
-                table.add_row(
-                    _t(f"{kr.id} {kr.title}", "bold"),
-                    _t(f"{num(kr.baseline)} → {num(kr.current)} → {num(kr.target)} {kr.unit}"),
-                    _t(pct(kr.confidence) if kr.confidence is not None else "–"),
-                    _t("no active bet" if kr.no_active_bet else f"{kr.active_bets} active",
-                       "red" if kr.no_active_bet else ""),
-                    _t(""), _t(""), _t(""), _t(""),
-                )
-                for bet in kr.bets:
-                    table.add_row(
-                        _t(f"  {bet.key} {bet.title}"), _t(""), _t(""),
-                        _t(bet.status + (" STALE" if bet.stale else ""),
-                           "yellow" if bet.stale else ""),
-                        _t("yes" if bet.hypothesis_present else "missing"),
-                        _t(bet.days_active), _t(signed(bet.movement)), _t(bet.verdict),
-                    )
-            yield table
+                yield _kr_line(kr)
+                if not kr.bets:
+                    continue
+                bets = _table("bet", "status", "days", "moved", "verdict", title="",
+                              keys=[x.key for x in kr.bets])
+                bets.columns[0].header = "bet"
+                for bet in kr.bets if top is None else kr.bets[:top]:
+                    bets.add_row(
+                        _t(bet.key), _t(bet.status + (" STALE" if bet.stale else ""),
+                                        "yellow" if bet.stale else ""),
+                        _t(bet.days_active), _t(signed(bet.movement)), _t(bet.verdict))
+                yield bets
         if b.krs_without_active_bet:
             yield Text("KRs with no active bet: " + ", ".join(b.krs_without_active_bet))
         if b.stale:
@@ -123,3 +192,9 @@ def verdict_renderables(v: VerdictsSection) -> Iterator[RenderableType]:
         for h in v.hit_rate))
     yield Text("Effort by verdict: " + ", ".join(
         f"{e.outcome} {e.bets} bets, size {e.size:g}" for e in v.effort))
+
+
+def renderables(report: WeeklyReport, *, top: int | None = None) -> Iterator[RenderableType]:
+    yield from summary(report)
+    yield Text("")
+    yield from sections(report, top=top)

@@ -9,7 +9,7 @@ which are untraceable and since when; epics carrying a `ktlo` label are listed a
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -57,6 +57,8 @@ class UntraceableInputs:
     teams: Mapping[str, TeamLike]
     history: Sequence[Mapping[str, Any]]
     """Summaries of earlier weeks' snapshots (`snapshot_summary` output), any order."""
+    linked: Collection[str] = ()
+    """Uids of epics linked to at least one key result."""
 
 
 def team_of(project: str, teams: Mapping[str, TeamLike]) -> TeamLike | None:
@@ -85,6 +87,28 @@ def _share(items: Sequence[Ticket], flagged: set[str]) -> Share:
         total_size=total_size,
         by_size=round(hit_size / total_size, 4) if total_size else None,
     )
+
+
+def _kept(
+    share: Share, history: Sequence[Mapping[str, Any]], week: IsoWeek, over: bool,
+    team: str | None,
+) -> Share:
+    """For a week that is over, the counts its snapshot kept (what the trend chart shows for
+    that week), not today's links replayed into the past; today's share otherwise."""
+    if not over:
+        return share
+    for summary in history:
+        if str(summary.get("week", "")) != str(week):
+            continue
+        data = summary if team is None else summary.get("teams", {}).get(team)
+        if not isinstance(data, Mapping) or "untraceable" not in data:
+            return share
+        untr, total = int(data.get("untraceable", 0)), int(data.get("total", 0))
+        untr_size = float(data.get("untraceable_size", share.untraceable_size))
+        total_size = float(data.get("total_size", share.total_size))
+        return Share(untr, total, round(untr / total, 4) if total else None, untr_size,
+                     total_size, round(untr_size / total_size, 4) if total_size else None)
+    return share
 
 
 def _trend(
@@ -122,11 +146,16 @@ def build_untraceable(
     flagged = {uid for uid in inputs.untraceable_since if uid in tickets}
     start, end = week.start(timezone), week.end(timezone)
 
-    def team(t: Ticket) -> TeamLike | None:
-        return team_of(t.project, inputs.teams)
+    owners: dict[str, TeamLike | None] = {}
 
+    def team(t: Ticket) -> TeamLike | None:
+        if t.project not in owners:
+            owners[t.project] = team_of(t.project, inputs.teams)
+        return owners[t.project]
+
+    watched_before = any(str(h.get("week", "")) < str(week) for h in inputs.history)
     items = []
-    for uid in sorted(flagged, key=lambda u: (tickets[u].source, tickets[u].key)):
+    for uid in flagged:
         t = tickets[uid]
         since = inputs.untraceable_since[uid]
         owner = team(t)
@@ -134,15 +163,18 @@ def build_untraceable(
             Suggestion(kr_id, why, f"{explicit_prefix}{kr_id}")
             for kr_id, why in (suggest(t) if suggest else ())[:MAX_SUGGESTIONS]
         )
+        born = t.created or since
         items.append(
             UntraceableItem(
                 source=t.source, key=t.key, title=t.title, url=t.url, project=t.project,
                 state=t.state.value, team=owner.name if owner else None,
                 owner=owner.owner if owner else None, assignee=t.assignee, size=t.size,
-                since=since, age_days=max(0, (as_of - since).days),
-                new=start <= since < end, suggestions=suggestions,
+                since=since, age_days=max(0, (as_of - born).days),
+                new=is_new(t.created, since, start, end, watched_before=watched_before),
+                suggestions=suggestions, created=t.created,
             )
         )
+    items.sort(key=rank)
     ktlo = [
         KtloItem(
             source=t.source, key=t.key, title=t.title, url=t.url, project=t.project,
@@ -151,11 +183,15 @@ def build_untraceable(
         for t in sorted(scope, key=lambda t: (t.source, t.key))
         if t.uid not in flagged and is_ktlo(t.labels, ktlo_patterns)
     ]
-    share = _share(scope, flagged)
+    share = _kept(_share(scope, flagged), inputs.history, week, as_of >= end, None)
+    linked = set(inputs.linked)
     summaries = []
+    by_team: dict[str | None, list[Ticket]] = {}
+    for t in scope:
+        by_team.setdefault(_name(team(t)), []).append(t)
     for name, cfg in inputs.teams.items():
-        mine = [t for t in scope if _name(team(t)) == name]
-        team_share = _share(mine, flagged)
+        mine = by_team.get(name, [])
+        team_share = _kept(_share(mine, flagged), inputs.history, week, as_of >= end, name)
         summaries.append(
             TeamSummary(
                 name=name, owner=cfg.owner, email=cfg.email,
@@ -163,6 +199,7 @@ def build_untraceable(
                 new=sum(1 for i in items if i.team == name and i.new),
                 ktlo=sum(1 for k in ktlo if k.team == name), share=team_share,
                 trend=_trend(inputs.history, week, trend_weeks, team_share, name),
+                linked=sum(1 for t in mine if t.uid in linked),
             )
         )
 
@@ -180,6 +217,7 @@ def build_untraceable(
         for o in sorted(inputs.overrides, key=lambda o: (o.source, o.ticket_key, o.label))
     ]
     return UntraceableSection(
+        linked=sum(1 for t in scope if t.uid in linked),
         items=tuple(items),
         ktlo=tuple(ktlo),
         share=share,
@@ -189,6 +227,23 @@ def build_untraceable(
         broken=tuple(broken),
         overrides=tuple(overrides),
     )
+
+
+def is_new(
+    created: datetime | None, since: datetime, start: datetime, end: datetime, *,
+    watched_before: bool,
+) -> bool:
+    """New this week: created this week, or rescoped (untraceable since this week while okrsync
+    already watched earlier weeks). On the first week every epic is old work, not news."""
+    if created is not None and start <= created < end:
+        return True
+    return watched_before and start <= since < end
+
+
+def rank(item: UntraceableItem) -> tuple[bool, float, int, str, str]:
+    """What a leader acts on first: in-flight before done, then bigger, then older."""
+    return (not item.in_flight, -(item.size or 0.0), -(item.age_days or 0), item.source,
+            item.key)
 
 
 def _name(team: TeamLike | None) -> str | None:
@@ -204,10 +259,12 @@ def snapshot_summary(section: UntraceableSection, week: str) -> dict[str, Any]:
         "untraceable_size": section.share.untraceable_size,
         "total_size": section.share.total_size,
         "new": section.new,
+        "linked": section.linked,
         "ktlo": len(section.ktlo),
         "broken": len(section.broken),
         "teams": {
-            t.name: {"untraceable": t.untraceable, "total": t.share.total, "new": t.new}
+            t.name: {"untraceable": t.untraceable, "total": t.share.total, "new": t.new,
+                     "linked": t.linked}
             for t in section.teams
         },
     }

@@ -103,13 +103,13 @@ title_regex = "fail|chargeback"
 
 def ticket(key: str, title: str, *, source: str = "jira", state: TicketState = TicketState.TODO,
            labels: tuple[str, ...] = (), size: float | None = None,
-           assignee: str | None = None) -> Ticket:
+           assignee: str | None = None, created: datetime | None = None) -> Ticket:
     project = key.split("#")[0] if "#" in key else key.split("-")[0]
     url = (f"https://github.example.com/{project}/issues/{key.split('#')[1]}" if "#" in key
            else f"https://jira.example.com/browse/{key}")
     return Ticket(source=source, key=key, remote_id=key, url=url, title=title, project=project,
                   issue_type="Epic", labels=labels, state=state, updated=NOW - timedelta(days=1),
-                  assignee=assignee, size=size)
+                  assignee=assignee, size=size, created=created)
 
 
 @dataclass
@@ -134,7 +134,7 @@ def scenario() -> Scenario:
         ticket("WEB-2", "One-click pay", state=TicketState.WONT_DO, size=5),
         ticket("WEB-3", "Saved carts", state=TicketState.DONE, size=3),
         ticket("WEB-4", "Promo banner", labels=("okr:KR-99",), size=2),
-        ticket("WEB-10", EVIL, size=5, assignee="Eve Hacker"),
+        ticket("WEB-10", EVIL, size=5, assignee="Eve Hacker", created=NOW - timedelta(days=1)),
         ticket("WEB-20", "Upgrade postgres", labels=("ktlo",), size=3),
         ticket("WEB-30", "Abandoned idea", state=TicketState.WONT_DO, size=13),
         ticket("PAY-1", "Retry failed payments", state=TicketState.IN_PROGRESS, size=8),

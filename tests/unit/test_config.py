@@ -312,7 +312,7 @@ def test_every_config_key_is_documented() -> None:
     sections = {
         "store": c.StoreSection, "okrs": c.OkrsSection, "labels": c.LabelSettings,
         "sync": c.SyncSettings, "smtp": c.SmtpSettings, "report": c.ReportSettings,
-        "daemon": c.DaemonConfig, "teams.payments": c.Team,
+        "daemon": c.DaemonConfig, "teams.payments": c.Team, "web": c.WebSettings,
     }
     for section, model in sections.items():
         assert f"[{section}]" in doc

@@ -79,7 +79,8 @@ def build(sc: Scenario | None = None, **overrides: Any) -> WeeklyReport:
 def test_untraceable_items_ages_new_and_suggestions() -> None:
     u = build().untraceable
     assert u is not None
-    assert [i.key for i in u.items] == ["acme/app#5", "PAY-10", "WEB-10"]
+    # in flight first, then by size (unsized last), then by age
+    assert [i.key for i in u.items] == ["WEB-10", "PAY-10", "acme/app#5"]
     by_key = {i.key: i for i in u.items}
     assert {k: i.age_days for k, i in by_key.items()} == {"acme/app#5": 14, "PAY-10": 21,
                                                          "WEB-10": 1}
@@ -110,11 +111,16 @@ def test_new_this_week_uses_the_report_time_zone() -> None:
     sc.untraceable_since["jira:PAY-10"] = datetime(2026, 3, 29, 23, 30, tzinfo=UTC)
     # Sunday 23:00 in Berlin: still W13 there.
     sc.untraceable_since["github:acme/app#5"] = datetime(2026, 3, 29, 21, 0, tzinfo=UTC)
-    u = build(sc).untraceable
+    # okrsync watched W13 already, so an epic untraceable since this week was rescoped: new.
+    watched = [{"week": "2026-W13", "untraceable": 2, "total": 9}]
+    u = build(sc, trend=watched).untraceable
     assert u is not None
     assert {i.key: i.new for i in u.items} == {"acme/app#5": False, "PAY-10": True,
                                                "WEB-10": True}
-    utc = build(sc, settings=replace(SETTINGS, timezone="UTC")).untraceable
+    first_week = build(sc).untraceable
+    assert first_week is not None
+    assert {i.key for i in first_week.items if i.new} == {"WEB-10"}  # created this week
+    utc = build(sc, trend=watched, settings=replace(SETTINGS, timezone="UTC")).untraceable
     assert utc is not None and {i.key: i.new for i in utc.items}["PAY-10"] is False
 
 
@@ -271,7 +277,7 @@ def test_markdown_and_text_escape_ticket_text() -> None:
     assert EVIL not in md and r"\<script\>alert\(1\)\</script\> \& " in md
     assert "[bold red]" not in md
     text = render(build(hostile()), Format.TEXT)
-    assert re.findall(r"^\* (\S+)  ", text, re.M) == ["acme/app#5", "PAY-10", "WEB-10", "WEB-11"]
+    assert re.findall(r"^\* (\S+)  ", text, re.M) == ["WEB-10", "PAY-10", "acme/app#5", "WEB-11"]
     assert EVIL in text  # plain text is not interpreted: shown as written
 
 
@@ -284,7 +290,7 @@ def test_terminal_prints_markup_literally() -> None:
 def test_csv_rows_and_formula_neutralised() -> None:
     rows = list(csv.DictReader(io.StringIO(render(build(hostile()), Format.CSV))))
     untr = [r for r in rows if r["section"] == "untraceable"]
-    assert [r["key"] for r in untr] == ["acme/app#5", "PAY-10", "WEB-10", "WEB-11"]
+    assert [r["key"] for r in untr] == ["WEB-10", "PAY-10", "acme/app#5", "WEB-11"]
     assert {r["section"] for r in rows} == {"untraceable", "ktlo", "broken_link", "override",
                                             "key_result", "bet"}
     web11 = next(r for r in untr if r["key"] == "WEB-11")
