@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from syncer.config_env import env_list, is_list_field
+from syncer.config_problems import secret_fields
 from syncer.model import ApplyResult, DoctorCheck, Page, RequestStats, WriteBack
+from syncer.redact import clean_secret
 
 _NOT_CONNECTORS = {"base", "http", "text", "sandbox"}
 
@@ -43,6 +46,25 @@ class SourceConfig(BaseModel):
     )
     managed_label_prefix: str = "goal:"
     link_url_template: str = ""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """A list may come from env as `a,b` or JSON; a secret is stripped and checked (a
+        token read from a file ends in a newline no HTTP header may carry)."""
+        name = info.field_name or ""
+        field = cls.model_fields.get(name)
+        if field is not None and is_list_field(field.annotation):
+            return env_list(value)
+        if name in secret_fields(cls):
+            return clean_secret(value, multiline=name == "private_key")
+        return value
+
+    @classmethod
+    def credential_placeholders(cls, table: Mapping[str, Any]) -> dict[str, Any]:
+        """Stand-ins for the credentials `table` lacks, for commands that never connect
+        (`status`, `report`, `checkin`...): they read the source's other settings only."""
+        return {}
 
 
 @dataclass(frozen=True)

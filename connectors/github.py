@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote
@@ -46,6 +46,7 @@ from connectors.github_parse import (
 )
 from connectors.http import HttpClient
 from connectors.ownership import Identity, Inspections, Owned, comment_kr_ids, split_comments
+from connectors.text import valid_hypothesis_pattern
 from syncer.errors import NotFound, RemoteRejected, Unavailable
 from syncer.model import (
     ApplyResult,
@@ -108,15 +109,7 @@ class GitHubSourceConfig(SourceConfig):
             raise ValueError("label_color must be six hex digits, e.g. 0e8a16")
         return value.lower()
 
-    @field_validator("hypothesis_pattern")
-    @classmethod
-    def _valid_regex(cls, value: str) -> str:
-        if value:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"hypothesis_pattern is not a valid regex: {exc}") from exc
-        return value
+    _valid_pattern = field_validator("hypothesis_pattern")(valid_hypothesis_pattern)
 
     @field_validator("api_url")
     @classmethod
@@ -124,6 +117,13 @@ class GitHubSourceConfig(SourceConfig):
         if not value.startswith(("https://", "http://")):
             raise ValueError("api_url must be an http(s) URL, e.g. https://HOST/api/v3")
         return value.rstrip("/")
+
+    @classmethod
+    def credential_placeholders(cls, table: Mapping[str, Any]) -> dict[str, Any]:
+        if "app_id" in table or "installation_id" in table:
+            has_key = "private_key" in table or "private_key_path" in table
+            return {} if has_key else {"private_key": ""}
+        return {} if "token" in table else {"token": ""}
 
     @model_validator(mode="after")
     def _auth_and_scope(self) -> GitHubSourceConfig:

@@ -12,14 +12,14 @@ exception: messages are built from method, path, status and the server's (scrubb
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import email.utils
 import json as _json
 import logging
 import random
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -37,6 +37,7 @@ from syncer.errors import (
     Unavailable,
 )
 from syncer.model import RequestStats
+from syncer.redact import header_secrets, scrub
 
 log = logging.getLogger("okrsync.http")
 
@@ -115,16 +116,7 @@ class HttpClient:
         self.policy = rate_limit_policy or RateLimitPolicy()
         self._sleep = sleep
         self._clock = clock
-        self._secrets = [v for v in headers.values() if len(v) >= 4]
-        for value in list(self._secrets):
-            scheme, _, credential = value.partition(" ")
-            if credential and scheme.lower() in ("basic", "bearer", "token"):
-                self._secrets.append(credential)
-            if scheme.lower() == "basic":
-                with contextlib.suppress(ValueError):
-                    password = base64.b64decode(credential).decode().partition(":")[2]
-                    if len(password) >= 4:
-                        self._secrets.append(password)
+        self._secrets = header_secrets(headers)
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._client = httpx.AsyncClient(
             base_url=base_url,
@@ -244,10 +236,11 @@ class HttpClient:
             elapsed = time.monotonic() - started
             self._stats.elapsed += elapsed
             log.debug("%s %s -> %s in %.3fs", method, name, type(exc).__name__, elapsed)
-            raise _Transient(self._scrub(f"{type(exc).__name__}: {exc}")) from exc
+            raise _Transient(self._scrub(f"{type(exc).__name__}: {exc}", headers)) from exc
         except httpx.HTTPError as exc:
             raise Unavailable(
-                self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}"), source=self.source
+                self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}", headers),
+                source=self.source,
             ) from exc
         elapsed = time.monotonic() - started
         status = response.status_code
@@ -280,7 +273,7 @@ class HttpClient:
         if status in TRANSIENT_STATUSES:
             hint = _retry_after(response.headers, self._clock()) or 0.0
             text = self._error_text(response)
-            where = f"{method} {path} -> {status}"
+            where = f"{method} {_shown_url(response, path)} -> {status}"
             raise _Transient(f"{where}: {text}" if text else where, status=status, wait_hint=hint)
         raise self.error_for(method, path, response)
 
@@ -289,7 +282,7 @@ class HttpClient:
         decided the status is an error after all. Carries no headers and no secrets."""
         status = response.status_code
         text = self._error_text(response)
-        where = f"{method} {httpx.URL(path).path or path} -> {status}"
+        where = f"{method} {_shown_url(response, path)} -> {status}"
         if status == 401:
             return AuthError(f"{where}: not authenticated", source=self.source, status=status)
         if status == 403:
@@ -299,7 +292,8 @@ class HttpClient:
                 status=status,
             )
         if status == 404:
-            return NotFound(f"{where}: not found", source=self.source, status=status)
+            return NotFound(f"{where}: not found", source=self.source, status=status,
+                            hint=_api_path_hint(response))
         if status >= 500:
             return Unavailable(f"{where}: {text}" if text else where, source=self.source,
                                status=status)
@@ -394,10 +388,10 @@ class HttpClient:
 
     # -- scrubbing ------------------------------------------------------------------------
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+    def _scrub(self, text: str, headers: Mapping[str, str] | None = None) -> str:
+        """`text` without any form of a credential, the client's or one request's own (a
+        GitHub App installation token)."""
+        return scrub(text, self._secrets + header_secrets(headers or {}))
 
     def _error_text(self, response: httpx.Response) -> str:
         """The server's own error message (Jira errorMessages/errors, GitHub message)."""
@@ -421,6 +415,31 @@ class HttpClient:
         if len(text) > MAX_ERROR_TEXT:
             text = text[: MAX_ERROR_TEXT - 1] + "…"
         return self._scrub(text)
+
+
+def _shown_url(response: httpx.Response, path: str) -> str:
+    """The full URL a failed request went to, without its query (so a wrong base URL shows),
+    or `path` for a response built without a request."""
+    try:
+        url = response.request.url
+    except RuntimeError:
+        return httpx.URL(path).path or path
+    return str(url.copy_with(query=None, fragment=None))
+
+
+_DOUBLED_API = re.compile(r"(/rest/api/\d+|/api/v3)(?:/.*)?\1(/|$)")
+
+
+def _api_path_hint(response: httpx.Response) -> str:
+    """A hint when a 404's URL holds an API path twice: the base URL was given with one."""
+    try:
+        path = response.request.url.path
+    except RuntimeError:
+        return ""
+    if _DOUBLED_API.search(path):
+        return ("the URL repeats an API path: give the site root as the source's base_url "
+                "(e.g. https://acme.atlassian.net, not …/rest/api/3)")
+    return ""
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:

@@ -15,7 +15,7 @@ import asyncio
 import base64
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -35,7 +35,7 @@ from connectors.ownership import (
     kr_of_global_id,
     split_links,
 )
-from connectors.text import clean
+from connectors.text import clean, valid_hypothesis_pattern
 from syncer.errors import RemoteError, Unavailable
 from syncer.model import (
     ApplyResult,
@@ -78,6 +78,20 @@ class JiraSourceConfig(SourceConfig):
     wont_do_resolutions: list[str] = Field(default_factory=lambda: list(WONT_DO_RESOLUTIONS))
     """Resolution names that make a done epic a killed bet rather than a shipped one
     (compared case-insensitively, apostrophes ignored)."""
+
+    @classmethod
+    def credential_placeholders(cls, table: Mapping[str, Any]) -> dict[str, Any]:
+        return {} if "token" in table else {"token": ""}
+
+    @field_validator("base_url")
+    @classmethod
+    def _site_root(cls, value: str) -> str:
+        if "/rest/api" in value:
+            raise ValueError("must be the site root, e.g. https://acme.atlassian.net, without "
+                             "the API path (okrsync adds /rest/api/N itself)")
+        return value
+
+    _valid_pattern = field_validator("hypothesis_pattern")(valid_hypothesis_pattern)
 
     @field_validator("base_url", "gateway_url")
     @classmethod

@@ -69,6 +69,17 @@ def wiki_to_text(text: str, limit: int = MAX_DESCRIPTION) -> str:
     return clean(text.strip(), limit)
 
 
+def valid_hypothesis_pattern(value: str) -> str:
+    """`value` if it compiles as a regex (a source's `hypothesis_pattern`); else ValueError,
+    so a bad pattern fails `okrsync validate` instead of every sync."""
+    if value:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"hypothesis_pattern is not a valid regex: {exc}") from None
+    return value
+
+
 def extract_hypothesis(text: str, pattern: str | None = None) -> str | None:
     """The hypothesis line of a description: `Hypothesis: ...` lines or
     "We believe/think ... will ... because ..." sentences. None when absent."""

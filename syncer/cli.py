@@ -4,6 +4,7 @@ and registers itself on `app`; this module owns only the app, discovery and erro
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -11,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from syncer.errors import explain_error
+from syncer.errors import TRACEBACK_ENV, ExitCode, explain_error
 
 app = typer.Typer(
     name="okrsync",
@@ -38,35 +39,52 @@ def _load_commands() -> None:
             importlib.import_module(f"syncer.commands.{info.name}")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("okrsync")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            from syncer import __version__ as installed
+        typer.echo(f"okrsync {installed}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True,
+        help="Show the version and exit.",
+    ),
+) -> None:
+    pass
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the app; turn errors into a message and an exit code."""
+    """Console-script entry point: run the app; turn errors into a message and an exit code.
+
+    Click runs in standalone mode, so usage errors (unknown option or command, bad value,
+    missing argument) are click's own message with its suggestion and exit 2, whichever click
+    typer uses (newer typers bundle their own copy, so matching its exception classes from
+    here would miss them). Only okrsync's errors and unexpected ones reach the handler below.
+    """
     _load_commands()
     try:
-        code = app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="okrsync", standalone_mode=True)
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - the one place errors become user output
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            err_console.print("aborted")
-            sys.exit(1)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
         explained = explain_error(exc)
         err_console.print(f"[bold red]error:[/] {escape(explained.message)}", markup=True)
         if explained.hint:
             err_console.print(f"hint: {explained.hint}", markup=False)
-        if "--verbose" in (argv or sys.argv) and explained.exit_code == 1:
+        if os.environ.get(TRACEBACK_ENV) and explained.exit_code == ExitCode.FAILURES:
             import traceback
 
             traceback.print_exception(exc)
         sys.exit(int(explained.exit_code))
-    # With standalone_mode=False click returns typer.Exit's code instead of exiting.
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,16 +22,25 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.base import SourceConfig, load_all
+from syncer.config_env import ENV_PREFIX, env_list, is_list_field, unknown_variables
+from syncer.config_problems import (
+    Problem,
+    config_error,
+    problem,
+    problems_of,
+    secret_fields,
+)
 from syncer.errors import ConfigError
-from syncer.tomlfile import dotted, line_of, read_toml
+from syncer.redact import clean_secret
+from syncer.tomlfile import read_toml
 
-ENV_PREFIX = "OKRSYNC_"
 CONFIG_ENV = "OKRSYNC_CONFIG"
 DEFAULT_NAME = "okrsync.toml"
 _SECRET_NAMES = re.compile(r"(token|password|secret|private_key|api_key)", re.IGNORECASE)
@@ -39,6 +48,18 @@ _SECRET_NAMES = re.compile(r"(token|password|secret|private_key|api_key)", re.IG
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _from_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """A list may come from env as `a,b` or JSON; a secret is stripped and checked."""
+        name = info.field_name or ""
+        field = cls.model_fields.get(name)
+        if field is not None and is_list_field(field.annotation):
+            return env_list(value)
+        if name in secret_fields(cls):
+            return clean_secret(value)
+        return value
 
 
 class StoreSection(_Section):
@@ -92,6 +113,15 @@ class SyncSettings(_Section):
         return value
 
 
+def _one_line_addresses(value: Any) -> Any:
+    """Mail addresses become headers: a CR or LF in one would end the header (and start
+    another), so any control character is refused here rather than halfway through a send."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and any(ord(c) < 32 or ord(c) == 127 for c in item):
+            raise ValueError("an e-mail address must be one line, without control characters")
+    return value
+
+
 class Team(_Section):
     """A team: which projects/repos are theirs (globs), who owns them, where mail goes."""
 
@@ -99,6 +129,8 @@ class Team(_Section):
     owner: str = Field(min_length=1)
     email: str = ""
     projects: list[str] = Field(default_factory=list)
+
+    _email_one_line = field_validator("email")(_one_line_addresses)
 
     def owns(self, project: str) -> bool:
         wanted = project.casefold()
@@ -114,6 +146,8 @@ class SmtpSettings(_Section):
     sender: str = "okrsync@example.com"
     timeout: float = Field(default=30.0, gt=0)
 
+    _sender_one_line = field_validator("sender", "username")(_one_line_addresses)
+
 
 class ReportSettings(_Section):
     recipients: list[str] = Field(default_factory=list)
@@ -126,6 +160,8 @@ class ReportSettings(_Section):
     """Untraceable epics the email lists per team; the dashboard lists them all."""
     dashboard_url: str = ""
     """Where readers of the email reach `okrsync serve` (e.g. https://okr.example.com)."""
+
+    _recipients_one_line = field_validator("recipients")(_one_line_addresses)
 
     @field_validator("timezone")
     @classmethod
@@ -168,24 +204,8 @@ class WebSettings(_Section):
     """With auth = "header": the header a trusted reverse proxy sets after its own login."""
 
 
-class _Layered(BaseSettings):
-    """The file's tables overlaid by `OKRSYNC_*` env (env wins). Sources stay raw here: their
-    model depends on `kind`, which only the connector registry knows."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
-    )
-
-    store: StoreSection = StoreSection()
-    okrs: OkrsSection = OkrsSection()
-    labels: LabelSettings = LabelSettings()
-    sync: SyncSettings = SyncSettings()
-    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    teams: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    smtp: SmtpSettings = SmtpSettings()
-    report: ReportSettings = ReportSettings()
-    daemon: DaemonConfig = DaemonConfig()
-    web: WebSettings = WebSettings()
+class _EnvFirst(BaseSettings):
+    """Settings read from init kwargs (the file) overlaid by `OKRSYNC_*` env: env wins."""
 
     @classmethod
     def settings_customise_sources(
@@ -198,6 +218,27 @@ class _Layered(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Earlier sources win: the environment overrides the file (passed as init kwargs).
         return (env_settings, init_settings)
+
+
+class _Layered(_EnvFirst):
+    """The file's tables overlaid by `OKRSYNC_*` env (env wins). Sources stay raw here: their
+    model depends on `kind`, which only the connector registry knows."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True,
+        enable_decoding=False,  # lists from env are `a,b` or JSON: see _Section._from_text
+    )
+
+    store: StoreSection = StoreSection()
+    okrs: OkrsSection = OkrsSection()
+    labels: LabelSettings = LabelSettings()
+    sync: SyncSettings = SyncSettings()
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    smtp: SmtpSettings = SmtpSettings()
+    report: ReportSettings = ReportSettings()
+    daemon: DaemonConfig = DaemonConfig()
+    web: WebSettings = WebSettings()
 
 
 @dataclass(frozen=True)
@@ -285,20 +326,36 @@ def find_config(path: Path | None) -> Path:
     return candidate.resolve()
 
 
-def load_config(path: Path | None = None) -> Config:
-    """Find, read, overlay with env and validate the config; raise ConfigError on any problem."""
+def load_config(path: Path | None = None, *, credentials: bool = True) -> Config:
+    """Find, read, overlay with env and validate the config; raise one ConfigError listing
+    every problem.
+
+    `credentials=False` is for commands that never connect (`status`, `report`, `checkin`,
+    `explain`, `runs`, `forget`, `serve`): a source's missing token is then no problem; its other
+    settings still are. A Config loaded so must not be used to build connectors.
+    """
     file = find_config(path)
     data, text = read_toml(file, what="config file")
-    try:
-        layered = _Layered(**data)
-    except ValidationError as exc:
-        raise _config_error(exc, file, text, ()) from None
-    base = file.parent
-    sources = _build_sources(
-        _merge_env_sources(layered.sources), file, text, layered.labels.managed_prefix
-    )
-    teams = _build_teams(layered.teams, file, text)
+    environ = dict(os.environ)
+    problems: list[Problem] = []
     warnings: list[str] = []
+    env_errors, env_warnings = unknown_variables(environ, _Layered.model_fields)
+    problems += [Problem(name, message) for name, message in env_errors]
+    warnings += env_warnings
+    try:
+        layered: _Layered | None = _Layered(**data)
+    except ValidationError as exc:
+        layered = None
+        problems += problems_of(exc, _Layered, text, environ=environ)
+    raw = _RawTables(**{k: v for k, v in data.items() if k in ("sources", "teams")})
+    managed = layered.labels.managed_prefix if layered else LabelSettings().managed_prefix
+    sources = _build_sources(_merge_env_sources(raw.sources), text, managed, environ,
+                             problems, credentials=credentials)
+    teams = _build_teams(raw.teams, text, environ, problems)
+    if problems:
+        raise config_error(problems, file)
+    assert layered is not None
+    base = file.parent
     if not sources:
         warnings.append("no [sources.*] configured: sync will have nothing to pull")
     return Config(
@@ -317,6 +374,18 @@ def load_config(path: Path | None = None) -> Config:
         warnings=tuple(warnings),
         web=layered.web,
     )
+
+
+class _RawTables(_EnvFirst):
+    """Just the per-name tables, file overlaid by env: read on their own so their problems are
+    reported even when another section is invalid."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", enable_decoding=False
+    )
+
+    sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    teams: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 def _resolve(base: Path, value: Path) -> Path:
@@ -339,79 +408,52 @@ def _merge_env_sources(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, An
 
 
 def _build_sources(
-    raw: dict[str, dict[str, Any]], file: Path, text: str, managed_prefix: str = "goal:"
+    raw: dict[str, dict[str, Any]],
+    text: str,
+    managed_prefix: str,
+    environ: dict[str, str],
+    problems: list[Problem],
+    *,
+    credentials: bool = True,
 ) -> dict[str, SourceConfig]:
     registry = load_all()
     known = ", ".join(sorted(registry)) or "none installed"
     out: dict[str, SourceConfig] = {}
     for name, table in raw.items():
+        if not isinstance(table, dict):
+            problems.append(problem(("sources", name), "must be a table", text, environ))
+            continue
         kind = table.get("kind")
         if not isinstance(kind, str) or not kind:
-            raise ConfigError(
-                f"source {name!r} has no kind; known kinds: {known}",
-                file=str(file),
-                key=f"sources.{name}.kind",
-                line=line_of(text, ("sources", name)),
-            )
+            problems.append(problem(("sources", name, "kind"),
+                                    f"source {name!r} has no kind; known kinds: {known}",
+                                    text, environ))
+            continue
         spec = registry.get(kind)
         if spec is None:
-            raise ConfigError(
-                f"unknown source kind {kind!r}; known kinds: {known}",
-                file=str(file),
-                key=f"sources.{name}.kind",
-                line=line_of(text, ("sources", name, "kind")),
-            )
+            problems.append(problem(("sources", name, "kind"),
+                                    f"unknown source kind {kind!r}; known kinds: {known}",
+                                    text, environ))
+            continue
+        values = {**table, "name": name}
+        if not credentials:
+            values.update(spec.config_model.credential_placeholders(table))
+        if "managed_label_prefix" in spec.config_model.model_fields:
+            values.setdefault("managed_label_prefix", managed_prefix)
         try:
-            values = {**table, "name": name}
-            if "managed_label_prefix" in spec.config_model.model_fields:
-                values.setdefault("managed_label_prefix", managed_prefix)
             out[name] = spec.config_model.model_validate(values)
         except ValidationError as exc:
-            raise _config_error(exc, file, text, ("sources", name)) from None
+            problems += problems_of(exc, spec.config_model, text, ("sources", name), environ)
     return out
 
 
-def _build_teams(raw: dict[str, dict[str, Any]], file: Path, text: str) -> dict[str, Team]:
+def _build_teams(
+    raw: dict[str, dict[str, Any]], text: str, environ: dict[str, str], problems: list[Problem]
+) -> dict[str, Team]:
     out: dict[str, Team] = {}
     for name, table in raw.items():
         try:
             out[name] = Team.model_validate({**table, "name": name})
         except ValidationError as exc:
-            raise _config_error(exc, file, text, ("teams", name)) from None
+            problems += problems_of(exc, Team, text, ("teams", name), environ)
     return out
-
-
-def _env_name(loc: Sequence[str | int]) -> str | None:
-    """The env var that set `loc`, if one did (so the message blames env, not the file)."""
-    wanted = (ENV_PREFIX + "__".join(str(p) for p in loc)).upper()
-    for name in os.environ:
-        if name.upper() == wanted:
-            return name
-    return None
-
-
-def _config_error(
-    exc: ValidationError, file: Path, text: str, prefix: tuple[str | int, ...]
-) -> ConfigError:
-    """Turn pydantic's errors into one ConfigError; never echo input values (secrets)."""
-    problems: list[str] = []
-    first_key, first_line, first_msg = "", None, ""
-    for err in exc.errors(include_input=False, include_url=False):
-        loc = prefix + tuple(p for p in err["loc"] if isinstance(p, str | int))
-        key = dotted(loc)
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        env = _env_name(loc)
-        where = f" (from env {env})" if env else ""
-        problems.append(f"{key}: {msg}{where}")
-        if not first_key:
-            first_key, first_msg = key, msg + where
-            first_line = None if env else line_of(text, loc)
-    return ConfigError(
-        first_msg,
-        file=str(file),
-        key=first_key,
-        line=first_line,
-        problems=problems if len(problems) > 1 else None,
-    )

@@ -104,14 +104,19 @@ def load_inputs(config: Config) -> tuple[Catalog, RuleSet]:
     return catalog, rules
 
 
-def plan_settings(config: Config, sources: Iterable[SourceConfig]) -> PlanSettings:
-    templates = {s.link_url_template for s in sources if s.link_url_template}
+def plan_settings(config: Config) -> PlanSettings:
+    """Each source's goal links use its own `link_url_template`, taken from every configured
+    source (not only those synced now), so `sync --source X` plans the same links as `sync`."""
     return PlanSettings(
         explicit_prefix=config.labels.explicit_prefix,
         managed_prefix=config.labels.managed_prefix,
         ktlo=tuple(config.labels.ktlo),
-        link_url_template=next(iter(sorted(templates)), ""),
+        source_link_templates=link_templates(config),
     )
+
+
+def link_templates(config: Config) -> dict[str, str]:
+    return {n: s.link_url_template for n, s in config.sources.items() if s.link_url_template}
 
 
 def selected_sources(config: Config, only: Iterable[str] | None) -> dict[str, SourceConfig]:
@@ -260,7 +265,7 @@ def plan_store(
     `on_outcome` with the range they replace, before the next batch is read. A last call
     covers the range after the last ticket, so what tickets no longer stored had goes too."""
     kr_values = store.kr_values(now)
-    settings = plan_settings(config, sources)
+    settings = plan_settings(config)
     totals = PlanTotals()
     after: TicketId | None = None
     for batch in store.ticket_batches(PLAN_BATCH):

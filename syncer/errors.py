@@ -20,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
+TRACEBACK_ENV = "OKRSYNC_TRACEBACK"
+"""Set (to anything) to print the traceback of an unexpected error."""
+
 
 class ExitCode(IntEnum):
     """Process exit codes, documented in the README."""
@@ -152,6 +155,6 @@ def explain_error(exc: BaseException) -> Explained:
         return Explained("interrupted", "", ExitCode.FAILURES)
     return Explained(
         f"unexpected error: {type(exc).__name__}: {exc}",
-        "this is a bug in okrsync; rerun with --verbose and report it",
+        f"this is a bug in okrsync; rerun with {TRACEBACK_ENV}=1 and report the traceback",
         ExitCode.FAILURES,
     )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from syncer.errors import ConfigError, ExitCode, RemoteError
+from syncer.redact import scrub
 from syncer.reports.digest import render_digest
 from syncer.reports.model import ReportKind, WeeklyReport
 from syncer.reports.render import subject
@@ -145,7 +146,7 @@ def _safe(text: object, secret: str) -> str:
         text = text.decode("utf-8", "replace")
     line = re.sub(r"\s+", " ", str(text)).strip()
     if secret:
-        line = line.replace(secret, "***")
+        line = scrub(line, [secret])
     return line[:200]
 
 

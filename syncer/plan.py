@@ -67,12 +67,17 @@ _KIND_ORDER = {
 
 @dataclass(frozen=True)
 class PlanSettings:
-    """Label conventions and the goal-link URL template (`{kr_id}`, `{objective_id}`)."""
+    """Label conventions and the goal-link URL templates (`{kr_id}`, `{objective_id}`): each
+    source's own from `source_link_templates`, else `link_url_template`."""
 
     explicit_prefix: str = "okr:"
     managed_prefix: str = "goal:"
     ktlo: tuple[str, ...] = ("ktlo",)
     link_url_template: str = ""
+    source_link_templates: Mapping[str, str] = field(default_factory=dict)
+
+    def link_template(self, source: str) -> str:
+        return self.source_link_templates.get(source) or self.link_url_template
 
 
 @dataclass(frozen=True)
@@ -194,7 +199,14 @@ def plan(
             raise ValueError("plan() needs either rules or a mapper")
         mapper = rule_mapper(rules, catalog, managed_prefix=settings.managed_prefix)
     krs = {kr.id: kr for kr in catalog.key_results}
-    goals = {kr_id: goal_ref(kr, catalog, settings.link_url_template) for kr_id, kr in krs.items()}
+    goals_by_source: dict[str, dict[str, GoalRef]] = {}
+
+    def goals_of(source: str) -> dict[str, GoalRef]:
+        if source not in goals_by_source:
+            template = settings.link_template(source)
+            goals_by_source[source] = {k: goal_ref(kr, catalog, template) for k, kr in krs.items()}
+        return goals_by_source[source]
+
     ledger = _Ledger.of(applied)
     bets_by_ticket: dict[tuple[str, str], list[Bet]] = {}
     for bet in prior_bets:
@@ -210,7 +222,8 @@ def plan(
         acc.links.extend(desired)
         desired_krs = tuple(link.kr_id for link in desired)
         if healthy:
-            goal_links = _goal_links_writeback(ticket, desired_krs, goals, ledger)
+            goal_links = _goal_links_writeback(ticket, desired_krs, goals_of(ticket.source),
+                                               ledger)
             if goal_links is not None:
                 acc.writebacks.append(goal_links)
         ktlo = is_ktlo(ticket.labels, settings.ktlo)

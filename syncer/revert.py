@@ -9,13 +9,14 @@ change is the intended use; the next sync re-plans from the rules as they are th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Connector, create
 from syncer.config import Config
-from syncer.engine import load_inputs, lock_path
+from syncer.engine import link_templates, load_inputs, lock_path
 from syncer.errors import ExitCode, UserError
 from syncer.lock import RunLock
 from syncer.model import AppliedState, Catalog, WriteBack, WriteBackKind
@@ -50,7 +51,7 @@ class RevertOutcome:
 
 def inverse_writebacks(
     journal: list[JournalRow], applied: AppliedState, catalog: Catalog, *,
-    link_url_template: str = "",
+    link_templates: Mapping[str, str] | None = None,
 ) -> tuple[list[WriteBack], list[str]]:
     """Pure: the write-backs that undo a run, newest first, and what is left alone and why."""
     undo: list[WriteBack] = []
@@ -97,7 +98,7 @@ def inverse_writebacks(
                 if kr is None:
                     left_alone.append(f"{where}: {kr_id} is no longer in the catalog")
                     continue
-                goals.append(goal_ref(kr, catalog, link_url_template))
+                goals.append(goal_ref(kr, catalog, (link_templates or {}).get(wb.source, "")))
             undo.append(WriteBack(wb.source, wb.ticket_key, WriteBackKind.SET_GOAL_LINKS,
                                   goals=tuple(goals), previous=tuple(current), remote_ref=ref,
                                   ticket_title=wb.ticket_title,
@@ -114,11 +115,9 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertO
         with RunLock(lock_path(config), command="revert"):
             if store.run(run_id) is None:
                 raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
-            templates = sorted(s.link_url_template for s in config.sources.values()
-                               if s.link_url_template)
             outcome.planned, outcome.left_alone = inverse_writebacks(
                 store.journal(run_id), store.applied_state(), catalog,
-                link_url_template=templates[0] if templates else "",
+                link_templates=link_templates(config),
             )
             if dry_run:
                 return outcome

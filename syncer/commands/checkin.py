@@ -86,7 +86,7 @@ def checkin(
     if delete is not None:
         if edit is not None or kr_id is not None or value is not None:
             raise UserError("--delete ID takes no KR-ID, VALUE or --edit", key="--delete")
-        cfg = load_config(config)
+        cfg = load_config(config, credentials=False)
         with Store.open(cfg.store_path) as store:
             gone = _person_checkin(store, delete, "--delete")
             store.delete_checkin(delete)
@@ -100,7 +100,7 @@ def checkin(
     if confidence is not None and not 0.0 <= confidence <= 1.0:
         raise UserError(f"--confidence must be between 0 and 1, not {confidence}",
                         key="--confidence")
-    cfg = load_config(config)
+    cfg = load_config(config, credentials=False)
     catalog = load_catalog(cfg.catalog_path)
     kr = find_kr(catalog, kr_id.strip())
     if kr is None:

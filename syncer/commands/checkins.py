@@ -26,7 +26,7 @@ def checkins(
     from syncer.errors import UserError
     from syncer.store import Store
 
-    cfg = load_config(config)
+    cfg = load_config(config, credentials=False)
     kr_id = None
     if kr is not None:
         found = find_kr(load_catalog(cfg.catalog_path), kr.strip())

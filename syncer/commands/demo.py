@@ -54,6 +54,7 @@ api_url = "{github_url}"
 token = ""
 org = "{org}"
 epic_label = "epic"
+link_url_template = "https://okr.example.com/kr/{{kr_id}}"
 
 [teams.product]
 owner = "Omar Haddad"

@@ -111,6 +111,4 @@ def doctor(
     else:
         render(Console(highlight=False), results)
     if not report["ok"]:
-        # SystemExit, not typer.Exit: the entry point runs click with standalone_mode=False,
-        # where an Exit's code would be returned and lost instead of reaching the shell.
         sys.exit(int(ExitCode.FAILURES))

@@ -135,7 +135,7 @@ def explain(
     if key and described:
         raise UserError("give either a ticket KEY or --source/--project/--labels/..., not both",
                         key="KEY")
-    cfg = load_config(config)
+    cfg = load_config(config, credentials=False)
     catalog = load_catalog(cfg.catalog_path)
     ruleset = load_rules(cfg.rules_path, catalog, explicit_prefix=cfg.labels.explicit_prefix)
     if key:

@@ -36,7 +36,7 @@ def forget(
     from syncer.lock import RunLock
     from syncer.store import Store
 
-    cfg = load_config(config)
+    cfg = load_config(config, credentials=False)
     if source in cfg.sources:
         raise UserError(f"source {source!r} is still configured; remove it from the config "
                         "first", file=str(cfg.path), key=f"sources.{source}")

@@ -37,7 +37,12 @@ def measure(
     if backfill is not None and not 0 <= backfill <= 520:
         raise UserError(f"--backfill must be between 0 and 520 weeks, not {backfill}",
                         key="--backfill")
-    cfg = load_config(config)
+    from syncer.catalog import load_catalog
+    from syncer.measure.run import uses_trackers
+
+    cfg = load_config(config, credentials=False)
+    if uses_trackers(load_catalog(cfg.catalog_path), kr):
+        cfg = load_config(config)  # jira_count / github_count connect with a source's token
     results = run_measure(cfg, kr_id=kr, dry_run=dry_run, backfill_weeks=backfill)
     failed = [r for r in results if r.error]
     if as_json:

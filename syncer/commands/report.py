@@ -95,7 +95,7 @@ def report_command(
     """
     if week is not None:
         week = str(parse_week(week))
-    config = load_config(config_path)
+    config = load_config(config_path, credentials=False)
     _need_store(config)
     if email and team is not None:
         raise UserError("--team does not apply to --email", key="--team",
@@ -117,8 +117,6 @@ def report_command(
                     line += f"; kept in {', '.join(d.saved)}"
                 err.print(escape(line), style="red" if d.status == "failed" else None)
         if result.exit_code:
-            # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False,
-            # which returns an Exit's code instead of passing it to the shell.
             sys.exit(int(result.exit_code))
         return
     if json_out:

@@ -43,7 +43,7 @@ def runs(
     from syncer.config import load_config
     from syncer.store import Store
 
-    cfg = load_config(config)
+    cfg = load_config(config, credentials=False)
     store = Store.open(cfg.store_path)
     try:
         rows = [_row(r) for r in store.runs(limit)]

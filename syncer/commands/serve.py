@@ -34,7 +34,7 @@ def serve(
     from syncer.config import load_config
     from syncer.web.server import Dashboard
 
-    config = load_config(config_path)
+    config = load_config(config_path, credentials=False)
     if not config.store_path.exists():
         raise UserError(f"no store at {config.store_path}", file=str(config.path),
                         key="store.path", hint="run `okrsync sync` first")

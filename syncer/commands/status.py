@@ -169,7 +169,7 @@ def status(
     """
     from syncer.config import load_config
 
-    cfg = load_config(config)
+    cfg = load_config(config, credentials=False)
     data = collect_status(Path(cfg.store_path), cfg.sources)
     if as_json:
         print(json.dumps(data, indent=2, default=str))

@@ -58,8 +58,6 @@ def validate(
         if not as_json:
             raise
         typer.echo(json.dumps(_error_json(exc), indent=2))
-        # SystemExit, not typer.Exit: cli.main runs click with standalone_mode=False, which
-        # turns typer.Exit into a return value and would lose the code.
         raise SystemExit(int(exc.exit_code)) from None
 
     warnings = list(cfg.warnings)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.http import Sleep
 from syncer.measure.fetch import FetchContext, SourceFailed, fetch_values
-from syncer.model import CheckIn, KeyResult
+from syncer.model import Catalog, CheckIn, KeyResult
 
 if TYPE_CHECKING:
     from syncer.config import Config
@@ -99,6 +99,17 @@ async def measure_krs(krs: Sequence[KeyResult], store: MeasuredValues, ctx: Fetc
         ]
         result.added = len(result.values) if dry_run else store.add_measured(result.values)
     return results
+
+
+def uses_trackers(catalog: Catalog, kr_id: str | None = None) -> bool:
+    """Whether measuring (one KR, or all) asks a configured tracker source, so the config
+    must be loaded with its credentials."""
+    folded = kr_id.strip().casefold() if kr_id else None
+    return any(
+        kr.source is not None and kr.source.kind in ("jira_count", "github_count")
+        and (folded is None or kr.id.casefold() == folded)
+        for kr in catalog.key_results
+    )
 
 
 def run_measure(config: Config, *, kr_id: str | None = None, dry_run: bool = False,

@@ -1,15 +1,16 @@
 """Helpers for the sandbox GitHub tests: a small known scenario, a PyGithub factory, and the
-JSON shape comparison used against the recorded payloads in shared/fixtures/github/."""
+JSON shape comparison used against the recorded payloads in tests/fixtures/github/."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from github import Auth, Github
 
-FIXTURES = Path("/work/shared/fixtures/github")
+from tests.helpers.fixtures import GITHUB
+
+FIXTURES = GITHUB
 REPO = "acme/app"
 TOKEN = "sandbox-token"
 

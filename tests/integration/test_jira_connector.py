@@ -13,12 +13,13 @@ from connectors.jira import JiraConnector, parse_issue
 from connectors.ownership import global_id
 from syncer.errors import AuthError
 from syncer.model import ApplyStatus, GoalRef, Page, Ticket, WriteBack, WriteBackKind
+from tests.helpers.fixtures import JIRA
 from tests.helpers.jira_helpers import JiraBox, connect, epic_keys, jira_sandbox
 
 pytestmark = pytest.mark.anyio
 
 FLAVOURS = ["cloud", "datacenter"]
-FIXTURE = Path("/work/shared/fixtures/jira/search-jql.json")
+FIXTURE = JIRA / "search-jql.json"
 
 
 async def pull_all(conn: JiraConnector, cursor: str | None = None,

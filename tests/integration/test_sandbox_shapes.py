@@ -1,5 +1,5 @@
 """The sandbox Jira's payloads against Atlassian's published examples
-(`/work/shared/fixtures/jira/*.json`): every key a real payload has at the levels okrsync reads
+(`tests/fixtures/jira/*.json`): every key a real payload has at the levels okrsync reads
 exists in the sandbox's payload with the same JSON type.
 
 Known quirks of Atlassian's examples, checked against the real API's documented types instead:
@@ -11,10 +11,8 @@ restricted comments.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,13 +21,12 @@ import pytest
 from connectors.sandbox.data import generate
 from connectors.sandbox.jira import JiraState, build_app
 from connectors.sandbox.server import serve
+from tests.helpers.fixtures import JIRA
 
-FIXTURES = Path(os.environ.get("OKRSYNC_FIXTURES", "/work/shared/fixtures")) / "jira"
+FIXTURES = JIRA
 TOKEN = "t"
 USER = "sandbox@example.com"
 JIRA_TIME = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4}$"
-
-pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not mounted")
 
 # Fields okrsync reads, with the JSON type real Jira gives them (None: null allowed).
 READ_FIELDS: dict[str, tuple[type | None, ...]] = {

@@ -169,3 +169,38 @@ def test_demo_dir_holds_no_sandbox_token(tmp_path: Path) -> None:
     assert verbose.returncode == 0, verbose.stderr
     assert "***" in verbose.stdout
     assert_no_sentinel("validate --verbose", verbose.stdout + verbose.stderr)
+
+
+def every_form(secret: str) -> list[str]:
+    from syncer.redact import secret_forms
+
+    return secret_forms(secret) + secret_forms(secret + "\n")
+
+
+def test_a_token_ending_in_a_newline_appears_in_no_form_anywhere(tmp_path: Path) -> None:
+    """What a Secret made from a file gives (`kubectl create secret --from-file`): the token
+    and a newline. It is stripped at load, so it works; no form of it is printed, logged or
+    stored, by a clean run, a JSON run, doctor, a refused token, status or runs."""
+    outputs: list[str] = []
+    with sandbox(epics=20, seed=52, token=TOKEN) as sb:
+        cfg = project(tmp_path, sb)
+        env = clean_env(OKRSYNC_SOURCES__JIRA__TOKEN=TOKEN + "\n",
+                        OKRSYNC_SOURCES__GITHUB__TOKEN=TOKEN + "\r\n")
+        c = ["--config", str(cfg)]
+        assert run(["sync", *c], env, outputs) == 0
+        assert run(["sync", "--json", *c], env, outputs) == 0
+        assert run(["doctor", *c], env, outputs) == 0
+        refused = dict(env, OKRSYNC_SOURCES__GITHUB__TOKEN=WRONG_TOKEN + "\n")
+        assert run(["sync", *c], refused, outputs) == 1
+        assert run(["doctor", "--json", *c], refused, outputs) != 0
+        for extra in (["status", "--json"], ["runs", "--json"]):
+            assert run([*extra, *c], env, outputs) == 0
+    everything = "\n".join(outputs)
+    assert "github" in everything and "jira" in everything  # the outputs are real
+    stored = store_dump(tmp_path / "okrsync.db")
+    files = b"\n".join(files_under(tmp_path).values())
+    for secret in (TOKEN, WRONG_TOKEN):
+        for form in every_form(secret):
+            assert form not in everything, f"{form!r} in command output"
+            assert form not in stored, f"{form!r} in the store"
+            assert form.encode() not in files, f"{form!r} in a file"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,9 @@ from connectors.github_parse import (
     ticket_state,
 )
 from syncer.model import Skipped, Ticket, TicketState
+from tests.helpers.fixtures import GITHUB
 
-FIXTURES = Path("/work/shared/fixtures/github")
+FIXTURES = GITHUB
 REPO = "PyGithub/PyGithub"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,9 @@ from connectors.jira_parse import (
     to_ms,
 )
 from syncer.model import TicketState
+from tests.helpers.fixtures import JIRA
 
-FIXTURES = Path("/work/shared/fixtures/jira")
+FIXTURES = JIRA
 SITE = "https://acme.atlassian.net"
 
 
