@@ -257,6 +257,8 @@ class SourceCursor:
     repos: dict[str, RepoCursor] = field(default_factory=dict)
     org_etag: str | None = None
     org_repos: list[str] = field(default_factory=list)
+    scope: dict[str, Any] | None = None
+    """The org, repos and epic selector the cursor was made for (None: an older cursor)."""
 
     def dumps(self) -> str:
         data: dict[str, Any] = {
@@ -264,6 +266,8 @@ class SourceCursor:
         }
         if self.org_etag or self.org_repos:
             data["org"] = {"etag": self.org_etag, "repos": list(self.org_repos)}
+        if self.scope is not None:
+            data["scope"] = self.scope
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -292,4 +296,6 @@ class SourceCursor:
             names = org.get("repos")
             if isinstance(names, list):
                 org_repos = [str(n) for n in names if isinstance(n, str)]
-        return cls(repos=repos, org_etag=org_etag, org_repos=org_repos)
+        scope = data.get("scope")
+        return cls(repos=repos, org_etag=org_etag, org_repos=org_repos,
+                   scope=scope if isinstance(scope, dict) else None)

@@ -35,6 +35,8 @@ from connectors.ownership import (
     kr_of_global_id,
     split_links,
 )
+from connectors.paging import PageTokens
+from connectors.scope import describe_change
 from connectors.text import clean, valid_hypothesis_pattern
 from syncer.errors import RemoteError, Unavailable
 from syncer.model import (
@@ -189,7 +191,7 @@ class JiraConnector:
     async def pull(self, cursor: str | None, options: PullOptions) -> AsyncIterator[Page]:
         """Stream pages of epics updated since the cursor; each page carries the next cursor."""
         start = Cursor() if options.full else Cursor.load(cursor)
-        running = Cursor(start.since_ms, dict(start.boundary))
+        running = Cursor(start.since_ms, dict(start.boundary), self.pull_scope())
         pattern = self.config.hypothesis_pattern or options.hypothesis_pattern or None
         lookback_ms = self.config.lookback_seconds * 1000
         jql = build_jql(self.config, start.since_ms)
@@ -222,6 +224,16 @@ class JiraConnector:
         if not yielded:
             yield Page((), (), running.dump(), self.config.jql)
 
+    def pull_scope(self) -> dict[str, str]:
+        """What this source pulls; recorded in every cursor it writes."""
+        cfg = self.config
+        return {"jql": cfg.jql.strip(), "epic_jql": cfg.epic_jql.strip(),
+                "flavour": cfg.flavour}
+
+    def scope_change(self, cursor: str) -> str:
+        """Why `cursor` (of an earlier pull) does not fit the configured JQL or flavour."""
+        return describe_change(Cursor.load(cursor).scope, self.pull_scope())
+
     async def _search(self, jql: str) -> AsyncIterator[list[Any]]:
         fields = list(BASE_FIELDS)
         if self.config.story_points_field:
@@ -230,24 +242,28 @@ class JiraConnector:
                                   "fields": ",".join(fields)}
         if self.config.flavour == "cloud":
             endpoint = f"GET {self._api}/search/jql"
+            seen = PageTokens(endpoint, source=self.name)
             token: str | None = None
             while True:
                 page_params = dict(params, nextPageToken=token) if token else params
                 data = await self._get_json(f"{self._api}/search/jql", page_params, endpoint)
                 issues = _issues_of(data)
+                seen.page(_keys_of(issues))
                 yield issues
                 next_token = data.get("nextPageToken")
-                if not next_token or not issues or next_token == token or data.get("isLast"):
+                if not next_token or not issues or data.get("isLast"):
                     return
-                token = str(next_token)
+                token = seen.next(str(next_token))
         else:
             endpoint = f"GET {self._api}/search"
+            seen = PageTokens(endpoint, source=self.name)
             start_at = 0
             while True:
                 data = await self._get_json(
                     f"{self._api}/search", dict(params, startAt=start_at), endpoint
                 )
                 issues = _issues_of(data)
+                seen.page(_keys_of(issues))
                 yield issues
                 start_at += len(issues)
                 total = data.get("total")
@@ -580,6 +596,10 @@ def _issues_of(data: Any) -> list[Any]:
     if not isinstance(issues, list):
         raise Unavailable("search response has no issues list")
     return issues
+
+
+def _keys_of(issues: list[Any]) -> list[str]:
+    return [str(i.get("id") or i.get("key")) for i in issues if isinstance(i, dict)]
 
 
 def _same_link(existing: Any, payload: dict[str, Any]) -> bool:

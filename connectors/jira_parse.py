@@ -163,6 +163,8 @@ class Cursor:
 
     since_ms: int | None = None
     boundary: dict[str, int] = field(default_factory=dict)
+    scope: dict[str, str] | None = None
+    """The JQL and flavour the cursor was made for (None: an older cursor without it)."""
 
     @classmethod
     def load(cls, raw: str | None) -> Cursor:
@@ -172,14 +174,19 @@ class Cursor:
             data = json.loads(raw)
             since = data.get("since_ms")
             boundary = {str(k): int(v) for k, v in (data.get("boundary") or {}).items()}
-            return cls(int(since) if since is not None else None, boundary)
+            scope = data.get("scope")
+            return cls(int(since) if since is not None else None, boundary,
+                       {str(k): str(v) for k, v in scope.items()}
+                       if isinstance(scope, dict) else None)
         except (ValueError, TypeError, AttributeError):
             log.warning("unreadable Jira cursor; pulling everything again")
             return cls()
 
     def dump(self) -> str:
-        return json.dumps({"since_ms": self.since_ms, "boundary": self.boundary},
-                          sort_keys=True, separators=(",", ":"))
+        data: dict[str, object] = {"since_ms": self.since_ms, "boundary": self.boundary}
+        if self.scope is not None:
+            data["scope"] = self.scope
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def seen(self, key: str, updated_ms: int) -> bool:
         return self.boundary.get(key) == updated_ms

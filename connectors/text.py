@@ -20,6 +20,16 @@ _BLOCK_NODES = {
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def printable(text: str) -> str:
+    """Text safe on one terminal line or in a spreadsheet cell: every run of control
+    characters (C0, DEL and C1: terminal escapes, OSC 8 links, bells, line breaks) becomes one
+    space, so ticket text cannot clear a screen or forge a link or a line."""
+    return _UNPRINTABLE.sub(" ", text)
+
+
 def clean(text: str, limit: int = MAX_DESCRIPTION) -> str:
     """Drop control characters (keep newlines and tabs) and cap the length."""
     return _CONTROL.sub("", text)[:limit]

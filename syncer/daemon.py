@@ -16,16 +16,22 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from syncer.daemon_view import SourceView, health_body, metrics_text, read_sources
 from syncer.errors import ExitCode
 from syncer.schedule import MAX_BACKOFF_FACTOR, cron_fires, next_sync_delay, window_start
+from syncer.source_health import failed_sources
 
 log = logging.getLogger("okrsync.daemon")
 
@@ -45,6 +51,7 @@ class DaemonSettings:
     log_format: str = "text"
     report_enabled: bool = True
     report_lookback: timedelta = timedelta(hours=1)
+    unhealthy_after: int = 3
     measure_every: float = 0.0
 
 
@@ -62,24 +69,8 @@ class DaemonState:
     measures: dict[str, int] = field(default_factory=dict)
     pending_writebacks: int = 0
     syncing: bool = False
+    sources: dict[str, SourceView] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def pending_writebacks(store_path: Path) -> int:
-    """Pending outbox rows, read through a read-only connection (the daemon never writes)."""
-    import sqlite3
-
-    if not store_path.exists():
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=2)
-        try:
-            row = con.execute("select count(*) from outbox where status = 'pending'").fetchone()
-            return int(row[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return 0
 
 
 def measure_due(last: float | None, now: float, every: float) -> bool:
@@ -89,11 +80,25 @@ def measure_due(last: float | None, now: float, every: float) -> bool:
 
 
 class Daemon:
-    def __init__(self, settings: DaemonSettings, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        settings: DaemonSettings,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+        wait: Callable[[float], object] | None = None,
+        log_stream: IO[str] | None = None,
+    ) -> None:
+        """`clock` (Unix seconds) and `wait` (sleep up to N seconds, or until stopped) are
+        injected by tests so that a day of schedule runs in no real time."""
         self.settings = settings
-        self.state = DaemonState()
+        self.clock = clock
+        self.state = DaemonState(started_at=clock())
         self.rng = rng or random.Random()
         self._stop = threading.Event()
+        self._wait = wait or self._stop.wait
+        self._log = log_stream
+        self._last_stderr = ""
         self._child: subprocess.Popen[bytes] | None = None
         self._child_lock = threading.Lock()
         self._http: ThreadingHTTPServer | None = None
@@ -115,17 +120,17 @@ class Daemon:
         self._emit(
             "started", interval=self.settings.interval, report_cron=self.settings.report_cron
         )
-        report_checked = window_start(datetime.now(UTC), self.settings.report_lookback)
+        report_checked = window_start(self._now(), self.settings.report_lookback)
         measured_at: float | None = None
         try:
             while not self._stop.is_set():
                 self._sync_once()
                 if self._stop.is_set():
                     break
-                if measure_due(measured_at, time.monotonic(), self.settings.measure_every):
-                    measured_at = time.monotonic()
+                if measure_due(measured_at, self.clock(), self.settings.measure_every):
+                    measured_at = self.clock()
                     self._measure_once()
-                now = datetime.now(UTC)
+                now = self._now()
                 if self.settings.report_enabled:
                     fires = cron_fires(
                         self.settings.report_cron, self.settings.report_timezone,
@@ -138,7 +143,7 @@ class Daemon:
                     self.settings.interval, self.settings.jitter,
                     self.state.consecutive_failures, self.rng,
                 )
-                self._stop.wait(delay)
+                self._wait(delay)
         finally:
             if self._http is not None:
                 self._http.shutdown()
@@ -152,13 +157,18 @@ class Daemon:
         config = str(self.settings.config_path)
         return [sys.executable, "-m", "syncer.cli", *args, "--config", config]
 
-    def _run_child(self, argv: list[str]) -> int:
-        """Run one child to completion, or until a stop request plus the grace period."""
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _run_child(self, argv: list[str], stdout: IO[bytes] | None = None) -> int:
+        """Run one child to completion, or until a stop request plus the grace period.
+        Its output goes to `stdout` (a file, never a pipe nobody reads while it runs)."""
         with self._child_lock:
             if self._stop.is_set():
                 return -1
             child = subprocess.Popen(  # noqa: S603 - argv built from our own executable
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                argv, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if stdout is None else stdout,
                 stderr=subprocess.PIPE, start_new_session=True,
             )
             self._child = child
@@ -175,8 +185,9 @@ class Daemon:
             if child.stderr is not None:
                 tail = child.stderr.read()[-2000:].decode(errors="replace").strip()
                 child.stderr.close()
+                self._last_stderr = tail.splitlines()[-1][:500] if tail else ""
                 if tail and child.returncode not in (0, None):
-                    self._emit("child_stderr", text=tail.splitlines()[-1][:500])
+                    self._emit("child_stderr", text=self._last_stderr)
 
     def _end_child(self, child: subprocess.Popen[bytes]) -> int:
         """Give the run a few seconds to finish its write-back, then end it. Whatever it had not
@@ -195,9 +206,14 @@ class Daemon:
         started = time.monotonic()
         with self.state.lock:
             self.state.syncing = True
-        code = self._run_child(self._okrsync("sync", "--json"))
+        self._last_stderr = ""
+        with tempfile.TemporaryFile() as out:
+            code = self._run_child(self._okrsync("sync", "--json"), stdout=out)
+            out.seek(0)
+            failed = _failures_of(out.read(), code, self._last_stderr)
         duration = time.monotonic() - started
-        pending = pending_writebacks(self.settings.store_path)
+        sources = read_sources(self.settings.store_path)
+        pending = sum(v.outbox.get("pending", 0) for v in sources.values())
         result = {0: "ok", 1: "failures", 3: "locked"}.get(code, "error")
         if code == -1 or (self._stop.is_set() and code < 0):
             result = "abandoned"
@@ -207,13 +223,20 @@ class Daemon:
             self.state.last_exit_code = code
             self.state.last_duration = duration
             self.state.pending_writebacks = pending
+            self.state.sources = sources
             if code == 0:
-                self.state.last_success_at = time.time()
+                self.state.last_success_at = self.clock()
                 self.state.consecutive_failures = 0
             elif code != int(ExitCode.LOCKED) and result != "abandoned":
                 self.state.consecutive_failures += 1
-        self._emit("sync", result=result, exit_code=code, duration=round(duration, 3),
-                   pending_writebacks=pending)
+        fields: dict[str, Any] = {
+            "result": result, "exit_code": code, "duration": round(duration, 3),
+            "pending_writebacks": pending,
+        }
+        if failed:
+            fields["failed_sources"] = ",".join(name for name, _ in failed)
+            fields["reasons"] = "; ".join(f"{name}: {why}" for name, why in failed)
+        self._emit("sync", **fields)
 
     def _measure_once(self) -> None:
         """Measure the KRs that have data sources; a failing source is the child's exit 1,
@@ -235,65 +258,43 @@ class Daemon:
 
     def _emit(self, event: str, **fields: Any) -> None:
         """One structured line per event, JSON or `key=value` text, on stderr."""
-        record = {"ts": datetime.now(UTC).isoformat(timespec="seconds"), "event": event, **fields}
+        record = {"ts": self._now().isoformat(timespec="seconds"), "event": event, **fields}
         if self.settings.log_format == "json":
             line = json.dumps(record, sort_keys=False)
         else:
-            line = " ".join(f"{k}={v}" for k, v in record.items())
-        print(line, file=sys.stderr, flush=True)
+            line = " ".join(f"{k}={_logfmt(v)}" for k, v in record.items())
+        print(line, file=self._log or sys.stderr, flush=True)
 
     # --- health ------------------------------------------------------------------------------
 
     def health(self) -> tuple[int, dict[str, Any]]:
+        """200 while syncs succeed; 503 once `unhealthy_after` runs in a row failed, or no
+        run has succeeded for far longer than the schedule allows (a hung daemon)."""
+        now = self.clock()
         with self.state.lock:
             age = None if self.state.last_success_at is None else (
-                time.time() - self.state.last_success_at
+                now - self.state.last_success_at
             )
-            body = {
-                "status": "ok",
-                "last_success_age_seconds": None if age is None else round(age, 1),
-                "last_exit_code": self.state.last_exit_code,
-                "pending_writebacks": self.state.pending_writebacks,
-                "consecutive_failures": self.state.consecutive_failures,
-                "syncing": self.state.syncing,
-            }
-        stale_after = max(3 * self.settings.interval * MAX_BACKOFF_FACTOR, 60.0)
-        uptime = time.time() - self.state.started_at
-        healthy = (age is not None and age <= stale_after) or (age is None and uptime < stale_after)
-        if not healthy:
-            body["status"] = "stale"
-        return (200 if healthy else 503), body
+            stale_after = max(3 * self.settings.interval * MAX_BACKOFF_FACTOR, 60.0)
+            uptime = now - self.state.started_at
+            return health_body(
+                age=age, uptime=uptime, stale_after=stale_after,
+                consecutive_failures=self.state.consecutive_failures,
+                unhealthy_after=self.settings.unhealthy_after,
+                last_exit_code=self.state.last_exit_code,
+                pending_writebacks=self.state.pending_writebacks,
+                syncing=self.state.syncing, sources=self.state.sources,
+            )
 
     def metrics(self) -> str:
         with self.state.lock:
-            lines = [
-                "# HELP okrsync_sync_runs_total Sync runs by result.",
-                "# TYPE okrsync_sync_runs_total counter",
-            ]
-            for result, n in sorted(self.state.runs.items()):
-                lines.append(f'okrsync_sync_runs_total{{result="{result}"}} {n}')
-            lines += [
-                "# HELP okrsync_last_success_timestamp_seconds Unix time of the last clean sync.",
-                "# TYPE okrsync_last_success_timestamp_seconds gauge",
-                f"okrsync_last_success_timestamp_seconds {self.state.last_success_at or 0:.3f}",
-                "# HELP okrsync_pending_writebacks Write-backs waiting in the outbox.",
-                "# TYPE okrsync_pending_writebacks gauge",
-                f"okrsync_pending_writebacks {self.state.pending_writebacks}",
-                "# HELP okrsync_last_sync_duration_seconds Duration of the last sync.",
-                "# TYPE okrsync_last_sync_duration_seconds gauge",
-                f"okrsync_last_sync_duration_seconds {self.state.last_duration:.3f}",
-                "# HELP okrsync_consecutive_failures Failed syncs in a row (drives backoff).",
-                "# TYPE okrsync_consecutive_failures gauge",
-                f"okrsync_consecutive_failures {self.state.consecutive_failures}",
-                "# HELP okrsync_measure_runs_total Measure runs of KR data sources by result.",
-                "# TYPE okrsync_measure_runs_total counter",
-                *(f'okrsync_measure_runs_total{{result="{r}"}} {n}'
-                  for r, n in sorted(self.state.measures.items())),
-                "# HELP okrsync_reports_sent_total Weekly reports sent by this daemon.",
-                "# TYPE okrsync_reports_sent_total counter",
-                f"okrsync_reports_sent_total {self.state.reports_sent}",
-            ]
-        return "\n".join(lines) + "\n"
+            return metrics_text(
+                runs=dict(self.state.runs), last_success_at=self.state.last_success_at,
+                pending_writebacks=self.state.pending_writebacks,
+                last_duration=self.state.last_duration,
+                consecutive_failures=self.state.consecutive_failures,
+                reports_sent=self.state.reports_sent, sources=self.state.sources,
+            )
 
     def _start_http(self) -> None:
         daemon = self
@@ -306,7 +307,7 @@ class Daemon:
                     ctype = "application/json"
                 elif self.path == "/metrics":
                     status, payload = 200, daemon.metrics().encode()
-                    ctype = "text/plain; version=0.0.4; charset=utf-8"
+                    ctype = CONTENT_TYPE_LATEST
                 else:
                     status, payload, ctype = 404, b"not found\n", "text/plain"
                 self.send_response(status)
@@ -327,3 +328,25 @@ class Daemon:
         ).start()
         self._emit("health_listening", url=f"http://{self.settings.health_host}:{bound}/healthz")
 
+
+
+def _failures_of(output: bytes, code: int, stderr_tail: str) -> list[tuple[str, str]]:
+    """Which sources a sync child says failed, and why; a child that printed no summary
+    (bad config, a crash) failed as a whole, for the reason its last stderr line gives."""
+    try:
+        summary = json.loads(output)
+    except ValueError:
+        summary = None
+    if isinstance(summary, dict):
+        return failed_sources(summary)
+    if code in (0, int(ExitCode.LOCKED)) or code < 0:
+        return []
+    return [("*", stderr_tail or f"exit code {code}")]
+
+
+def _logfmt(value: object) -> str:
+    """A logfmt value: quoted when it holds spaces, quotes or `=`."""
+    text = str(value)
+    if not text or any(c in text for c in ' "=\t\n'):
+        return json.dumps(text)
+    return text

@@ -12,6 +12,7 @@ when a write-back is confirmed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from connectors.base import Connector, PullOptions, SourceConfig, create
+from connectors.scope import scope_change
 from mappings.rules import RuleSet, load_rules
 from syncer import owning
 from syncer.catalog import load_catalog
 from syncer.config import Config
-from syncer.errors import ConfigError, ExitCode, RemoteError
+from syncer.errors import ConfigError, ExitCode, OkrsyncError, RemoteError, StoreError
 from syncer.lock import RunLock
 from syncer.model import Catalog, WriteBack
 from syncer.outbox import ApplyOutcome, apply_pending
@@ -52,6 +54,7 @@ class SourceOutcome:
     healthy: bool = True
     reason: str = ""
     warning: str = ""
+    notice: str = ""
     requests: int = 0
     not_modified: int = 0
     retries: int = 0
@@ -171,6 +174,10 @@ async def _pull_source(
     for the run; when only the schedule made it complete, the source syncs as usual and
     nothing is forgotten, with a warning, and the schedule tries again next period."""
     cursor = None if full else store.get_cursor(name)
+    rescoped = scope_change(conn, cursor)
+    if rescoped:
+        cursor, scheduled = None, True
+        outcome.notice = f"complete pull because {rescoped}"
     complete_pull = outcome.complete = cursor is None
     outcome.stored_before = store.ticket_count(name)
     if progress:
@@ -357,6 +364,8 @@ async def _run(
                 part.links, part.broken, part.bets, part.untraceable, part.overrides,
                 sources=healthy, now=now, within=within,
             )
+            if part.released_holds:
+                store.release_holds(part.released_holds)
 
         if dry_run:
             totals = plan_store(config, store, catalog, rules, healthy, sources.values(), now,
@@ -398,6 +407,19 @@ async def _run(
     return summary
 
 
+LOCKED_RUN_KINDS = ("sync", "revert")
+"""Runs that hold the run lock: one still `running` when the lock is free was interrupted."""
+
+
+def close_failed_run(store: Store, run_id: int, exc: BaseException) -> None:
+    """Record why a run ended early. On a full disk this last write can fail too; the next
+    run then closes the row (`close_interrupted_runs`), and the original error is shown."""
+    error = str(exc) if isinstance(exc, OkrsyncError) else type(exc).__name__
+    with contextlib.suppress(StoreError):
+        store.finish_run(run_id, status="error", summary={"error": error},
+                         now=datetime.now(UTC))
+
+
 def run_sync(
     config: Config,
     *,
@@ -411,6 +433,7 @@ def run_sync(
     store = Store.open(config.store_path)
     try:
         with RunLock(lock_path(config), command="sync"):
+            store.close_interrupted_runs(LOCKED_RUN_KINDS, now=datetime.now(UTC))
             run_id = store.start_run("sync", dry_run=dry_run, now=datetime.now(UTC))
             try:
                 summary = asyncio.run(
@@ -418,8 +441,7 @@ def run_sync(
                          only_sources=only_sources, progress=progress)
                 )
             except BaseException as exc:
-                store.finish_run(run_id, status="error", summary={"error": type(exc).__name__},
-                                 now=datetime.now(UTC))
+                close_failed_run(store, run_id, exc)
                 raise
             status = "ok" if summary.exit_code is ExitCode.OK else "failures"
             record = summary.to_json()

@@ -95,6 +95,13 @@ class StoreError(OkrsyncError):
     exit_code = ExitCode.INVALID
 
 
+class StoreUnavailable(StoreError):
+    """The store is fine but cannot be written now (a full disk, a read-only volume, another
+    program holding it past the busy timeout): a failed run, not a configuration error."""
+
+    exit_code = ExitCode.FAILURES
+
+
 class RemoteError(OkrsyncError):
     """A remote service failed. `source` names the configured source, never a credential."""
 

@@ -27,9 +27,12 @@ PROBE_RETRY_SECONDS = 0.05
 
 
 def lock_file(path: Path | str) -> Path:
-    """The lock file for a store path; a path already ending in `.lock` is the lock file."""
+    """The lock file for a store path (or for the store of a path already ending in `.lock`),
+    next to the store's resolved path: a store reached through a symlink, or through two
+    spellings of one folder, is locked by the same file."""
     path = Path(path)
-    return path if path.name.endswith(LOCK_SUFFIX) else Path(f"{path}{LOCK_SUFFIX}")
+    store = Path(str(path)[: -len(LOCK_SUFFIX)]) if path.name.endswith(LOCK_SUFFIX) else path
+    return Path(f"{os.path.realpath(store)}{LOCK_SUFFIX}")
 
 
 def _read_holder(fd: int) -> dict[str, Any]:

@@ -288,19 +288,23 @@ def send_weekly_report(
             result.week = report.week
             for aud in audiences(report, config):
                 who = recipient_key(aud.recipients)
-                if not force and store.sent_report(report.week, aud.kind, who):
-                    result.deliveries.append(Delivery(
-                        aud.kind, aud.recipients, "skipped",
-                        detail=f"already sent for {report.week}; use --force to send again"))
-                    continue
                 msg = compose(aud.report, sender=config.smtp.sender,
                               recipients=aud.recipients, now=now,
                               top=config.report.digest_top,
                               dashboard_url=config.report.dashboard_url)
                 msg_id = str(msg["Message-ID"])
+                if not force and not store.claim_report(report.week, aud.kind, who, now=now,
+                                                        message_id=msg_id):
+                    result.deliveries.append(Delivery(
+                        aud.kind, aud.recipients, "skipped",
+                        detail=f"already sent (or being sent by another okrsync) for "
+                               f"{report.week}; use --force to send again"))
+                    continue
                 try:
                     refused = send_message(config.smtp, msg, retry=retry, context=ssl_context)
                 except MailError as exc:
+                    if not force:
+                        store.release_report_claim(report.week, aud.kind, who)
                     saved = _keep_unsent(config.store_path, report.week, aud.kind, msg)
                     text, html = _parts(msg)
                     store.save_report_snapshot(report.week, f"unsent-{aud.kind}", {

@@ -234,14 +234,30 @@ def v3_ownership(db: Database) -> None:
     )
 
 
-def v4_ticket_resolved(db: Database) -> None:
-    """Schema v4: the tracker's resolution time of each epic, the ship date bet verdicts are
+def v4_held_links(db: Database) -> None:
+    """Schema v4: tickets whose goal links a revert undid and that the next syncs leave
+    alone until their mapping changes (a rule or the ticket) or the hold is released."""
+    db.execute(
+        """create table held_links (
+            source text not null,
+            ticket_key text not null,
+            kr_ids text not null,
+            run_id integer not null,
+            revert_run_id integer,
+            held_at text not null,
+            primary key (source, ticket_key)
+        )"""
+    )
+
+
+def v5_ticket_resolved(db: Database) -> None:
+    """Schema v5: the tracker's resolution time of each epic, the ship date bet verdicts are
     measured from (okrsync's first sight of a done epic can be weeks later)."""
     db.execute("alter table tickets add column resolved text")
 
 
-def v5_measured_values(db: Database) -> None:
-    """Schema v5: key-result values measured from data sources live beside people's
+def v6_measured_values(db: Database) -> None:
+    """Schema v6: key-result values measured from data sources live beside people's
     check-ins, each with its provenance (which kind of source, a digest of its query, when it
     was fetched; `at` is the time the value is for). One measured value per (KR, time, source
     query), so re-running a measurement or a backfill adds nothing new."""
@@ -255,9 +271,8 @@ def v5_measured_values(db: Database) -> None:
         db.execute(statement)
 
 
-
-MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership,
-                               v4_ticket_resolved, v5_measured_values]
+MIGRATIONS: list[Migration] = [v1_initial, v2_complete_pulls, v3_ownership, v4_held_links,
+                               v5_ticket_resolved, v6_measured_values]
 """Append-only: index i takes the schema from version i to i + 1."""
 
 

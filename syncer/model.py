@@ -381,9 +381,12 @@ class AppliedState:
     `goal_links`: (source, ticket_key) -> the goal links it last wrote there.
     `overrides`: (source, ticket_key, label) people removed; never re-added.
     `pending`: keys (`WriteBack.key`) of write-backs still waiting in the outbox.
+    `held`: (source, ticket_key) -> the KR ids its mapping gave when a revert held it; no
+    write-back is planned for it while the mapping still gives exactly these.
     """
 
     labels: frozenset[tuple[str, str, str]] = frozenset()
     goal_links: dict[tuple[str, str], AppliedGoalLinks] = field(default_factory=dict)
     overrides: frozenset[tuple[str, str, str]] = frozenset()
     pending: frozenset[str] = frozenset()
+    held: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)

@@ -16,6 +16,9 @@ What it may write is the product's promise to people, so the rules are strict:
 - Sources not in `healthy_sources` still get their links, broken links and bets computed, but
   no write-backs, no new overrides and no untraceable flags: missing data is not "nothing there".
 - A write-back whose `key` is already pending in the outbox is not planned again.
+- A ticket a revert held (`applied.held`) gets no write-backs while its mapping gives the same
+  KRs as at the revert; once a rule or the ticket changes that, the hold is released
+  (`Plan.released_holds`) and the ticket is planned as usual.
 
 Write-backs come out sorted by (source, ticket key, kind, label): per ticket, label adds, then
 label removes, then the goal-links write. The bet lifecycle lives in `syncer.bets`.
@@ -97,6 +100,8 @@ class Plan:
     overrides: tuple[Override, ...] = ()
     bets: tuple[Bet, ...] = ()
     writebacks: tuple[WriteBack, ...] = ()
+    released_holds: tuple[tuple[str, str], ...] = ()
+    """Held tickets whose mapping changed: their hold ends and they are planned as usual."""
 
 
 def goals_digest(goals: Iterable[GoalRef]) -> str:
@@ -174,6 +179,7 @@ class _Acc:
     overrides: list[Override] = field(default_factory=list)
     bets: list[Bet] = field(default_factory=list)
     writebacks: list[WriteBack] = field(default_factory=list)
+    released: list[tuple[str, str]] = field(default_factory=list)
 
 
 def plan(
@@ -218,10 +224,16 @@ def plan(
         broken += tuple(_unknown_kr(link, settings) for link in raw_links if link.kr_id not in krs)
         acc.broken.extend(broken)
         healthy = ticket.source in healthy_sources
+        planned_before = len(acc.writebacks)
         desired = _plan_labels(ticket, links, ledger, settings, healthy, acc, now)
         acc.links.extend(desired)
         desired_krs = tuple(link.kr_id for link in desired)
-        if healthy:
+        held = applied.held.get((ticket.source, ticket.key))
+        if held is not None and held == frozenset(link.kr_id for link in raw_links):
+            del acc.writebacks[planned_before:]  # a revert holds it: write nothing
+        elif healthy:
+            if held is not None:
+                acc.released.append((ticket.source, ticket.key))
             goal_links = _goal_links_writeback(ticket, desired_krs, goals_of(ticket.source),
                                                ledger)
             if goal_links is not None:
@@ -253,6 +265,7 @@ def plan(
                 key=lambda w: (w.source, w.ticket_key, _KIND_ORDER[w.kind], w.label),
             )
         ),
+        released_holds=tuple(acc.released),
     )
 
 

@@ -3,7 +3,11 @@
 The inverse is computed from the journal's `before` state and what the ledger says now, so a
 revert never fights people: a label the run added that a person has since removed is left
 alone, as is a label a person re-added after the run removed it. Reverting after a bad rule
-change is the intended use; the next sync re-plans from the rules as they are then.
+change is the intended use.
+
+A revert stays reverted: each ticket it touched is held, so the next syncs plan nothing for it
+until a rule or the ticket changes what it maps to (then the sync plans it as usual), or
+`okrsync revert --release RUN_ID` lifts the holds.
 """
 
 from __future__ import annotations
@@ -16,12 +20,18 @@ from typing import Any
 
 from connectors.base import Connector, create
 from syncer.config import Config
-from syncer.engine import link_templates, load_inputs, lock_path
+from syncer.engine import (
+    LOCKED_RUN_KINDS,
+    close_failed_run,
+    link_templates,
+    load_inputs,
+    lock_path,
+)
 from syncer.errors import ExitCode, UserError
 from syncer.lock import RunLock
 from syncer.model import AppliedState, Catalog, WriteBack, WriteBackKind
 from syncer.outbox import apply_pending
-from syncer.plan import goal_ref
+from syncer.plan import Mapper, goal_ref, rule_mapper
 from syncer.store import JournalRow, Store
 
 
@@ -34,6 +44,7 @@ class RevertOutcome:
     applied: int = 0
     pending: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    held: int = 0
 
     @property
     def exit_code(self) -> ExitCode:
@@ -45,6 +56,7 @@ class RevertOutcome:
             "planned": [wb.to_json() for wb in self.planned], "left_alone": self.left_alone,
             "applied": self.applied, "pending": self.pending,
             "failed": [{"writeback": k, "error": e} for k, e in self.failed],
+            "held": self.held,
             "exit_code": int(self.exit_code),
         }
 
@@ -108,7 +120,7 @@ def inverse_writebacks(
 
 def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertOutcome:
     """Plan the inverse of a run; unless dry, queue it in the outbox and apply it."""
-    catalog, _ = load_inputs(config)
+    catalog, rules = load_inputs(config)
     outcome = RevertOutcome(run_id=run_id, dry_run=dry_run)
     store = Store.open(config.store_path)
     try:
@@ -119,32 +131,72 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertO
                 store.journal(run_id), store.applied_state(), catalog,
                 link_templates=link_templates(config),
             )
+            holds = _holds(store, outcome.planned, rule_mapper(
+                rules, catalog, managed_prefix=config.labels.managed_prefix))
+            outcome.held = len(holds)
             if dry_run:
                 return outcome
             now = datetime.now(UTC)
+            store.close_interrupted_runs(LOCKED_RUN_KINDS, now=now)
             revert_id = store.start_run("revert", dry_run=False, now=now)
-            store.enqueue(revert_id, outcome.planned, now=now)
-            sources = {wb.source for wb in outcome.planned}
-            connectors: dict[str, Connector] = {
-                name: create(src) for name, src in config.sources.items() if name in sources
-            }
-
-            async def go() -> None:
-                try:
-                    result = await apply_pending(
-                        store, connectors, revert_id,
-                        concurrency={n: config.sources[n].max_concurrency for n in connectors},
-                    )
-                    outcome.applied = result.applied + result.unchanged
-                    outcome.failed = result.failed
-                    outcome.pending = result.left_pending
-                finally:
-                    await asyncio.gather(*(c.aclose() for c in connectors.values()))
-
-            asyncio.run(go())
+            try:
+                _queue_and_apply(config, store, outcome, revert_id, holds, now=now)
+            except BaseException as exc:
+                close_failed_run(store, revert_id, exc)
+                raise
             store.finish_run(revert_id, status="ok" if outcome.exit_code == 0 else "failures",
                              summary={"reverted_run": run_id, **outcome.to_json()},
                              now=datetime.now(UTC))
             return outcome
     finally:
         store.close()
+
+
+def _queue_and_apply(
+    config: Config, store: Store, outcome: RevertOutcome, revert_id: int,
+    holds: list[tuple[str, str, frozenset[str]]], *, now: datetime,
+) -> None:
+    """Queue the inverse with the holds in one transaction, then apply it."""
+    with store.transaction():
+        store.enqueue(revert_id, outcome.planned, now=now)
+        store.hold_links(outcome.run_id, revert_id, holds, now=now)
+    sources = {wb.source for wb in outcome.planned}
+    connectors: dict[str, Connector] = {
+        name: create(src) for name, src in config.sources.items() if name in sources
+    }
+
+    async def go() -> None:
+        try:
+            result = await apply_pending(
+                store, connectors, revert_id,
+                concurrency={n: config.sources[n].max_concurrency for n in connectors},
+            )
+            outcome.applied = result.applied + result.unchanged
+            outcome.failed = result.failed
+            outcome.pending = result.left_pending
+        finally:
+            await asyncio.gather(*(c.aclose() for c in connectors.values()))
+
+    asyncio.run(go())
+
+
+def _holds(
+    store: Store, undo: list[WriteBack], mapper: Mapper
+) -> list[tuple[str, str, frozenset[str]]]:
+    """Each ticket the revert touches, with the KRs its mapping gives now: the sync leaves it
+    alone for as long as the mapping gives exactly these."""
+    holds = []
+    for source, key in sorted({(wb.source, wb.ticket_key) for wb in undo}):
+        ticket = store.ticket(source, key)
+        if ticket is not None:
+            links, _ = mapper(ticket)
+            holds.append((source, key, frozenset(link.kr_id for link in links)))
+    return holds
+
+
+def release_holds(config: Config, run_id: int) -> int:
+    """`okrsync revert --release RUN_ID`: let the next sync re-apply what the revert undid."""
+    with Store.open(config.store_path) as store:
+        if store.run(run_id) is None:
+            raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
+        return store.release_run(run_id)

@@ -36,7 +36,8 @@ from syncer.model import (
     Page,
     Ticket,
 )
-from syncer.store_base import guarded, in_list, store_error
+from syncer.store_base import WriterDatabase, guarded, in_list, store_error
+from syncer.store_health import HealthStore
 from syncer.store_measured import MeasuredStore
 from syncer.store_outbox import OutboxStore
 from syncer.store_ownership import OwnershipStore
@@ -83,7 +84,8 @@ _UPSERT_BET = (
 
 
 def _create_private(path: Path) -> None:
-    """Create the file 0600 before SQLite touches it; tighten an existing looser file."""
+    """Create the file 0600 before SQLite touches it. An existing file is only checked here:
+    its mode is tightened by `_tighten` once it has proven to be an okrsync store."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
@@ -92,23 +94,48 @@ def _create_private(path: Path) -> None:
             pass
         else:
             os.close(fd)
-        for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            if not candidate.exists():
-                continue
-            mode = candidate.stat().st_mode
-            if not stat.S_ISREG(mode):
+        for candidate in _store_files(path):
+            if candidate.exists() and not stat.S_ISREG(candidate.stat().st_mode):
                 raise StoreError(f"{candidate}: not a regular file, cannot hold the store")
-            if mode & 0o077:
-                os.chmod(candidate, 0o600)
     except OSError as exc:
         raise StoreError(f"{path}: cannot create the store: {exc.strerror or exc}") from exc
 
 
-class Store(OutboxStore, RecordsStore, OwnershipStore, MeasuredStore):
+def _store_files(path: Path) -> tuple[Path, ...]:
+    return (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+
+
+def _tighten(path: Path) -> None:
+    """Make the store and its WAL files private (SQLite gives them the main file's mode)."""
+    try:
+        for candidate in _store_files(path):
+            if candidate.exists() and candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, 0o600)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot make the store private: {exc.strerror or exc}") from exc
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    """A SQLite file with tables but no `schema_version` belongs to another program: refuse it
+    before any write (a migration, or the switch to WAL) changes it."""
+    names = {str(r[0]) for r in conn.execute("select name from sqlite_master where type = 'table'")}
+    if names and "schema_version" not in names:
+        raise StoreError(
+            f"{path}: not an okrsync store (a SQLite file of another program)",
+            hint="point [store].path at a new file; okrsync leaves this one alone",
+        )
+
+
+BUSY_TIMEOUT = 30.0
+"""Seconds a write waits for another connection's transaction (a sync plans in one) before
+giving up: a check-in during a large sync's planning waits instead of failing."""
+
+
+class Store(OutboxStore, RecordsStore, HealthStore, OwnershipStore, MeasuredStore):
     """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
 
     @classmethod
-    def open(cls, path: Path | str, *, busy_timeout: float = 5.0) -> Store:
+    def open(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
         """Open (creating if needed) the store, migrated to the current schema.
 
         `busy_timeout` is how long a write waits for another connection before giving up
@@ -120,10 +147,11 @@ class Store(OutboxStore, RecordsStore, OwnershipStore, MeasuredStore):
         try:
             conn = sqlite3.connect(str(path), timeout=busy_timeout)
             conn.execute(f"pragma busy_timeout = {int(busy_timeout * 1000)}")
+            _refuse_foreign(conn, path)
             conn.execute("pragma journal_mode = wal").fetchone()
             conn.execute("pragma synchronous = normal")
             conn.execute("pragma foreign_keys = on")
-            db = Database(conn)
+            db = WriterDatabase(conn)
             version = migrations.migrate(db, path)
         except sqlite3.Error as exc:
             if conn is not None:
@@ -133,8 +161,31 @@ class Store(OutboxStore, RecordsStore, OwnershipStore, MeasuredStore):
             if conn is not None:
                 conn.close()
             raise
-        _create_private(path)  # the WAL files now exist; SQLite gives them the file's mode
+        _tighten(path)
         return cls(db, path, version)
+
+    @classmethod
+    def open_read_only(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
+        """Open an existing store only to read it: nothing is created, chmod-ed or migrated,
+        so `status`, reports and the daemon's health work on a full disk or a read-only
+        volume, and never change a file that is not a store. A store of an older schema is
+        migrated through `open` once it has shown to be okrsync's."""
+        path = Path(path).expanduser().absolute()
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=busy_timeout)
+            conn.execute(f"pragma busy_timeout = {int(busy_timeout * 1000)}")
+            _refuse_foreign(conn, path)
+            row = conn.execute("select max(version) from schema_version").fetchone()
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise store_error(path, exc) from exc
+        version = int(row[0] or 0)
+        if version != len(migrations.MIGRATIONS):
+            conn.close()
+            return cls.open(path, busy_timeout=busy_timeout)
+        return cls(Database(conn), path, version)
 
     # -- tickets, skipped payloads, cursors ---------------------------------------------
 
@@ -230,7 +281,8 @@ class Store(OutboxStore, RecordsStore, OwnershipStore, MeasuredStore):
 
     def transaction(self) -> AbstractContextManager[Database]:
         """One transaction around several calls (nested calls become savepoints): the engine
-        queues a whole plan's write-backs all or nothing."""
+        queues a whole plan's write-backs all or nothing. Like every write transaction of
+        the store it holds the write lock from its start (`WriterDatabase`)."""
         context: AbstractContextManager[Database] = self.db.atomic()
         return context
 

@@ -3,16 +3,17 @@ translation of SQLite failures into `StoreError` naming the file (never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from sqlite_utils import Database
 
-from syncer.errors import StoreError
+from syncer.errors import StoreError, StoreUnavailable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,10 +37,24 @@ def store_error(path: Path, exc: BaseException) -> StoreError:
     """What the user reads when SQLite refuses: the file, and what probably happened."""
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return StoreError(
+        return StoreUnavailable(
             f"{path}: the store is locked by another program ({text})",
             hint="wait for the other okrsync run or program using the file, then retry",
         )
+    if "full" in text:
+        return StoreUnavailable(
+            f"{path}: the disk holding the store is full ({text})",
+            hint="free space on that volume and run again; what was stored is intact and "
+                 "the next run continues from it",
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreUnavailable(
+            f"{path}: the store is on a read-only volume or file ({text})",
+            hint="`okrsync status` and reports still read it; writing needs a writable store",
+        )
+    if "disk I/O" in text:
+        return StoreUnavailable(f"{path}: the disk holding the store failed ({text})",
+                                hint="check the volume and its free space, then run again")
     if isinstance(exc, sqlite3.DatabaseError) and (
         "not a database" in text or "malformed" in text or "corrupt" in text
     ):
@@ -48,6 +63,32 @@ def store_error(path: Path, exc: BaseException) -> StoreError:
             hint="point [store].path at another file, or restore this one from a backup",
         )
     return StoreError(f"{path}: store error: {text}")
+
+
+class WriterDatabase(Database):
+    """sqlite-utils' `Database` whose outermost `atomic()` is `BEGIN IMMEDIATE`: it takes the
+    write lock at its start, waiting up to the busy timeout. A deferred transaction that
+    reads, then writes (marking a write-back done, planning) fails outright instead when
+    another connection committed in between, since SQLite cannot wait for a stale snapshot:
+    an `okrsync checkin` during a sync would fail the sync. Nested calls stay savepoints."""
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
 
 
 def in_list(values: Sequence[str]) -> str:

@@ -21,7 +21,8 @@ from syncer.model import (
     WriteBackKind,
 )
 from syncer.plan import goals_digest
-from syncer.store_base import StoreBase, guarded
+from syncer.store_base import guarded
+from syncer.store_holds import HoldsStore
 from syncer.store_rows import (
     JournalRow,
     KeyRange,
@@ -46,7 +47,7 @@ _LEDGER_UPSERT = (
 
 
 
-class OutboxStore(StoreBase):
+class OutboxStore(HoldsStore):
     """Outbox, ledger and journal methods of `Store`."""
 
     # -- what the service applied -------------------------------------------------------
@@ -73,7 +74,8 @@ class OutboxStore(StoreBase):
             (s, k, lb) for s, k, lb in self._rows(
                 f"select source, ticket_key, label from overrides where {cond}", params)
         )
-        return AppliedState(labels, goal_links, overrides, self.pending_keys(within))
+        return AppliedState(labels, goal_links, overrides, self.pending_keys(within),
+                            self.held(within))
 
     # -- outbox, ledger, journal ---------------------------------------------------------
 

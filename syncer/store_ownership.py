@@ -21,7 +21,7 @@ from syncer.store_rows import dt, ts
 
 FORGET_TABLES = ("tickets", "skipped", "cursors", "complete_pulls", "links", "broken_links",
                  "bets", "ledger", "overrides", "untraceable", "outbox", "identities",
-                 "lookalikes")
+                 "lookalikes", "held_links")
 """What `forget` removes for a source; the journal and run history stay (they are history)."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from syncer.model import CheckIn
@@ -20,6 +20,9 @@ from syncer.store_rows import (
     run_of,
     ts,
 )
+
+CLAIM_STALE_AFTER = timedelta(hours=1)
+"""A report claim this old was left by a sender that died before it could confirm the send."""
 
 
 class RecordsStore(StoreBase):
@@ -44,6 +47,17 @@ class RecordsStore(StoreBase):
             "update runs set finished_at = ?, status = ?, summary = ? where id = ?",
             [ts(now), status, dumps(dict(summary)), run_id],
         )
+
+    @guarded
+    def close_interrupted_runs(self, kinds: Iterable[str], *, now: datetime) -> int:
+        """Mark runs of `kinds` still `running` as `interrupted`. Called under the run lock,
+        so none of them is alive: a run killed, or one whose last write failed (a full disk),
+        does not stay `running` forever."""
+        names = list(kinds)
+        cur = self.db.execute(
+            f"update runs set status = 'interrupted', finished_at = ? "
+            f"where status = 'running' and kind in ({in_list(names)})", [ts(now), *names])
+        return int(cur.rowcount)
 
     _RUN = "select id, kind, started_at, finished_at, status, dry_run, summary from runs"
 
@@ -135,6 +149,37 @@ class RecordsStore(StoreBase):
             "sent_at = excluded.sent_at, message_id = excluded.message_id, times = times + 1",
             [week, kind, recipient, ts(now), message_id],
         )
+
+    @guarded
+    def claim_report(
+        self, week: str, kind: str, recipient: str, *, now: datetime, message_id: str,
+        stale_after: timedelta = CLAIM_STALE_AFTER,
+    ) -> bool:
+        """Claim the right to mail this (week, audience) before sending: one INSERT, so of two
+        senders at once exactly one wins. A claim is a row with `times = 0` until
+        `record_sent_report` confirms it; one older than `stale_after` (its sender died) is
+        taken over."""
+        with self.db.atomic():
+            cur = self.db.execute(
+                "insert into sent_reports (week, kind, recipient, sent_at, message_id, times) "
+                "values (?, ?, ?, ?, ?, 0) on conflict (week, kind, recipient) do nothing",
+                [week, kind, recipient, ts(now), message_id],
+            )
+            if cur.rowcount == 1:
+                return True
+            cur = self.db.execute(
+                "update sent_reports set sent_at = ?, message_id = ? where week = ? and "
+                "kind = ? and recipient = ? and times = 0 and sent_at < ?",
+                [ts(now), message_id, week, kind, recipient, ts(now - stale_after)],
+            )
+            return cur.rowcount == 1
+
+    @guarded
+    def release_report_claim(self, week: str, kind: str, recipient: str) -> None:
+        """Give up an unconfirmed claim (the send failed), so the next run sends."""
+        self.db.execute(
+            "delete from sent_reports where week = ? and kind = ? and recipient = ? "
+            "and times = 0", [week, kind, recipient])
 
     @guarded
     def save_report_snapshot(

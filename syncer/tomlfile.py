@@ -22,10 +22,21 @@ _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.\-]+)\s*=""")
 KeyPath = Sequence[str | int]
 
 
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+"""Largest config, catalog or rules file read: far above any real one, and a path to
+`/dev/zero` or a log file is an error instead of a read until memory runs out."""
+
+
 def read_toml(path: Path, *, what: str, hint: str = "") -> tuple[dict[str, Any], str]:
     """Read and parse `path`; return (data, raw text). Errors name the file and the line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_INPUT_BYTES + 1)
+        if len(raw) > MAX_INPUT_BYTES:
+            raise ConfigError(
+                f"{what} is larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB; is this the "
+                "right file?", file=str(path))
+        text = raw.decode("utf-8").replace("\r\n", "\n")
     except FileNotFoundError:
         raise ConfigError(f"{what} not found", file=str(path), hint=hint) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -70,16 +70,32 @@ def revert(
     run_id: int = typer.Argument(..., help="The run to undo (see `okrsync runs`)."),
     config: Path | None = CONFIG_OPTION,
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be undone only."),
+    release: bool = typer.Option(
+        False, "--release",
+        help="Lift the holds of an earlier revert of RUN_ID: the next sync re-applies.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Undo the write-backs one run applied: remove the labels it added, restore those it
     removed, put goal links back as they were — through the same outbox, so a revert that is
     interrupted finishes on the next run. Labels a person has changed since are left alone.
+
+    The reverted tickets are held: later syncs leave them as reverted until a rule or the
+    ticket changes what they map to, or `okrsync revert --release RUN_ID`.
     """
     from syncer.config import load_config
-    from syncer.revert import revert_run
+    from syncer.revert import release_holds, revert_run
 
     cfg = load_config(config)
+    if release:
+        released = release_holds(cfg, run_id)
+        if as_json:
+            print(json.dumps({"run_id": run_id, "released": released}))
+        else:
+            Console(highlight=False).print(
+                f"released {released} held tickets of run {run_id}: the next sync plans "
+                "them from the rules again")
+        raise typer.Exit(0)
     outcome = revert_run(cfg, run_id, dry_run=dry_run)
     if as_json:
         print(json.dumps(outcome.to_json(), indent=2, default=str))
@@ -94,4 +110,10 @@ def revert(
             console.print(f"  left alone: {escape(why)}")
         if not dry_run:
             console.print(f"applied {outcome.applied}, pending {outcome.pending}")
+        if outcome.held:
+            verb = "would hold" if dry_run else "held"
+            console.print(
+                f"{verb} {outcome.held} tickets: the next syncs leave them as reverted until "
+                f"a rule or the ticket changes what they map to, or `okrsync revert --release "
+                f"{run_id}`")
     raise typer.Exit(int(outcome.exit_code))

@@ -16,9 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from connectors.text import printable
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
 from syncer.owning import ownership_status
+from syncer.source_health import HISTORY_RUNS, failed_sources, source_health
 from syncer.store import Store
 from syncer.store_rows import RunRow
 
@@ -52,13 +54,23 @@ def _run_json(row: RunRow) -> dict[str, Any]:
         "duration": duration,
         "requests": requests,
         "counts": counts,
-        "error": summary.get("error"),
+        "error": _error_of(summary),
     }
+
+
+def _error_of(summary: dict[str, Any]) -> str | None:
+    """Why a run failed: the error that ended it, else each failed source and its reason."""
+    if summary.get("error"):
+        return str(summary["error"])
+    failed = failed_sources(summary)
+    return "; ".join(f"{name}: {why}" for name, why in failed) or None
 
 
 def collect_status(store_path: Path, configured: Iterable[str] | None = None) -> dict[str, Any]:
     """Everything `okrsync status` reports, as JSON-able data; `configured` (the config's
-    source names) lets it name stored sources that are no longer configured."""
+    source names) shows every configured source even before its first run, and lets it name
+    stored sources that are no longer configured."""
+    names = None if configured is None else list(configured)
     out: dict[str, Any] = {
         "store": {"path": str(store_path), "exists": store_path.exists(),
                   "schema_version": None},
@@ -66,13 +78,23 @@ def collect_status(store_path: Path, configured: Iterable[str] | None = None) ->
     }
     if not store_path.exists():
         return out
-    with Store.open(store_path) as store:
+    with Store.open_read_only(store_path) as store:
         counts = store.counts()
         out["store"]["schema_version"] = store.version
         out["tickets"] = store.tickets_per_source()
         out["tickets_total"] = counts["tickets"]
         out["skipped"] = counts["skipped"]
         out["last_runs"] = {kind: _run_json(r) for kind, r in sorted(store.last_runs().items())}
+        health = source_health(store.sync_history(HISTORY_RUNS), names or ())
+        out["sources"] = {
+            name: {**h.to_json(), **store.outbox_counts(name)} for name, h in health.items()
+        }
+        out["outbox"] = store.outbox_counts()
+        out["held"] = [
+            {"source": h.source, "ticket": h.ticket_key, "kr_ids": list(h.kr_ids),
+             "reverted_run": h.run_id, "held_at": h.held_at.isoformat()}
+            for h in store.held_links()
+        ]
         out["pending"] = [
             {
                 "id": item.id,
@@ -90,7 +112,7 @@ def collect_status(store_path: Path, configured: Iterable[str] | None = None) ->
         out["broken_links"] = counts["broken_links"]
         out["untraceable"] = counts["untraceable"]
         out["ownership"] = ownership_status(
-            store, out["tickets"] if configured is None else configured)
+            store, out["tickets"] if names is None else names)
     return out
 
 
@@ -123,16 +145,30 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         console.print(table)
     else:
         console.print("no runs yet")
+    print_sources(console, data["sources"])
     pending = data["pending"]
-    console.print(f"pending write-backs: {len(pending)}")
+    outbox = data["outbox"]
+    console.print(f"pending write-backs: {len(pending)} "
+                  f"({outbox['parked']} parked, {outbox['deferred']} deferred)")
     for item in pending[:TERMINAL_PENDING]:
         error = f" - last error: {item['last_error']}" if item["last_error"] else ""
         console.print(
-            f"  {escape(item['source'])} {escape(item['ticket'])} {item['kind']} "
-            f"(attempts {item['attempts']}){escape(error)}"
+            f"  {_show(item['source'])} {_show(item['ticket'])} {item['kind']} "
+            f"(attempts {item['attempts']}){_show(error)}"
         )
     if len(pending) > TERMINAL_PENDING:
         console.print(f"  ... and {len(pending) - TERMINAL_PENDING} more (see --json)")
+    held = data["held"]
+    if held:
+        noun = "ticket" if len(held) == 1 else "tickets"
+        console.print(f"held by a revert: {len(held)} {noun} (`okrsync revert --release RUN` "
+                      "lets the next sync re-apply)")
+        for h in held[:TERMINAL_PENDING]:
+            krs = ", ".join(h["kr_ids"]) or "no KR"
+            console.print(f"  {_show(h['source'])} {_show(h['ticket'])}: {_show(krs)} "
+                          f"(run {h['reverted_run']})")
+        if len(held) > TERMINAL_PENDING:
+            console.print(f"  ... and {len(held) - TERMINAL_PENDING} more (see --json)")
     console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
                   f"untraceable epics: {data['untraceable']}")
     print_ownership(console, data.get("ownership") or {})
@@ -153,6 +189,39 @@ def print_ownership(console: Console, own: dict[str, Any]) -> None:
         console.print(f"[yellow]needs attention:[/] source {escape(source)} is not configured "
                       f"but the store holds {count} of its epics (orphaned): "
                       f"`okrsync forget {escape(source)}` removes them from the store")
+
+
+def print_sources(console: Console, sources: dict[str, dict[str, Any]]) -> None:
+    """One row per source: its state, last success, last failure and why, its outbox."""
+    if not sources:
+        return
+    table = Table(title="sources")
+    for col in ("source", "state", "last success", "last failure", "pending"):
+        table.add_column(col, no_wrap=col != "source")
+    for name, s in sources.items():
+        table.add_row(
+            _show(name), s["state"], _when(s["last_success_at"]), _when(s["last_failure_at"]),
+            _pending_cell(s),
+        )
+    console.print(table)
+    for name, s in sources.items():
+        if s["state"] == "failing" and s["last_reason"]:
+            console.print(f"  {_show(name)} failing: {_show(s['last_reason'])}")
+
+
+def _pending_cell(counts: dict[str, Any]) -> str:
+    """"3", or "3 (1 parked, 2 deferred)" when some of them wait for a reason."""
+    extras = [f"{counts[k]} {k}" for k in ("parked", "deferred") if counts.get(k)]
+    return f"{counts['pending']}" + (f" ({', '.join(extras)})" if extras else "")
+
+
+def _show(text: str) -> str:
+    """Stored text (ticket keys, error messages) as one literal terminal line."""
+    return escape(printable(text))
+
+
+def _when(iso: str | None) -> str:
+    return "-" if iso is None else iso.replace("T", " ")[:16]
 
 
 @app.command()

@@ -95,6 +95,9 @@ def print_summary(console: Console, summary: RunSummary) -> None:
         table.add_row(escape(s.name), str(s.pulled), str(s.skipped), str(s.requests),
                       str(s.not_modified), status)
     console.print(table)
+    for s in summary.sources:
+        if s.notice:
+            console.print(f"{escape(s.name)}: {escape(s.notice)}")
     console.print(
         f"{summary.tickets} epics in the store: {summary.linked} linked, "
         f"{summary.untraceable} untraceable, {summary.ktlo} run/maintenance, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mappings.rules import load_rules, suggest_krs
@@ -17,6 +17,7 @@ from syncer.reports.model import ReportKind, WeeklyReport
 from syncer.reports.untraceable import Suggester, snapshot_summary
 from syncer.reports.verdicts import build_verdicts
 from syncer.reports.weeks import IsoWeek, parse_week, week_of
+from syncer.source_health import HISTORY_RUNS, source_health, stale_sources
 
 if TYPE_CHECKING:
     from syncer.config import Config
@@ -112,10 +113,21 @@ def build_report(
             checkins=store.checkins(), now=report.as_of))
     from syncer.owning import attention
 
-    report = replace(report, attention=tuple(attention(store, config.sources)))
+    report = replace(report, attention=tuple(attention(store, config.sources)),
+                     stale_sources=tuple(stale_data(store, config, now)))
     if save_snapshot and wk == week_of(now, settings.timezone):
         save_snapshot_of(store, report, now=now)
     return report
+
+
+def stale_data(store: Store, config: Config, now: datetime) -> list[str]:
+    """The banner: configured sources whose last successful pull is older than the sync
+    schedule (`[daemon].interval_seconds` plus its jitter), or that only ever failed."""
+    schedule = timedelta(
+        seconds=config.daemon.interval_seconds + config.daemon.jitter_seconds)
+    enabled = [name for name, src in config.sources.items() if src.enabled]
+    health = source_health(store.sync_history(HISTORY_RUNS), enabled)
+    return stale_sources({n: health[n] for n in enabled}, now=now, schedule=schedule)
 
 
 def save_snapshot_of(store: Store, report: WeeklyReport, *, now: datetime) -> None:

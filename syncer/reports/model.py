@@ -270,6 +270,8 @@ class WeeklyReport:
     """The same per team, for each team's part (`for_team`)."""
     attention: tuple[str, ...] = ()
     """Needs attention: look-alikes of okrsync's artifacts, sources no longer configured."""
+    stale_sources: tuple[str, ...] = ()
+    """One sentence per source whose data is older than its sync schedule: the banner."""
     verdicts: VerdictsSection | None = None
 
     def to_json(self) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -21,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from connectors.text import escape_markdown
+from connectors.text import escape_markdown, printable
 from syncer.reports.model import WeeklyReport
 from syncer.reports.weeks import parse_week
 
@@ -39,7 +38,6 @@ class Raw(str):
     """Text a Markdown/plain-text template may emit unescaped (built by us, not by tickets)."""
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -77,7 +75,7 @@ def _plain(value: Any) -> str:
         return ""
     if isinstance(value, Raw):
         return str(value)
-    return _CONTROL.sub(" ", str(value))
+    return printable(str(value))
 
 
 def _markdown(value: Any) -> str:
@@ -220,9 +218,11 @@ def _csv_rows(report: WeeklyReport) -> Iterator[dict[str, Any]]:
 
 
 def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_FORMULA):
+        value = "'" + value
+    return printable(value)
 
 
 def render_csv(report: WeeklyReport) -> str:

@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from connectors.text import printable
 from syncer.reports.digest import tiles_of
 from syncer.reports.figures import figures_of
 from syncer.reports.model import KrItem, UntraceableItem, WeeklyReport
@@ -24,7 +25,7 @@ from syncer.reports.verdicts import VerdictsSection
 
 
 def _t(value: object, style: str = "") -> Text:
-    return Text("" if value is None else str(value), style=style)
+    return Text("" if value is None else printable(str(value)), style=style)
 
 
 def _table(*columns: str, title: str, keys: Sequence[str] = ()) -> Table:
@@ -46,7 +47,7 @@ def _table(*columns: str, title: str, keys: Sequence[str] = ()) -> Table:
 def _kr_line(kr: KrItem) -> Text:
     line = Text()
     line.append(f"{kr.id} ", style="bold")
-    line.append(kr.title)
+    line.append(printable(kr.title))
     line.append(f"\n  {num(kr.baseline)} → {num(kr.current)} → {num(kr.target)}"
                 f"{' ' + kr.unit if kr.unit else ''} · progress {pct(kr.progress)} · "
                 f"confidence {pct(kr.confidence)}")
@@ -64,6 +65,8 @@ def summary(report: WeeklyReport) -> Iterator[RenderableType]:
         head.append(f" — team {report.team}", style="bold")
     head.append(f"  as of {report.as_of:%Y-%m-%d %H:%M} UTC", style="dim")
     yield head
+    for stale in report.stale_sources:
+        yield _t(f"STALE DATA: {stale}", "bold yellow")
     for tile in tiles_of(figures_of(report), report.previous):
         style = {"good": "green", "bad": "red"}.get(tile.tone, "dim")
         line = Text(f"  {tile.value:>6} ", style="bold")
@@ -71,7 +74,7 @@ def summary(report: WeeklyReport) -> Iterator[RenderableType]:
         line.append(f"({tile.change})", style=style)
         yield line
     for note in report.attention:
-        yield Text(f"needs attention: {note}", style="yellow")
+        yield _t(f"needs attention: {note}", "yellow")
     u = report.untraceable
     if u is not None:
         flying = len(u.in_flight)
@@ -89,10 +92,10 @@ def _untraceable_table(title: str, items: Sequence[UntraceableItem]) -> Table:
     table = _table("key", "state", "size", "age", "epic / what to do", title=title,
                    keys=[i.key for i in items])
     for i in items:
-        what = Text(i.title)
+        what = _t(i.title)
         where = " · ".join(x for x in (i.team, i.assignee) if x)
         if where:
-            what.append(f"\n{where}", style="dim")
+            what.append(f"\n{printable(where)}", style="dim")
         if i.suggestions:
             what.append(f"\nadd {i.suggestions[0].label}", style="cyan")
         age = "" if i.age_days is None else f"{i.age_days} d"
@@ -170,8 +173,8 @@ def sections(report: WeeklyReport, *, top: int | None = None) -> Iterator[Render
         if b.krs_without_active_bet:
             yield Text("KRs with no active bet: " + ", ".join(b.krs_without_active_bet))
         if b.stale:
-            yield Text("Stale bets (kill or continue?): " + ", ".join(
-                f"{s.key} → {s.kr_id} ({s.days_active} d)" for s in b.stale), style="yellow")
+            yield _t("Stale bets (kill or continue?): " + ", ".join(
+                f"{s.key} → {s.kr_id} ({s.days_active} d)" for s in b.stale), "yellow")
     if report.verdicts is not None and report.verdicts.items:
         yield from verdict_renderables(report.verdicts)
 

@@ -314,15 +314,18 @@ def test_epics_leaving_the_scope_are_forgotten_on_a_full_pull_and_untouched(
 
         incremental = run_sync(config(cfg_path, sb))
         assert incremental.exit_code == 0
-        assert not any(s.complete or s.retired for s in incremental.sources), \
-            "only a complete pull can tell"
+        jira, github = (next(s for s in incremental.sources if s.name == n)
+                        for n in ("jira", "github"))
+        assert jira.complete and jira.retired == 2, "a changed JQL makes the pull complete"
+        assert "the scope changed: jql" in jira.notice
+        assert not github.complete and not github.retired, "only a complete pull can tell"
 
         # a day later the schedule makes the next pull complete ([sync] full_pull_every_hours)
         _age_complete_pulls(config(cfg_path, sb).store_path)
         full = run_sync(config(cfg_path, sb))
         assert full.exit_code == 0, [s.reason for s in full.sources]
         assert all(s.complete for s in full.sources)
-        assert {s.name: s.retired for s in full.sources} == {"jira": 2, "github": 1}
+        assert {s.name: s.retired for s in full.sources} == {"jira": 0, "github": 1}
         assert not [wb for wb in full.planned if f"{wb.source}:{wb.ticket_key}" in gone]
         with Store.open(config(cfg_path, sb).store_path) as store:
             stored = {t.uid for t in store.tickets()}

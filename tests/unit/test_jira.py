@@ -101,7 +101,8 @@ async def test_incremental_pull_uses_epoch_ms_and_drops_boundary_duplicates() ->
     assert "updated >= 1767225480000" in route.calls[0].request.url.params["jql"]
     final = json.loads(pages[-1].cursor or "")
     assert final == {"since_ms": 1767225630000,
-                     "boundary": {"WEB-1": 1767225600000, "WEB-2": 1767225630000}}
+                     "boundary": {"WEB-1": 1767225600000, "WEB-2": 1767225630000},
+                     "scope": {"jql": "", "epic_jql": "issuetype = Epic", "flavour": "cloud"}}
 
 
 @respx.mock

@@ -38,7 +38,7 @@ from syncer.model import (
     WriteBackKind,
 )
 from syncer.plan import goals_digest
-from syncer.store import Store
+from syncer.store import BUSY_TIMEOUT, Store
 from tests.helpers.store_helpers import (
     T0,
     add_label,
@@ -71,7 +71,7 @@ def test_open_creates_parent_dir_private_file_wal_and_current_schema(tmp_path: P
         assert s.version == len(migrations.MIGRATIONS)
         assert s.db.execute("pragma journal_mode").fetchone()[0] == "wal"
         assert s.db.execute("pragma foreign_keys").fetchone()[0] == 1
-        assert s.db.execute("pragma busy_timeout").fetchone()[0] == 5000
+        assert s.db.execute("pragma busy_timeout").fetchone()[0] == BUSY_TIMEOUT * 1000
         assert _mode(path) == 0o600
         for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
             assert not extra.exists() or _mode(extra) == 0o600
