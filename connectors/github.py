@@ -63,7 +63,7 @@ from connectors.pacing import Limit, Pacer, pacer_for
 from connectors.paging import checked_next_link
 from connectors.scope import describe_change
 from connectors.text import valid_hypothesis_pattern
-from syncer.errors import AnswerLost, NotFound, RemoteRejected
+from syncer.errors import AnswerLost, NotFound, RemoteRejected, Unavailable
 from syncer.model import (
     ApplyResult,
     ApplyStatus,
@@ -780,6 +780,21 @@ class GitHubConnector:
         from connectors.github_doctor import run_doctor
 
         return await run_doctor(self)
+
+    async def count(self, query: str) -> int:
+        """How many issues a search query matches (`total_count`; one search-quota request),
+        for key results measured by a GitHub issue count."""
+        response = await self._request("GET", "/search/issues", endpoint="GET /search/issues",
+                                       params={"q": query, "per_page": 1})
+        try:
+            value = response.json()["total_count"]
+        except (ValueError, KeyError, TypeError):
+            raise Unavailable("/search/issues answered without a `total_count`",
+                              source=self.name) from None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Unavailable("/search/issues answered a non-integer `total_count`",
+                              source=self.name)
+        return value
 
     def stats(self) -> RequestStats:
         return self._http.stats()

@@ -158,6 +158,8 @@ def parse_issue(
         hypothesis=extract_hypothesis(body, hypothesis_pattern),
         size=issue_size(issue, body),
         description=body,
+        resolved=(parse_time(issue["closed_at"])
+                  if issue.get("state") == "closed" and issue.get("closed_at") else None),
     )
 
 

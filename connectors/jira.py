@@ -64,7 +64,8 @@ from syncer.model import (
 log = logging.getLogger("okrsync.jira")
 
 BASE_FIELDS = ("summary", "status", "resolution", "labels", "components", "assignee",
-               "issuetype", "project", "created", "updated", "description", "subtasks")
+               "issuetype", "project", "created", "updated", "description", "subtasks",
+               "resolutiondate")
 RELATIONSHIP = "serves goal"
 
 
@@ -602,6 +603,28 @@ class JiraConnector:
         if unknown:
             detail += f" (not reported: {', '.join(unknown)})"
         return True, detail
+
+    async def count(self, jql: str) -> int:
+        """How many issues `jql` matches, for key results measured by a JQL count: Cloud's
+        approximate-count endpoint (its own rate bucket), Data Center's search `total`."""
+        if self.config.flavour == "cloud":
+            path = f"{self._api}/search/approximate-count"
+            response = await self._http.request("POST", path, json={"jql": jql},
+                                                endpoint=f"POST {path}")
+            key = "count"
+        else:
+            path = f"{self._api}/search"
+            response = await self._http.request("GET", path, params={"jql": jql,
+                                                "maxResults": 0, "fields": "id"},
+                                                endpoint=f"GET {path}")
+            key = "total"
+        try:
+            value = response.json()[key]
+        except (ValueError, KeyError, TypeError):
+            raise Unavailable(f"{path} answered without a `{key}`", source=self.name) from None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Unavailable(f"{path} answered a non-integer `{key}`", source=self.name)
+        return value
 
     def stats(self) -> RequestStats:
         return self._http.stats()

@@ -59,6 +59,14 @@ def _name(value: Any, key: str = "name") -> str:
     return ""
 
 
+def _resolved(fields: dict[str, Any]) -> datetime | None:
+    """`resolutiondate`, only while the issue has a resolution (reopening clears it)."""
+    raw = fields.get("resolutiondate")
+    if raw in (None, "") or not fields.get("resolution"):
+        return None
+    return parse_time(raw)
+
+
 def ticket_state(
     fields: dict[str, Any], wont_do_resolutions: Iterable[str] = WONT_DO_RESOLUTIONS
 ) -> TicketState:
@@ -136,6 +144,7 @@ def parse_issue(
         assignee=_name(fields.get("assignee"), "displayName") or None,
         hypothesis=extract_hypothesis(text, hypothesis_pattern),
         size=_size(fields, story_points_field),
+        resolved=_resolved(fields),
         description=text,
     )
 

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from syncer.errors import ConfigError
-from syncer.model import Catalog, Direction, KeyResult, Objective
+from syncer.measure.sources import KINDS, KrSource
+from syncer.model import Catalog, Direction, KeyResult, Objective, VerdictSettings
 from syncer.tomlfile import dotted, line_of, read_toml
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
@@ -31,6 +32,8 @@ class _KeyResultIn(BaseModel):
     baseline: float
     target: float
     direction: Direction | None = None
+    min_move: float | None = Field(default=None, gt=0)
+    source: KrSource | None = None
 
     @field_validator("owner")
     @classmethod
@@ -64,10 +67,22 @@ class _ObjectiveIn(BaseModel):
         return value.strip()
 
 
+class _VerdictsIn(BaseModel):
+    """`[verdicts]`: when a shipped bet is judged and how strictly (docs/verdicts.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evaluate_after_weeks: int = Field(default=4, ge=1, le=52)
+    min_pre: int = Field(default=8, ge=4, le=104)
+    min_post: int = Field(default=4, ge=2, le=52)
+    min_move_share: float = Field(default=0.1, gt=0, le=1)
+
+
 class _CatalogIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     cycle: str | None = None
+    verdicts: _VerdictsIn = _VerdictsIn()
     objective: list[_ObjectiveIn] = Field(default_factory=list)
 
 
@@ -85,7 +100,7 @@ def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.tom
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_input=False, include_url=False):
-            loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+            loc = tuple(p for p in err["loc"] if isinstance(p, str | int) and p not in KINDS)
             msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
@@ -136,11 +151,17 @@ def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.tom
                     baseline=kr.baseline,
                     target=kr.target,
                     direction=direction or Direction.UP,
+                    min_move=kr.min_move,
+                    source=kr.source,
                 )
             )
     if problems_:
         raise _error(problems_, file, text)
-    return Catalog(objectives=tuple(objectives), key_results=tuple(key_results))
+    v = parsed.verdicts
+    settings = VerdictSettings(evaluate_after_weeks=v.evaluate_after_weeks, min_pre=v.min_pre,
+                               min_post=v.min_post, min_move_share=v.min_move_share)
+    return Catalog(objectives=tuple(objectives), key_results=tuple(key_results),
+                   verdicts=settings)
 
 
 def _unique(

@@ -201,6 +201,8 @@ class DaemonConfig(_Section):
     jitter_seconds: float = Field(default=60.0, ge=0)
     health_port: int = Field(default=9464, ge=0, le=65535)
     unhealthy_after: int = Field(default=3, ge=1)
+    measure_every: float = Field(default=3600.0, ge=0)
+    """Seconds between `okrsync measure` runs of the daemon; 0 turns measuring off."""
 
 
 class WebSettings(_Section):

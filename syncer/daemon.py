@@ -54,6 +54,7 @@ class DaemonSettings:
     report_enabled: bool = True
     report_lookback: timedelta = timedelta(hours=1)
     unhealthy_after: int = 3
+    measure_every: float = 0.0
 
 
 @dataclass
@@ -67,10 +68,17 @@ class DaemonState:
     last_duration: float = 0.0
     consecutive_failures: int = 0
     reports_sent: int = 0
+    measures: dict[str, int] = field(default_factory=dict)
     pending_writebacks: int = 0
     syncing: bool = False
     sources: dict[str, SourceView] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def measure_due(last: float | None, now: float, every: float) -> bool:
+    """Whether the daemon should measure now: on its first loop, then every `every` seconds
+    (0 = never)."""
+    return every > 0 and (last is None or now - last >= every)
 
 
 class Daemon:
@@ -116,11 +124,15 @@ class Daemon:
             "started", interval=self.settings.interval, report_cron=self.settings.report_cron
         )
         report_checked = window_start(self._now(), self.settings.report_lookback)
+        measured_at: float | None = None
         try:
             while not self._stop.is_set():
                 self._sync_once()
                 if self._stop.is_set():
                     break
+                if measure_due(measured_at, self.clock(), self.settings.measure_every):
+                    measured_at = self.clock()
+                    self._measure_once()
                 now = self._now()
                 if self.settings.report_enabled:
                     fires = cron_fires(
@@ -236,6 +248,15 @@ class Daemon:
             fields["failed_sources"] = ",".join(name for name, _ in failed)
             fields["reasons"] = "; ".join(f"{name}: {why}" for name, why in failed)
         self._emit("sync", **fields)
+
+    def _measure_once(self) -> None:
+        """Measure the KRs that have data sources; a failing source is the child's exit 1,
+        logged and counted, and never stops the syncs."""
+        code = self._run_child(self._okrsync("measure"))
+        result = {0: "ok", 1: "failures"}.get(code, "error")
+        with self.state.lock:
+            self.state.measures[result] = self.state.measures.get(result, 0) + 1
+        self._emit("measure", result=result, exit_code=code)
 
     def _report_once(self, fire: datetime) -> None:
         code = self._run_child(self._okrsync("report", "--email"))

@@ -286,9 +286,30 @@ def v7_suggestion_decisions(db: Database) -> None:
     )
 
 
+def v8_ticket_resolved(db: Database) -> None:
+    """Schema v8: the tracker's resolution time of each epic, the ship date bet verdicts are
+    measured from (okrsync's first sight of a done epic can be weeks later)."""
+    db.execute("alter table tickets add column resolved text")
+
+
+def v9_measured_values(db: Database) -> None:
+    """Schema v9: key-result values measured from data sources live beside people's
+    check-ins, each with its provenance (which kind of source, a digest of its query, when it
+    was fetched; `at` is the time the value is for). One measured value per (KR, time, source
+    query), so re-running a measurement or a backfill adds nothing new."""
+    for statement in (
+        "alter table checkins add column origin text not null default 'checkin'",
+        "alter table checkins add column query_digest text",
+        "alter table checkins add column fetched_at text",
+        "create unique index checkins_measured on checkins (kr_id, at, origin, query_digest) "
+        "where origin != 'checkin'",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [
     v1_initial, v2_complete_pulls, v3_ownership, v4_held_links, v5_outbox_parking,
-    v6_outbox_deferral, v7_suggestion_decisions,
+    v6_outbox_deferral, v7_suggestion_decisions, v8_ticket_resolved, v9_measured_values,
 ]
 """Append-only: index i takes the schema from version i to i + 1."""
 

@@ -11,7 +11,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syncer.measure.sources import KrSource
 
 
 class TicketState(StrEnum):
@@ -47,6 +50,9 @@ class Ticket:
     hypothesis: str | None = None
     size: float | None = None
     description: str = ""
+    resolved: datetime | None = None
+    """When the tracker says the epic was resolved (Jira `resolutiondate`, GitHub
+    `closed_at`): a shipped bet's ship date, which okrsync's first sight of it is not."""
 
     @property
     def uid(self) -> str:
@@ -78,6 +84,25 @@ class KeyResult:
     baseline: float
     target: float
     direction: Direction = Direction.UP
+    min_move: float | None = None
+    """δ, the smallest change of this KR that matters; None: a share of the target gap."""
+    source: KrSource | None = field(default=None, compare=False)
+    """Where the KR's value is measured from (`okrsync measure`); None: check-ins only."""
+
+
+@dataclass(frozen=True)
+class VerdictSettings:
+    """`[verdicts]` in okrs.toml: when a shipped bet is judged and how strictly
+    (docs/verdicts.md). `placebos` fake ship dates are tried; at most `max_pre_weeks` before
+    the ship date are fitted."""
+
+    evaluate_after_weeks: int = 4
+    min_pre: int = 8
+    min_post: int = 4
+    min_move_share: float = 0.1
+    placebos: int = 5
+    max_pre_weeks: int = 26
+    confidence: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -86,6 +111,7 @@ class Catalog:
 
     objectives: tuple[Objective, ...]
     key_results: tuple[KeyResult, ...]
+    verdicts: VerdictSettings = VerdictSettings()
 
     def kr(self, kr_id: str) -> KeyResult | None:
         for kr in self.key_results:
@@ -246,13 +272,28 @@ class Page:
     scope: str = ""
 
 
+CHECKIN_ORIGIN = "checkin"
+
+
 @dataclass(frozen=True)
 class CheckIn:
+    """A KR's value at `at`: a person's check-in (`origin` "checkin"), or a value measured from
+    the KR's data source (`origin` its kind, with the query's digest and when it was fetched).
+    `id` is the store's row id (None before it is stored)."""
+
     kr_id: str
     value: float
     at: datetime
     confidence: float | None = None
     note: str = ""
+    origin: str = CHECKIN_ORIGIN
+    query_digest: str | None = None
+    fetched_at: datetime | None = None
+    id: int | None = field(default=None, compare=False)
+
+    @property
+    def measured(self) -> bool:
+        return self.origin != CHECKIN_ORIGIN
 
 
 @dataclass(frozen=True)

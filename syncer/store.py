@@ -40,6 +40,7 @@ from syncer.store_base import WriterDatabase, guarded, in_list, store_error
 from syncer.store_decisions import DecisionsStore
 from syncer.store_deferral import DeferralStore
 from syncer.store_health import HealthStore
+from syncer.store_measured import MeasuredStore
 from syncer.store_ownership import OwnershipStore
 from syncer.store_parking import ParkingStore
 from syncer.store_records import RecordsStore
@@ -133,7 +134,7 @@ giving up: a check-in during a large sync's planning waits instead of failing.""
 
 
 class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralStore,
-            DecisionsStore):
+            DecisionsStore, MeasuredStore):
     """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
 
     @classmethod

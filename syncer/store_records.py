@@ -10,9 +10,11 @@ from typing import Any
 from syncer.model import CheckIn
 from syncer.store_base import StoreBase, guarded, in_list
 from syncer.store_rows import (
+    CHECKIN_SELECT,
     ReportSnapshot,
     RunRow,
     SentReport,
+    checkin_of,
     dt,
     dumps,
     run_of,
@@ -89,11 +91,8 @@ class RecordsStore(StoreBase):
     def checkins(self, kr_id: str | None = None) -> list[CheckIn]:
         """Check-ins (of one KR), oldest first."""
         where, params = ("where kr_id = ?", [kr_id]) if kr_id is not None else ("", [])
-        rows = self._rows(
-            f"select kr_id, value, at, confidence, note from checkins {where} order by at, id",
-            params,
-        )
-        return [CheckIn(kr, value, dt(at), conf, note) for kr, value, at, conf, note in rows]
+        rows = self._rows(f"{CHECKIN_SELECT} {where} order by at, id", params)
+        return [checkin_of(row) for row in rows]
 
     @guarded
     def snapshot_kr_values(self, values: Mapping[str, float], *, now: datetime) -> None:
@@ -108,11 +107,13 @@ class RecordsStore(StoreBase):
 
     @guarded
     def kr_values(self, at: datetime) -> dict[str, float]:
-        """Each KR's value at `at`: its latest check-in at or before `at`, else its latest
-        snapshot at or before `at`. KRs with neither are absent."""
+        """Each KR's value at `at`: its latest check-in or measured value at or before `at` (a
+        person's check-in wins a tie), else its latest snapshot at or before `at`. KRs with
+        neither are absent."""
         stamp = ts(at)
         values = self._latest("kr_snapshots", "at desc", stamp)
-        values.update(self._latest("checkins", "at desc, id desc", stamp))
+        values.update(self._latest("checkins", "at desc, origin = 'checkin' desc, id desc",
+                                   stamp))
         return values
 
     def _latest(self, table: str, newest_first: str, stamp: str) -> dict[str, float]:

@@ -18,6 +18,7 @@ from syncer.model import (
     ApplyStatus,
     Bet,
     BetStatus,
+    CheckIn,
     Ticket,
     TicketState,
     WriteBack,
@@ -152,6 +153,7 @@ class ReportSnapshot:
 TICKET_COLUMNS = (
     "source", "key", "remote_id", "url", "title", "project", "issue_type", "labels", "state",
     "updated", "created", "components", "assignee", "hypothesis", "size", "description",
+    "resolved",
 )
 
 
@@ -161,7 +163,7 @@ def ticket_params(t: Ticket) -> tuple[Any, ...]:
         t.source, t.key, t.remote_id, t.url, t.title, t.project, t.issue_type,
         json.dumps(list(t.labels), ensure_ascii=False), t.state.value, ts(t.updated),
         ts_opt(t.created), json.dumps(list(t.components), ensure_ascii=False), t.assignee,
-        t.hypothesis, t.size, t.description,
+        t.hypothesis, t.size, t.description, ts_opt(t.resolved),
     )
 
 
@@ -172,6 +174,7 @@ def ticket_of(row: Sequence[Any]) -> Ticket:
         issue_type=row[6], labels=tuple(json.loads(row[7])), state=TicketState(row[8]),
         updated=dt(row[9]), created=dt_opt(row[10]), components=tuple(json.loads(row[11])),
         assignee=row[12], hypothesis=row[13], size=row[14], description=row[15],
+        resolved=dt_opt(row[16]),
     )
 
 
@@ -223,4 +226,16 @@ def outbox_of(row: Sequence[Any]) -> OutboxItem:
         id=int(row[0]), writeback=WriteBack.from_json(json.loads(row[1])), attempts=int(row[2]),
         last_error=row[3], run_id=row[4], created_at=dt(row[5]), updated_at=dt(row[6]),
         next_attempt_at=dt_opt(row[7]), parked_at=dt_opt(row[8]), outcome_unknown=bool(row[9]),
+    )
+
+
+CHECKIN_SELECT = ("select kr_id, value, at, confidence, note, origin, query_digest, fetched_at, "
+                  "id from checkins")
+
+
+def checkin_of(row: Sequence[Any]) -> CheckIn:
+    """A check-in or measured value from a row selected by CHECKIN_SELECT."""
+    return CheckIn(
+        kr_id=row[0], value=float(row[1]), at=dt(row[2]), confidence=row[3], note=row[4],
+        origin=row[5], query_digest=row[6], fetched_at=dt_opt(row[7]), id=int(row[8]),
     )

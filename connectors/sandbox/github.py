@@ -30,6 +30,7 @@ from connectors.sandbox.github_render import (
     render_user,
     user_ref,
 )
+from connectors.sandbox.github_search import search_issues
 from connectors.sandbox.github_server import (
     GHES_PREFIX,
     Call,
@@ -398,6 +399,7 @@ def build_app(state: GitHubState, *, token: str, accounting: Accounting | None =
         routes += fault_routes(injector)
     api = [
         r("GET", "/rate_limit", rate_limit, quota=False),
+        r("GET", "/search/issues", search_issues),
         r("GET", "/user", get_user),
         r("GET", "/user/repos", user_repos),
         r("GET", "/installation/repositories", installation_repos),

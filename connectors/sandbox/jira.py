@@ -281,6 +281,22 @@ class _Api:
             raise ValueError("The provided next page token is invalid or expired.")
         return self._pinned.get(sid), offset
 
+    async def approximate_count(self, request: Request, api: str) -> Response:
+        """Cloud's `POST /search/approximate-count`: `{"count": N}` for a bounded JQL."""
+        if self.flavour != "cloud":
+            return error(404, "null for uri: " + request.url.path)
+        try:
+            jql = str((await self.body(request)).get("jql") or "")
+            query = parse(jql)
+            if not query.bounded:
+                return error(400, "Unbounded JQL queries are not allowed here. Please add a "
+                                  "search restriction to your query.")
+        except JqlError as exc:
+            return error(400, str(exc))
+        except (ValueError, TypeError) as exc:
+            return error(400, f"Invalid request: {exc}")
+        return JSONResponse({"count": len(self.state.search(query, jql))})
+
     async def search_classic(self, request: Request, api: str) -> Response:
         """`/search` with `startAt`/`total`: Data Center only; Cloud answers 410 Gone."""
         if self.flavour == "cloud":
@@ -458,6 +474,8 @@ def build_app(
         Route(p + "/field", api.route(api.fields)),
         Route(p + "/mypermissions", api.route(api.my_permissions)),
         Route(p + "/search/jql", api.route(api.search_jql), methods=["GET", "POST"]),
+        Route(p + "/search/approximate-count", api.route(api.approximate_count),
+              methods=["POST"]),
         Route(p + "/search", api.route(api.search_classic), methods=["GET", "POST"]),
         Route(p + "/issue/{key}", api.route(api.get_issue), methods=["GET"]),
         Route(p + "/issue/{key}", api.route(api.edit_issue), methods=["PUT"]),

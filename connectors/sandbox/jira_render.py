@@ -212,7 +212,8 @@ class Renderer:
                 "name": rec.resolution,
             }
         if want("resolutiondate"):
-            out["resolutiondate"] = (format_time(rec.updated_ms) if rec.resolution else None)
+            out["resolutiondate"] = (format_time(rec.resolved_ms or rec.updated_ms)
+                                     if rec.resolution else None)
         if want("labels"):
             out["labels"] = list(rec.labels)
         if want("components"):

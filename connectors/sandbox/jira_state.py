@@ -115,6 +115,8 @@ class IssueRecord:
     comments: list[dict[str, Any]] = field(default_factory=list)
     remotelinks: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    resolved_ms: int | None = None
+    """Jira's `resolutiondate`: set when the issue is resolved, kept through later edits."""
 
 
 class EditRejected(ValueError):
@@ -177,6 +179,8 @@ class JiraState:
         default_ms = now_ms()
         updated = parse_time(fields.pop("updated", None), default_ms)
         created = min(parse_time(fields.pop("created", None), updated), updated)
+        resolved_raw = fields.pop("resolutiondate", None)
+        resolved = parse_time(resolved_raw, updated) if resolution is not None else None
         assignee_raw = fields.pop("assignee", None)
         raw_id = raw.get("id")
         return IssueRecord(
@@ -203,6 +207,7 @@ class JiraState:
             comments=[self._comment_from(c, updated) for c in raw.get("comments") or []],
             remotelinks=[dict(link) for link in raw.get("remotelinks") or []],
             extra=fields,
+            resolved_ms=resolved,
         )
 
     def _comment_from(self, raw: Any, default_ms: int) -> dict[str, Any]:
@@ -340,9 +345,12 @@ class JiraState:
         rec.status = name
         rec.status_category = STATUSES.get(name, ("", "indeterminate"))[1]
         if rec.status_category == "done":
+            if rec.resolution is None:
+                rec.resolved_ms = now_ms()
             rec.resolution = "Won't Do" if name == "Won't Do" else "Done"
         else:
             rec.resolution = None
+            rec.resolved_ms = None
 
     def apply_edit(self, key: str, body: dict[str, Any]) -> None:
         """PUT /issue/{key}: `update` ops and `fields`, validated the way Jira does."""

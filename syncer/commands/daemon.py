@@ -72,6 +72,7 @@ def daemon(
         report_enabled=not no_report,
         report_lookback=timedelta(hours=1),
         unhealthy_after=cfg.daemon.unhealthy_after,
+        measure_every=float(cfg.daemon.measure_every),
     )
     runner = Daemon(settings)
     runner.install_signal_handlers()

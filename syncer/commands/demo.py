@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import sys
 import tempfile
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,9 +195,11 @@ def _more(console: Console, shown: int, total: int, where: str) -> None:
         console.print(f"  … and {total - shown} more ({where})")
 
 
-def _seed_history(config_path: Path) -> None:
-    """Twelve simulated weeks behind the real sync, so trends, confidence and verdicts show."""
-    from datetime import UTC, datetime
+def _seed_history(config_path: Path, *, measured: frozenset[str] = frozenset()) -> None:
+    """Twelve simulated weeks behind the real sync, so trends, confidence and verdicts show.
+    KRs in `measured` take their values from their data source instead (measured after the
+    sync), so they get no simulated check-ins."""
+    from dataclasses import replace
 
     from syncer.catalog import load_catalog
     from syncer.config import load_config
@@ -215,6 +219,8 @@ def _seed_history(config_path: Path) -> None:
                                linked={f"{lk.source}:{lk.ticket_key}" for lk in store.links()},
                                now=now,
                                timezone=cfg.report.timezone)
+        history = replace(history, checkins=tuple(
+            c for c in history.checkins if c.kr_id not in measured))
         write_history(store, history, now=now)
         build_report(store, catalog, cfg, now=now)  # keeps this week's snapshot
 
@@ -254,22 +260,33 @@ def _tour(workdir: Path, *, epics: int, seed: int, as_json: bool, serve: bool, p
           keep: bool) -> None:
     from connectors.sandbox import sandbox
     from connectors.sandbox.data import generate
+    from syncer import demo_verdicts as dv
+    from syncer.catalog import load_catalog
     from syncer.commands.sync import print_summary
     from syncer.config import load_config
     from syncer.engine import run_sync
+    from syncer.measure.run import run_measure
     from syncer.web.server import bind, url_of
 
     console = Console(stderr=as_json, highlight=False)
     token = os.environ.get("OKRSYNC_SANDBOX_TOKEN") or f"sandbox-{secrets.token_hex(12)}"
     listener = bind("127.0.0.1", port) if serve else None
     dashboard_url = url_of(listener) if listener else "http://127.0.0.1:8080/"
-    with sandbox(data=generate(epics, seed, story=True), seed=seed, token=token) as sb:
+    now = datetime.now(UTC)
+    with sandbox(data=generate(epics, seed, story=True), seed=seed, token=token) as sb, \
+            contextlib.ExitStack() as stack:
         projects = _jira_projects(sb)
+        planted = dv.plant_shipped_bets(sb, now)
         config_path = write_demo_files(
             workdir, jira_url=sb.jira_url, github_url=sb.github_url, jira_user=sb.jira_user,
             org=sb.org, jql=f"project in ({', '.join(projects)})", seed=seed, epics=epics,
             dashboard_url=dashboard_url,
         )
+        catalog_file = workdir / "okrs.toml"
+        history = dv.kr_history(load_catalog(catalog_file), planted, now, seed)
+        history_url = stack.enter_context(dv.serve_history(history))
+        catalog_file.write_text(dv.with_csv_sources(catalog_file.read_text(), history_url,
+                                                    {b.kr_id for b in planted}))
         os.environ["OKRSYNC_SOURCES__JIRA__TOKEN"] = token
         os.environ["OKRSYNC_SOURCES__GITHUB__TOKEN"] = token
         try:
@@ -278,10 +295,14 @@ def _tour(workdir: Path, *, epics: int, seed: int, as_json: bool, serve: bool, p
                           f"and GitHub ({escape(sb.github_url)}), files in {escape(str(workdir))}")
             summary = run_sync(cfg)
             print_summary(console, summary)
-            _seed_history(config_path)
+            _seed_history(config_path, measured=frozenset(b.kr_id for b in planted))
             outcome = _show(console, config_path, summary)
             second = run_sync(cfg)
             outcome["second_run_writes"] = second.applied
+            measured = run_measure(cfg, backfill_weeks=dv.HISTORY_WEEKS)
+            outcome["measured_values"] = sum(m.added for m in measured)
+            shown = dv.show_verdicts(console, cfg, now=datetime.now(UTC))
+            outcome["verdicts"], outcome["verdict_examples"] = shown["counts"], shown["examples"]
         finally:
             os.environ.pop("OKRSYNC_SOURCES__JIRA__TOKEN", None)
             os.environ.pop("OKRSYNC_SOURCES__GITHUB__TOKEN", None)

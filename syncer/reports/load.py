@@ -16,6 +16,7 @@ from syncer.reports.build import ReportSettings, build_weekly_report
 from syncer.reports.figures import bets_summary
 from syncer.reports.model import ParkedItem, ReportKind, Suggestion, WeeklyReport
 from syncer.reports.untraceable import Suggester, snapshot_summary
+from syncer.reports.verdicts import build_verdicts
 from syncer.reports.weeks import IsoWeek, parse_week, week_of
 from syncer.source_health import HISTORY_RUNS, source_health, stale_sources
 
@@ -105,8 +106,9 @@ def build_report(
     now = now or datetime.now(UTC)
     settings = settings_of(config)
     wk = resolve_week(week, now, settings.timezone)
+    tickets = store.tickets()
     report = build_weekly_report(
-        tickets=store.tickets(),
+        tickets=tickets,
         links=store.links(),
         broken=store.broken_links(),
         bets=store.bets(),
@@ -125,6 +127,10 @@ def build_report(
     backlog = backlog_json(store.deferrals(datetime.now(UTC)), config.sources)
     report = replace(report, backlog=tuple(
         f"{d['message']}, {d['eta']}" if d["eta"] else str(d["message"]) for d in backlog))
+    if kind in (ReportKind.BETS, ReportKind.ALL):
+        report = replace(report, verdicts=build_verdicts(
+            catalog=catalog, bets=store.bets(), tickets={t.uid: t for t in tickets},
+            checkins=store.checkins(), now=report.as_of))
     from syncer.owning import attention
 
     report = replace(report, attention=tuple(attention(store, config.sources)),

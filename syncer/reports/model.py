@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from syncer.reports.verdicts import VerdictsSection
+
 SCHEMA_VERSION = 1
 AT_RISK_CONFIDENCE = 0.5
 
@@ -290,6 +292,7 @@ class WeeklyReport:
     stale_sources: tuple[str, ...] = ()
     """One sentence per source whose data is older than its sync schedule: the banner."""
     parked: tuple[ParkedItem, ...] = ()
+    verdicts: VerdictsSection | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (`docs/report.schema.json`)."""

@@ -21,6 +21,7 @@ from syncer.reports.digest import tiles_of
 from syncer.reports.figures import figures_of
 from syncer.reports.model import KrItem, UntraceableItem, WeeklyReport
 from syncer.reports.render import day, num, pct, signed
+from syncer.reports.verdicts import VerdictsSection
 
 
 def _t(value: object, style: str = "") -> Text:
@@ -181,6 +182,26 @@ def sections(report: WeeklyReport, *, top: int | None = None) -> Iterator[Render
         if b.stale:
             yield _t("Stale bets (kill or continue?): " + ", ".join(
                 f"{s.key} → {s.kr_id} ({s.days_active} d)" for s in b.stale), "yellow")
+    if report.verdicts is not None and report.verdicts.items:
+        yield from verdict_renderables(report.verdicts)
+
+
+def verdict_renderables(v: VerdictsSection) -> Iterator[RenderableType]:
+    """Each ended bet's verdict with effect, interval and reason; hit rate; effort."""
+    table = Table("bet", "KR", "verdict", "effect (95 % CI)", title="Bet verdicts",
+                  title_justify="left")
+    for item in v.items:
+        effect = "–"
+        if item.effect is not None and item.low is not None and item.high is not None:
+            effect = f"{item.effect:+.3g} ({item.low:+.3g} … {item.high:+.3g})"
+        table.add_row(_t(item.key), _t(item.kr_id), _t(item.outcome), _t(effect))
+        table.add_row(_t(""), _t(""), _t(item.reason, "dim"), _t(""))
+    yield table
+    yield Text("Hit rate: " + "; ".join(
+        f"{h.cycle} {h.moved}/{h.judged}" + (f" ({h.rate:.0%})" if h.rate is not None else "")
+        for h in v.hit_rate))
+    yield Text("Effort by verdict: " + ", ".join(
+        f"{e.outcome} {e.bets} bets, size {e.size:g}" for e in v.effort))
 
 
 def renderables(report: WeeklyReport, *, top: int | None = None) -> Iterator[RenderableType]:

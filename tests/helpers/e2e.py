@@ -57,9 +57,11 @@ def env_for(sb: Sandbox) -> dict[str, str]:
                 OKRSYNC_SOURCES__GITHUB__TOKEN=sb.token, PYTHONPATH=str(ROOT))
 
 
-def okrsync(*args: str, sb: Sandbox, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def okrsync(*args: str, sb: Sandbox, timeout: float = 120,
+            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a child process."""
-    return subprocess.run([sys.executable, "-m", "syncer.cli", *args], env=env_for(sb),
+    return subprocess.run([sys.executable, "-m", "syncer.cli", *args],
+                          env=env_for(sb) | (extra_env or {}),
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 

@@ -64,7 +64,8 @@ def test_a_folder_the_demo_wrote_starts_clean(tmp_path: Path) -> None:
     again = demo("--dir", str(tmp_path), "--json")
     assert again.returncode == 0, again.stderr[-2000:]
     with Store.open(tmp_path / "okrsync.db") as store:
-        assert [r.kind for r in store.runs()] == ["sync", "sync"]  # this demo's two, only
+        # this demo's two syncs and its KR measurement, only
+        assert [r.kind for r in store.runs()] == ["measure", "sync", "sync"]
     # A fresh sandbox needs the same writes again; a reused store would have claimed none.
     assert json.loads(again.stdout)["writes_applied"] == json.loads(first.stdout)[
         "writes_applied"] > 0
