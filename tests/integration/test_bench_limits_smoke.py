@@ -4,26 +4,16 @@ paced, some without pacing, nothing written twice, a free App no-op."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.bench_smoke import run_smoke
 
 
 @pytest.mark.slow
 def test_real_limits_bench_smoke(tmp_path: Path) -> None:
-    out = tmp_path / "limits.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "limits.py"), "--smoke", "--json", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
-    print(proc.stdout[-3000:])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    _, result = run_smoke("limits.py", tmp_path / "limits.json")
     paced, unpaced = result["paced"], result["unpaced"]
     assert paced["secondary_limited"] == 0 and paced["content_writes"] > 0
     assert unpaced["secondary_limited"] > 0

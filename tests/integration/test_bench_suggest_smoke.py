@@ -3,26 +3,17 @@ printed, and only what does not depend on the machine's speed is checked."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.bench_smoke import run_smoke
 
 
 @pytest.mark.slow
 def test_suggest_bench_smoke_reports_every_figure(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "suggest.py"), "--smoke", "--json", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
-    print(proc.stdout[-3000:])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    results = {r["org"]: r for r in json.loads(out.read_text())["results"]}
+    _, report = run_smoke("suggest.py", tmp_path / "bench.json")
+    results = {r["org"]: r for r in report["results"]}
     assert set(results) == {"demo", "paraphrased"}
     for r in results.values():
         assert r["epics"] == 600
