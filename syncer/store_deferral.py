@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from syncer.store_base import StoreBase, guarded
-from syncer.store_rows import OUTBOX_COLUMNS, OutboxItem, dt, outbox_of, ts
+from syncer.store_rows import OUTBOX_COLUMNS, OutboxItem, dt, outbox_of, tryable, ts
 
 DRAIN_ORDER = (
     "case t.state when 'in_progress' then 0 when 'todo' then 1 when 'done' then 2 "
@@ -55,8 +55,7 @@ class DeferralStore(StoreBase):
         """Pending rows a run should have applied by `now`: not parked, not backing off
         after a refusal, not deferred by a rate limit. What a run leaves of these fails it."""
         row = self._one(
-            "select count(*) from outbox where status = 'pending' and parked_at is null and "
-            "(next_attempt_at is null or next_attempt_at <= ?) and "
+            f"select count(*) from outbox where status = 'pending' and {tryable()} and "
             "(deferred_until is null or deferred_until <= ?)", [ts(now), ts(now)])
         return int(row[0])
 
@@ -81,8 +80,7 @@ class DeferralStore(StoreBase):
         marks = ", ".join("?" for _ in sources)
         cond, params = "", list(sources)
         if due is not None:
-            cond = (" and o.parked_at is null and "
-                    "(o.next_attempt_at is null or o.next_attempt_at <= ?)")
+            cond = f" and {tryable('o.')}"
             params.append(ts(due))
         return [int(r[0]) for r in self._rows(
             "select o.id from outbox o left join tickets t on t.source = o.source and "

@@ -34,6 +34,7 @@ from syncer.store_rows import (
     outbox_of,
     result_json,
     result_of,
+    tryable,
     ts,
     ts_opt,
 )
@@ -121,7 +122,7 @@ class OutboxStore(HoldsStore):
         ones to try at that time: not parked, and past their backoff."""
         cond, params = "", []
         if due is not None:
-            cond = " and parked_at is null and (next_attempt_at is null or next_attempt_at <= ?)"
+            cond = f" and {tryable()}"
             params = [ts(due)]
         rows = self._rows(
             f"select {OUTBOX_COLUMNS} from outbox "

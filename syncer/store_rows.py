@@ -220,6 +220,13 @@ OUTBOX_COLUMNS = ("id, writeback, attempts, last_error, run_id, created_at, upda
 """What `outbox_of` reads, in its order."""
 
 
+def tryable(alias: str = "") -> str:
+    """The SQL condition of a pending row that may be tried at the time bound to its one `?`:
+    not parked and past any backoff after a refusal (`alias` is the outbox's, e.g. "o.")."""
+    return (f"{alias}parked_at is null and "
+            f"({alias}next_attempt_at is null or {alias}next_attempt_at <= ?)")
+
+
 def outbox_of(row: Sequence[Any]) -> OutboxItem:
     """An item from a row of `OUTBOX_COLUMNS`."""
     return OutboxItem(
