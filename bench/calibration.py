@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from syncer.model import Direction  # noqa: E402
+from core.model import Direction  # noqa: E402
 from syncer.verdicts import BetFacts, Outcome, Point, VerdictSettings, judge  # noqa: E402
 
 SHIP = datetime(2026, 6, 3, 12, tzinfo=UTC)

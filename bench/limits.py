@@ -60,7 +60,7 @@ def _scaled_points(content: list[Limit]) -> Limit:
 @contextmanager
 def _org(epics: int, seed: int, content: list[Limit], *, token_etags: bool = False
          ) -> Iterator[Any]:
-    from connectors.sandbox import GitHubLimits, JiraLimits, sandbox
+    from sandbox import GitHubLimits, JiraLimits, sandbox
 
     github = GitHubLimits(tuple(content), _scaled_points(content), 100, True)
     with sandbox(epics=epics, seed=seed, token=TOKEN, github_limits=github,
@@ -212,8 +212,8 @@ def jira_burst(links: int = 50) -> dict[str, Any]:
     import asyncio
 
     from connectors.jira import JiraConnector, JiraSourceConfig
-    from connectors.sandbox import JiraLimits, sandbox
-    from syncer.model import GoalRef, WriteBack, WriteBackKind
+    from core.model import GoalRef, WriteBack, WriteBackKind
+    from sandbox import JiraLimits, sandbox
 
     with sandbox(epics=10, seed=3, token=TOKEN, jira_limits=JiraLimits.real()) as sb:
         key = sb.jira.keys()[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from connectors.sandbox.data import THEMES, UNTRACEABLE, generate
+from sandbox.data import THEMES, UNTRACEABLE, generate
 
 # thing -> other ways people write it (English paraphrases, German, French, Spanish, Dutch)
 PARAPHRASES: dict[str, tuple[str, ...]] = {

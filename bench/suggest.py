@@ -34,8 +34,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from paraphrase_org import paraphrased  # noqa: E402
 
 from connectors import github_parse, jira_parse  # noqa: E402
-from connectors.sandbox.data import generate  # noqa: E402
-from syncer.model import Page, Ticket  # noqa: E402
+from core.model import Page, Ticket  # noqa: E402
+from sandbox.data import generate  # noqa: E402
 
 ORGS = {"demo": generate, "paraphrased": paraphrased}
 

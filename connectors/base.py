@@ -16,10 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from syncer.config_env import env_list, is_list_field
-from syncer.config_problems import secret_fields
-from syncer.model import ApplyResult, DoctorCheck, Page, RequestStats, WriteBack
-from syncer.redact import clean_secret
+from core.config_env import env_list, is_list_field
+from core.config_problems import secret_fields
+from core.model import ApplyResult, DoctorCheck, Page, RequestStats, WriteBack
+from core.redact import clean_secret
 
 _NOT_CONNECTORS = {"base", "http", "text", "sandbox"}
 
@@ -117,7 +117,7 @@ ConnectorFactory = Callable[[SourceConfig], Connector]
 @dataclass(frozen=True)
 class ConnectorSpec:
     """A registered tracker kind. `sandbox` names the module whose `start` runs its fake
-    tracker (see `connectors.sandbox.trackers`); a string, so connectors never import it."""
+    tracker (see `sandbox.trackers`); a string, so connectors never import it."""
 
     kind: str
     config_model: type[SourceConfig]

@@ -63,8 +63,8 @@ from connectors.pacing import Limit, Pacer, pacer_for
 from connectors.paging import checked_next_link
 from connectors.scope import describe_change
 from connectors.text import valid_hypothesis_pattern
-from syncer.errors import AnswerLost, NotFound, RemoteRejected, Unavailable
-from syncer.model import (
+from core.errors import AnswerLost, NotFound, RemoteRejected, Unavailable
+from core.model import (
     ApplyResult,
     ApplyStatus,
     DoctorCheck,
@@ -828,4 +828,4 @@ def _normalise(body: str) -> str:
 __all__ = ["GitHubConnector", "GitHubSourceConfig", "format_time", "split_key"]
 
 register("github", GitHubSourceConfig, GitHubConnector,
-         sandbox="connectors.sandbox.github_tracker")
+         sandbox="sandbox.github_tracker")

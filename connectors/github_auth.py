@@ -3,7 +3,7 @@
 Installation tokens are minted through PyGithub (it signs the app JWT and calls
 `POST /app/installations/{id}/access_tokens`) and live one hour; they are cached for the
 whole process (every connector and run in it shares one), handed by the daemon from one
-cycle's child process to the next (`syncer.handoff`), and minted again five minutes
+cycle's child process to the next (`core.handoff`), and minted again five minutes
 before they expire. They are never written anywhere. PyGithub is blocking, so minting runs
 in a thread.
 Neither the private key nor a token ever appears in a message; PyGithub's exceptions are
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from syncer.errors import AuthError, RateLimited, RemoteError, Unavailable
-from syncer.handoff import hand_back, inherited_grants
+from core.errors import AuthError, RateLimited, RemoteError, Unavailable
+from core.handoff import hand_back, inherited_grants
 
 REFRESH_BEFORE = 300.0
 _GRANTS: dict[str, tuple[SecretStr, float, dict[str, str]]] = {}
@@ -78,7 +78,7 @@ class InstallationTokens:
             self._token, self._expires_at, self.permissions = shared
 
     def _inherited(self) -> tuple[SecretStr, float, dict[str, str]] | None:
-        """A token the daemon kept from an earlier cycle (`syncer.handoff`)."""
+        """A token the daemon kept from an earlier cycle (`core.handoff`)."""
         global _INHERITED
         if _INHERITED is None:
             _INHERITED = inherited_grants()

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 from connectors.inert import code_span, inert
 from connectors.text import escape_markdown
-from syncer.model import GoalRef
+from core.model import GoalRef
 
 MARKER = "<!-- okrsync:goal-links -->"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from syncer.errors import RemoteError
-from syncer.model import DoctorCheck
+from core.errors import RemoteError
+from core.model import DoctorCheck
 
 if TYPE_CHECKING:
     from connectors.github import GitHubConnector

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.text import clean, extract_hypothesis
-from syncer.model import Skipped, Ticket, TicketState
+from core.model import Skipped, Ticket, TicketState
 
 # Labels that mean "someone is on it" for an open issue, besides an assignee.
 _IN_PROGRESS = re.compile(

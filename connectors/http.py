@@ -30,7 +30,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from connectors.pacing import EVERYTHING, Deferred, Pace, Pacer
 from connectors.refusals import READ_METHODS, is_idempotent, redirect_target, refuses_token
-from syncer.errors import (
+from core.errors import (
     AnswerLost,
     AuthError,
     Forbidden,
@@ -40,8 +40,8 @@ from syncer.errors import (
     RemoteRejected,
     Unavailable,
 )
-from syncer.model import RequestStats
-from syncer.redact import header_secrets, scrub
+from core.model import RequestStats
+from core.redact import header_secrets, scrub
 
 log = logging.getLogger("okrsync.http")
 

@@ -47,8 +47,8 @@ from connectors.pacing import Limit, Pacer, pacer_for
 from connectors.paging import PageTokens
 from connectors.scope import describe_change
 from connectors.text import clean, valid_hypothesis_pattern
-from syncer.errors import RemoteError, RemoteRejected, Unavailable
-from syncer.model import (
+from core.errors import RemoteError, RemoteRejected, Unavailable
+from core.model import (
     ApplyResult,
     ApplyStatus,
     DoctorCheck,
@@ -656,6 +656,6 @@ def _same_link(existing: Any, payload: dict[str, Any]) -> bool:
 
 
 register("jira", JiraSourceConfig, JiraConnector,
-         sandbox="connectors.sandbox.jira_tracker")
+         sandbox="sandbox.jira_tracker")
 
 __all__ = ["JiraConnector", "JiraSourceConfig", "build_jql", "parse_issue"]

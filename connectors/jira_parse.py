@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.text import adf_to_text, clean, extract_hypothesis, wiki_to_text
-from syncer.model import Ticket, TicketState
+from core.model import Ticket, TicketState
 
 log = logging.getLogger("okrsync.jira")
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from syncer.errors import RateLimited
+from core.errors import RateLimited
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]

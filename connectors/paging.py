@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from syncer.errors import RemoteRejected
+from core.errors import RemoteRejected
 
 MAX_PAGES = 100_000
 """Most pages one listing may take: 10 million items at 100 a page, far beyond any scope."""

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import ConfigError
+from core.model import BrokenLink, Catalog, Link, Origin, Ticket, find_kr
+from core.tomlfile import line_of, read_toml
 from mappings.labels import explicit_kr, glob_match, is_managed
-from syncer.catalog import find_kr
-from syncer.errors import ConfigError
-from syncer.model import BrokenLink, Catalog, Link, Origin, Ticket
-from syncer.tomlfile import line_of, read_toml
 
 GLOB_CONDITIONS = ("sources", "projects", "issue_types", "components")
 LABEL_CONDITIONS = ("labels_all", "labels_any", "labels_none")

@@ -26,9 +26,9 @@ from datetime import datetime
 
 from connectors.base import Connector
 from connectors.ownership import Owned, Owning
+from core.errors import RemoteError
+from core.model import Override, Ticket
 from mappings.labels import managed_label
-from syncer.errors import RemoteError
-from syncer.model import Override, Ticket
 from syncer.store import Store
 from syncer.store_ownership import AdoptedTicket
 

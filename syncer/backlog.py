@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from connectors.base import SourceConfig
 from connectors.pacing import Limit, minimum_seconds, parse_limits, steady_rate
-from syncer.model import WriteBack, WriteBackKind
+from core.model import WriteBack, WriteBackKind
 from syncer.store_deferral import Deferral
 
 _CONTENT_KINDS = {

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from syncer.model import Bet, BetStatus, Direction, KeyResult, Ticket, TicketState, Verdict
+from core.model import Bet, BetStatus, Direction, KeyResult, Ticket, TicketState, Verdict
 
 DEFAULT_TOLERANCE_SHARE = 0.01
 

@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from syncer.errors import ConfigError
-from syncer.measure.sources import KINDS, KrSource
-from syncer.model import Catalog, Direction, KeyResult, Objective, VerdictSettings
-from syncer.tomlfile import dotted, line_of, read_toml
+from core.errors import ConfigError
+from core.kr_source import KINDS, KrSource
+from core.model import Catalog, Direction, KeyResult, Objective, VerdictSettings
+from core.tomlfile import dotted, line_of, read_toml
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._\-]*$"
 
@@ -190,16 +190,6 @@ def _error(problems: list[tuple[tuple[str | int, ...], str]], file: str, text: s
     )
 
 
-def find_kr(catalog: Catalog, kr_id: str) -> KeyResult | None:
-    """Look a KR up case-insensitively; the catalog's spelling is the one returned."""
-    exact = catalog.kr(kr_id)
-    if exact is not None:
-        return exact
-    folded = kr_id.casefold()
-    for kr in catalog.key_results:
-        if kr.id.casefold() == folded:
-            return kr
-    return None
 
 
 def _number(value: float) -> str:

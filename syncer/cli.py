@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from syncer.errors import TRACEBACK_ENV, ExitCode, explain_error
+from core.errors import TRACEBACK_ENV, ExitCode, explain_error
 
 app = typer.Typer(
     name="okrsync",

@@ -29,17 +29,17 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.base import SourceConfig, load_all
-from syncer.config_env import ENV_PREFIX, env_list, is_list_field, unknown_variables
-from syncer.config_problems import (
+from core.config_env import ENV_PREFIX, env_list, is_list_field, unknown_variables
+from core.config_problems import (
     Problem,
     config_error,
     problem,
     problems_of,
     secret_fields,
 )
-from syncer.errors import ConfigError
-from syncer.redact import clean_secret
-from syncer.tomlfile import read_toml
+from core.errors import ConfigError
+from core.redact import clean_secret
+from core.tomlfile import read_toml
 
 CONFIG_ENV = "OKRSYNC_CONFIG"
 DEFAULT_NAME = "okrsync.toml"

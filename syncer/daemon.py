@@ -29,9 +29,9 @@ from typing import IO, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from core.errors import ExitCode
+from core.handoff import TokenHandoff
 from syncer.daemon_view import SourceView, health_body, metrics_text, read_sources
-from syncer.errors import ExitCode
-from syncer.handoff import TokenHandoff
 from syncer.schedule import MAX_BACKOFF_FACTOR, cron_fires, next_sync_delay, window_start
 from syncer.source_health import failed_sources
 

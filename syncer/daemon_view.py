@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from syncer.errors import StoreError
+from core.errors import StoreError
 from syncer.source_health import HISTORY_RUNS, SourceHealth, source_health
 from syncer.store_health import OUTBOX_COUNT_KEYS
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from syncer.model import BrokenLink, Link, Origin, Ticket
+from core.model import BrokenLink, Link, Origin, Ticket
 from syncer.plan import Mapper
 from syncer.store_decisions import Decision, SuggestionDecision
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from core.model import Bet, BetStatus, Catalog, CheckIn, KeyResult, Ticket, TicketState
 from syncer.bets import verdict
-from syncer.model import Bet, BetStatus, Catalog, CheckIn, KeyResult, Ticket, TicketState
 from syncer.reports.model import AT_RISK_CONFIDENCE
 from syncer.reports.weeks import IsoWeek, week_of
 from syncer.store_rows import ts

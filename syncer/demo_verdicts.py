@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from syncer.model import Catalog, Direction, KeyResult
+from core.model import Catalog, Direction, KeyResult
 from syncer.verdicts import min_move
 
 HISTORY_WEEKS = 16
@@ -48,7 +48,7 @@ PLANTED = (
 def plant_shipped_bets(sb: Any, now: datetime) -> list[PlantedBet]:
     """Ship one Jira epic per planted bet, resolved `weeks_ago` weeks ago (mid-week), with
     an explicit `okr:` label naming its KR."""
-    from connectors.sandbox.jira_state import JiraState
+    from sandbox.jira_state import JiraState
 
     keys = sorted(sb.jira.keys(), key=lambda k: (k.split("-")[0], int(k.split("-")[1])))
     out = []

@@ -22,15 +22,15 @@ from typing import Any
 
 from connectors.base import Connector, PullOptions, SourceConfig, create
 from connectors.scope import scope_change
+from core.errors import ConfigError, ExitCode, OkrsyncError, RemoteError, StoreError
+from core.model import Catalog, Ticket, WriteBack
 from mappings.rules import RuleSet, load_rules
 from syncer import owning
 from syncer.backlog import backlog_json, write_budget
 from syncer.catalog import load_catalog
 from syncer.config import Config
 from syncer.decided import accepted_of, with_accepted
-from syncer.errors import ConfigError, ExitCode, OkrsyncError, RemoteError, StoreError
 from syncer.lock import RunLock
-from syncer.model import Catalog, Ticket, WriteBack
 from syncer.outbox import apply_pending
 from syncer.parking import RetryPolicy
 from syncer.plan import Plan, PlanSettings, goal_ref, plan, rule_mapper

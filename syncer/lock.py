@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from syncer.errors import LockHeld, StoreError
+from core.errors import LockHeld, StoreError
 
 LOCK_SUFFIX = ".lock"
 PROBE_RETRIES = 4

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from syncer.errors import ConfigError, ExitCode, RemoteError
-from syncer.redact import scrub
+from core.errors import ConfigError, ExitCode, RemoteError
+from core.redact import scrub
 from syncer.reports.digest import render_digest
 from syncer.reports.model import ReportKind, WeeklyReport
 from syncer.reports.render import subject

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from syncer.errors import StoreError
+from core.errors import StoreError
 
 Migration = Callable[[Database], None]
 

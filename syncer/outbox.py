@@ -11,7 +11,7 @@ When a tracker's limit blocks a source longer than it may wait (`Deferred`), the
 apply phase ends there: its remaining rows stay pending, deferred until the limit allows
 more, and later runs before that time do not send into the block.
 
-Failures are told apart (`syncer.errors`): a refused token (AuthError) stops the source; a
+Failures are told apart (`core.errors`): a refused token (AuthError) stops the source; a
 ticket that is gone (404/410) drops its write-back with a journal entry and does not fail the
 run; a refusal scoped to one repo, project or ticket (Forbidden, a redirect, another 4xx) fails
 only that item, which then backs off and is parked after `park_after` refusals
@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 
 from connectors.base import Connector
 from connectors.pacing import Deferred
-from syncer.errors import AuthError, NotFound, RemoteError, Unavailable
-from syncer.model import ApplyStatus
+from core.errors import AuthError, NotFound, RemoteError, Unavailable
+from core.model import ApplyStatus
 from syncer.parking import RetryPolicy, after_refusal
 from syncer.store import OutboxItem, Store
 from syncer.store_deferral import Deferral

@@ -11,8 +11,8 @@ from typing import Any
 
 from connectors.base import Connector
 from connectors.ownership import Owning
+from core.errors import RemoteError
 from syncer.adopt import adopt_sources, needs_adoption
-from syncer.errors import RemoteError
 from syncer.store import Store
 
 

@@ -36,10 +36,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from mappings.labels import is_ktlo, kr_of_managed, managed_label
-from syncer.bets import advance_bet, end_unlinked_bet
-from syncer.catalog import kr_target_text
-from syncer.model import (
+from core.model import (
     AppliedState,
     Bet,
     BrokenLink,
@@ -54,6 +51,9 @@ from syncer.model import (
     WriteBack,
     WriteBackKind,
 )
+from mappings.labels import is_ktlo, kr_of_managed, managed_label
+from syncer.bets import advance_bet, end_unlinked_bet
+from syncer.catalog import kr_target_text
 
 if TYPE_CHECKING:
     from mappings.rules import RuleSet

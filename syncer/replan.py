@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from core.model import GoalRef, Override, Ticket, WriteBack, WriteBackKind
 from mappings.labels import kr_of_managed
-from syncer.model import GoalRef, Override, Ticket, WriteBack, WriteBackKind
 from syncer.plan import Plan, writeback_order
 from syncer.store_rows import OutboxItem, TicketId
 

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Connector, create
+from core.errors import ExitCode, UserError
+from core.model import AppliedState, Catalog, WriteBack, WriteBackKind
 from syncer.config import Config
 from syncer.engine import (
     LOCKED_RUN_KINDS,
@@ -27,9 +29,7 @@ from syncer.engine import (
     load_inputs,
     lock_path,
 )
-from syncer.errors import ExitCode, UserError
 from syncer.lock import RunLock
-from syncer.model import AppliedState, Catalog, WriteBack, WriteBackKind
 from syncer.outbox import apply_pending
 from syncer.plan import Mapper, goal_ref, rule_mapper
 from syncer.store import JournalRow, Store

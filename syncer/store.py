@@ -25,9 +25,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from syncer import migrations
-from syncer.errors import StoreError
-from syncer.model import (
+from core.errors import StoreError
+from core.model import (
     Bet,
     BrokenLink,
     Link,
@@ -36,6 +35,7 @@ from syncer.model import (
     Page,
     Ticket,
 )
+from syncer import migrations
 from syncer.store_base import WriterDatabase, guarded, in_list, store_error
 from syncer.store_decisions import DecisionsStore
 from syncer.store_deferral import DeferralStore

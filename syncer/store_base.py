@@ -13,7 +13,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from sqlite_utils import Database
 
-from syncer.errors import StoreError, StoreUnavailable
+from core.errors import StoreError, StoreUnavailable
 
 P = ParamSpec("P")
 R = TypeVar("R")

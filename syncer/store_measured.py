@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from syncer.model import CHECKIN_ORIGIN, CheckIn
+from core.model import CHECKIN_ORIGIN, CheckIn
 from syncer.store_base import StoreBase, guarded
 from syncer.store_rows import CHECKIN_SELECT, checkin_of, dt, ts, ts_opt
 

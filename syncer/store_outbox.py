@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from syncer.model import (
+from core.model import (
     AppliedGoalLinks,
     AppliedState,
     ApplyResult,

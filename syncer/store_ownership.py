@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connectors.ownership import Identity, LookAlike
-from syncer.model import Override
+from core.model import Override
 from syncer.store_base import StoreBase, guarded
 from syncer.store_outbox import _LEDGER_UPSERT
 from syncer.store_rows import dt, ts

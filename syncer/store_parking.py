@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connectors.fields import UNKNOWN_FIELD
-from syncer.model import ApplyResult, ApplyStatus, Override
+from core.model import ApplyResult, ApplyStatus, Override
 from syncer.store_base import guarded
 from syncer.store_health import OUTBOX_STATES
 from syncer.store_outbox import OutboxStore

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from syncer.model import CheckIn
+from core.model import CheckIn
 from syncer.store_base import StoreBase, guarded, in_list
 from syncer.store_rows import (
     CHECKIN_SELECT,

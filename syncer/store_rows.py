@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from syncer.model import (
+from core.model import (
     ApplyResult,
     ApplyStatus,
     Bet,

@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from core.model import Catalog, Link, Origin, Ticket
 from mappings.labels import is_ktlo
 from mappings.rules import RuleSet, map_ticket
 from mappings.suggest.features import Prefixes
 from mappings.suggest.model import Evidence, Example, Ranked, Suggester, fit
-from syncer.model import Catalog, Link, Origin, Ticket
 from syncer.store_decisions import Decision, SuggestionDecision
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from syncer.model import Direction, VerdictSettings
+from core.model import Direction, VerdictSettings
 
 DEFAULT_MIN_MOVE_SHARE = VerdictSettings().min_move_share
 """δ when a KR sets no `min_move`: a tenth of |target − baseline|."""

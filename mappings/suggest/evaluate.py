@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from core.model import Ticket
 from mappings.suggest.model import Suggester
-from syncer.model import Ticket
 
 OldMethod = Callable[[Ticket], Sequence[str]]
 """The previous suggestion method: KR ids best first for an epic (its labels withheld)."""

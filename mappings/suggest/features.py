@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from core.model import Catalog, KeyResult, Ticket
 from mappings.labels import explicit_kr, is_managed
-from syncer.model import Catalog, KeyResult, Ticket
 
 DESCRIPTION_CHARS = 400
 """Only the start of a description: it is where the theme is said, and it bounds the cost."""

@@ -21,6 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from core.model import Catalog, Ticket
 from mappings.suggest.features import (
     LABEL,
     Prefixes,
@@ -29,7 +30,6 @@ from mappings.suggest.features import (
     make_analyzer,
     texts,
 )
-from syncer.model import Catalog, Ticket
 
 TOP = 3
 PRIOR_WEIGHT = 1.0

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from core.model import Catalog, Ticket
 from mappings.rules import Rule, RuleSet, map_ticket
-from syncer.model import Catalog, Ticket
 
 MIN_EPICS = 3
 MIN_AGREEMENT = 0.8

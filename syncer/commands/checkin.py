@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from core.errors import UserError
+from core.model import CheckIn
 from syncer.cli import app
-from syncer.errors import UserError
-from syncer.model import CheckIn
 
 if TYPE_CHECKING:
     from syncer.store import Store
@@ -78,7 +78,8 @@ def checkin(
     """
     import math
 
-    from syncer.catalog import find_kr, load_catalog
+    from core.model import find_kr
+    from syncer.catalog import load_catalog
     from syncer.config import load_config
     from syncer.store import Store
 

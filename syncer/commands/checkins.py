@@ -21,9 +21,10 @@ def checkins(
     """List key-result values oldest first: people's check-ins (`origin` checkin) and values
     measured from data sources (`origin` the source kind, with the digest of its query and
     when it was fetched). The ID is what `okrsync checkin --edit/--delete` take."""
-    from syncer.catalog import find_kr, load_catalog
+    from core.errors import UserError
+    from core.model import find_kr
+    from syncer.catalog import load_catalog
     from syncer.config import load_config
-    from syncer.errors import UserError
     from syncer.store import Store
 
     cfg = load_config(config, credentials=False)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
+from core.errors import ConfigError
 from syncer.cli import app
-from syncer.errors import ConfigError
 
 
 class LogFormat(StrEnum):

@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from core.errors import UserError
 from syncer.cli import app
-from syncer.errors import UserError
 
 DEMO_CONFIG = """\
 # okrsync demo configuration, written by `okrsync demo` (seed {seed}, {epics} epics).
@@ -90,7 +90,7 @@ def write_demo_files(
     seed: int, epics: int, dashboard_url: str = "http://127.0.0.1:8080/",
 ) -> Path:
     """Write okrsync.toml, okrs.toml and rules.toml for the demo organisation."""
-    from connectors.sandbox.data import demo_catalog_toml, demo_rules_toml
+    from sandbox.data import demo_catalog_toml, demo_rules_toml
 
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "okrsync.toml"
@@ -258,8 +258,8 @@ def demo(
 
 def _tour(workdir: Path, *, epics: int, seed: int, as_json: bool, serve: bool, port: int,
           keep: bool) -> None:
-    from connectors.sandbox import sandbox
-    from connectors.sandbox.data import generate
+    from sandbox import sandbox
+    from sandbox.data import generate
     from syncer import demo_verdicts as dv
     from syncer.catalog import load_catalog
     from syncer.commands.sync import print_summary

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from core.errors import ConfigError, ExitCode, OkrsyncError
+from core.model import DoctorCheck
 from syncer.cli import app
-from syncer.errors import ConfigError, ExitCode, OkrsyncError
-from syncer.model import DoctorCheck
 
 CONFIG_OPTION = typer.Option(
     None, "--config", "-c", help="okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"

@@ -10,10 +10,10 @@ from typing import Any
 
 import typer
 
+from core.errors import UserError
+from core.model import Catalog, Ticket, TicketState
 from mappings.rules import Mapping
 from syncer.cli import app
-from syncer.errors import UserError
-from syncer.model import Catalog, Ticket, TicketState
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

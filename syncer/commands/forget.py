@@ -30,9 +30,9 @@ def forget(
     history stay."""
     from datetime import UTC, datetime
 
+    from core.errors import UserError
     from syncer.config import load_config
     from syncer.engine import lock_path
-    from syncer.errors import UserError
     from syncer.lock import RunLock
     from syncer.store import Store
 

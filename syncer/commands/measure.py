@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
+from core.errors import UserError
 from syncer.cli import app
-from syncer.errors import UserError
 
 
 @app.command()

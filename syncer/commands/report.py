@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from core.errors import UserError
 from syncer.cli import app
 from syncer.config import Config, load_config
-from syncer.errors import UserError
 from syncer.reports import Format, ReportKind, WeeklyReport, build_report, parse_week, render
 
 CONFIG_OPTION = typer.Option(

@@ -28,8 +28,8 @@ def resume(
     is parked: kept and shown by `status`, but not retried. Its attempts are kept, so one more
     refusal parks it again.
     """
+    from core.errors import UserError
     from syncer.config import load_config
-    from syncer.errors import UserError
     from syncer.store import Store
 
     cfg = load_config(config)

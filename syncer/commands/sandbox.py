@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from connectors.limits import GITHUB_CONTENT_LIMITS, GITHUB_POINTS_LIMIT, JIRA_ISSUE_WRITE_LIMITS
+from core.errors import UserError
 from syncer.cli import app
-from syncer.errors import UserError
 
 
 @app.command()
@@ -72,10 +72,10 @@ def sandbox(
     (Basic auth, or Bearer), GitHub takes the token as `Authorization: token ...`.
     Request counts are at `<url>/_sandbox/accounting`.
     """
-    from connectors.sandbox import sandbox as start_sandbox
-    from connectors.sandbox.faults import FaultSpec
-    from connectors.sandbox.limits import describe_limits, limits_from_options
-    from connectors.sandbox.server import ServerError
+    from sandbox import sandbox as start_sandbox
+    from sandbox.faults import FaultSpec
+    from sandbox.limits import describe_limits, limits_from_options
+    from sandbox.server import ServerError
 
     if jira_flavour not in ("cloud", "datacenter"):
         raise UserError(f"unknown Jira flavour {jira_flavour!r}; use cloud or datacenter",

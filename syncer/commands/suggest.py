@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from core.errors import UserError
 from syncer.cli import app
 from syncer.commands.explain import _clean
-from syncer.errors import UserError
 
 _CONFIG = typer.Option(
     None, "--config", "-c", help="okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"
@@ -163,7 +163,7 @@ def accept_command(
 ) -> None:
     """Accept a suggestion: the epic is linked (origin `accepted`) and the next sync writes it
     back like an explicit label. With --reject the suggestion stops for that epic."""
-    from syncer.catalog import find_kr
+    from core.model import find_kr
     from syncer.store_decisions import Decision, SuggestionDecision
 
     cfg, catalog, _, store = _open(config)

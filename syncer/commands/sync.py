@@ -14,10 +14,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.model import WriteBack, WriteBackKind
 from syncer.cli import app
 from syncer.engine import Progress as ProgressFn
 from syncer.engine import RunSummary
-from syncer.model import WriteBack, WriteBackKind
 
 CONFIG_OPTION = typer.Option(
     None, "--config", "-c", help="okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"

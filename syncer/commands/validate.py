@@ -8,8 +8,8 @@ from typing import Any
 
 import typer
 
+from core.errors import UserError
 from syncer.cli import app
-from syncer.errors import UserError
 
 CONFIG_HELP = "okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 from urllib.parse import quote, quote_plus
 
 from connectors.http import HttpClient, Sleep
-from syncer.errors import OkrsyncError, RemoteError
-from syncer.measure.sources import (
+from core.errors import OkrsyncError, RemoteError
+from core.kr_source import (
     AT,
     Csv,
     GitHubCount,

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.http import Sleep
+from core.model import Catalog, CheckIn, KeyResult
 from syncer.measure.fetch import FetchContext, SourceFailed, fetch_values
-from syncer.model import Catalog, CheckIn, KeyResult
 
 if TYPE_CHECKING:
     from syncer.config import Config
@@ -119,8 +119,9 @@ def run_measure(config: Config, *, kr_id: str | None = None, dry_run: bool = Fal
     """`okrsync measure`: load the catalog, measure, record the run in the store."""
     import os
 
-    from syncer.catalog import find_kr, load_catalog
-    from syncer.errors import UserError
+    from core.errors import UserError
+    from core.model import find_kr
+    from syncer.catalog import load_catalog
     from syncer.store import Store
 
     catalog = load_catalog(config.catalog_path)

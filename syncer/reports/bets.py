@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.model import Bet, BetStatus, Catalog, CheckIn, KeyResult, Link, Ticket
 from syncer.bets import is_stale, verdict
-from syncer.model import Bet, BetStatus, Catalog, CheckIn, KeyResult, Link, Ticket
 from syncer.reports.model import BetItem, BetsSection, KrItem, KrPoint, ObjectiveItem
 
 _STATUS_ORDER = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from syncer.model import Bet, BrokenLink, Catalog, CheckIn, Link, Override, Ticket
+from core.model import Bet, BrokenLink, Catalog, CheckIn, Link, Override, Ticket
 from syncer.reports.bets import build_portfolio
 from syncer.reports.figures import previous_figures
 from syncer.reports.kr_history import kr_history, week_ends

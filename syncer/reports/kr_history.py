@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from syncer.model import CheckIn
+from core.model import CheckIn
 from syncer.reports.model import KrPoint
 from syncer.reports.weeks import IsoWeek
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from core.errors import UserError
+from core.model import Catalog, Ticket
 from mappings.rules import load_rules, suggest_krs
 from syncer.backlog import backlog_json
-from syncer.errors import UserError
-from syncer.model import Catalog, Ticket
 from syncer.reports.build import ReportSettings, build_weekly_report
 from syncer.reports.figures import bets_summary
 from syncer.reports.model import ParkedItem, ReportKind, Suggestion, WeeklyReport

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.model import BrokenLink, Override, Ticket, TicketState
 from mappings.labels import is_ktlo
-from syncer.model import BrokenLink, Override, Ticket, TicketState
 from syncer.reports.model import (
     BrokenItem,
     KtloItem,

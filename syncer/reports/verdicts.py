@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from syncer.model import Bet, BetStatus, Catalog, CheckIn, Ticket
+from core.model import Bet, BetStatus, Catalog, CheckIn, Ticket
 from syncer.verdicts import BetFacts, Outcome, Point, judge, min_move
 
 _ENDED = (BetStatus.SHIPPED, BetStatus.KILLED)

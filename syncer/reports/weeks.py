@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from syncer.errors import UserError
+from core.errors import UserError
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 

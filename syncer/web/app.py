@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from syncer.errors import UserError
+from core.errors import UserError
 from syncer.reports.render import day, num, pct, safe_url
 from syncer.web import pages
 

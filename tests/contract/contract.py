@@ -7,7 +7,7 @@ A tracker joins with a few lines (see tests/contract/README.md):
         description = "jira-cloud-platform-v3.json"     # its OpenAPI file in tests/fixtures/openapi
 
 Everything else is found through the registries by kind: the connector and its config model
-(`connectors.base.load_all()`), the sandbox (`connectors.sandbox.trackers.start_tracker`).
+(`connectors.base.load_all()`), the sandbox (`sandbox.trackers.start_tracker`).
 After every test, each request the connector sent and each answer the sandbox gave is checked
 against the tracker's OpenAPI description (`tests/contract/openapi.py`).
 
@@ -25,9 +25,9 @@ from typing import Any, ClassVar, TypeVar
 import pytest
 
 from connectors.base import Connector, PullOptions, load_all
-from connectors.sandbox.trackers import FakeTracker, start_tracker
-from syncer.errors import AuthError, NotFound, RateLimited, RemoteError, Unavailable
-from syncer.model import ApplyStatus, GoalRef, Page, Ticket, WriteBack, WriteBackKind
+from core.errors import AuthError, NotFound, RateLimited, RemoteError, Unavailable
+from core.model import ApplyStatus, GoalRef, Page, Ticket, WriteBack, WriteBackKind
+from sandbox.trackers import FakeTracker, start_tracker
 from tests.contract.openapi import description
 
 T = TypeVar("T")

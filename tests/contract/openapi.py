@@ -29,7 +29,7 @@ from openapi_schema_validator import OAS30ReadValidator, OAS30WriteValidator
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-from connectors.sandbox.trackers import Exchange
+from sandbox.trackers import Exchange
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openapi"
 ANY_OPERATION = frozenset({401, 429, 500, 502, 503, 504})

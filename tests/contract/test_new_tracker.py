@@ -2,7 +2,7 @@
 list served on loopback) joins the connector contract with nothing but its own two files.
 
 `new_tracker/` holds those files laid out as they would sit in the repository; the fixture
-puts that folder on the `connectors` and `connectors.sandbox` search paths (what dropping the
+puts that folder on the `connectors` and `sandbox` package paths (what dropping the
 files into the repository does) and nothing else. Config loading, the registries and the
 contract suite then find the tracker by its kind.
 """
@@ -19,9 +19,9 @@ import pytest
 
 import connectors
 import connectors.base
-import connectors.sandbox
+import sandbox
 from connectors.base import load_all
-from connectors.sandbox.trackers import sandbox_kinds
+from sandbox.trackers import sandbox_kinds
 from syncer.config import load_config
 from tests.contract.contract import ConnectorContract
 
@@ -32,15 +32,15 @@ NEW_TRACKER = Path(__file__).parent / "new_tracker"
 def memo_dropped_in() -> Iterator[None]:
     assert "memo" not in load_all()
     connectors.__path__.append(str(NEW_TRACKER / "connectors"))
-    connectors.sandbox.__path__.append(str(NEW_TRACKER / "connectors" / "sandbox"))
+    sandbox.__path__.append(str(NEW_TRACKER / "sandbox"))
     importlib.invalidate_caches()
     try:
         yield
     finally:
         connectors.__path__.remove(str(NEW_TRACKER / "connectors"))
-        connectors.sandbox.__path__.remove(str(NEW_TRACKER / "connectors" / "sandbox"))
+        sandbox.__path__.remove(str(NEW_TRACKER / "sandbox"))
         connectors.base._REGISTRY.pop("memo", None)
-        for name in ("connectors.memo", "connectors.sandbox.memo"):
+        for name in ("connectors.memo", "sandbox.memo"):
             sys.modules.pop(name, None)
 
 
@@ -53,11 +53,11 @@ class TestNewTrackerContract(ConnectorContract):
 def test_a_new_tracker_touches_only_its_module_its_sandbox_and_one_registration_line(
 ) -> None:
     files = sorted(str(p.relative_to(NEW_TRACKER)) for p in NEW_TRACKER.rglob("*.py"))
-    assert files == ["connectors/memo.py", "connectors/sandbox/memo.py"]
+    assert files == ["connectors/memo.py", "sandbox/memo.py"]
     registrations = [line for f in files for line in (NEW_TRACKER / f).read_text().splitlines()
                      if line.startswith("register(")]
     assert registrations == [
-        'register("memo", MemoSourceConfig, MemoConnector, sandbox="connectors.sandbox.memo")']
+        'register("memo", MemoSourceConfig, MemoConnector, sandbox="sandbox.memo")']
     assert "memo" in load_all()
     assert "memo" in sandbox_kinds()
 
@@ -78,7 +78,7 @@ def test_a_config_names_the_new_kind_without_any_other_change(tmp_path: Path) ->
 def test_a_sync_runs_end_to_end_on_the_new_tracker(tmp_path: Path) -> None:
     """Engine, planner, store and outbox need no change: a real sync links, labels and
     writes goal links on the new tracker's tickets, and a second sync writes nothing."""
-    from connectors.sandbox.trackers import start_tracker
+    from sandbox.trackers import start_tracker
     from syncer.engine import run_sync
     from tests.helpers.config_helpers import write_project
 

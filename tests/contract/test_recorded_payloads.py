@@ -19,9 +19,9 @@ import pytest
 
 from connectors.github_parse import parse_issue as parse_github
 from connectors.jira_parse import parse_issue as parse_jira
-from connectors.sandbox.trackers import Exchange
 from connectors.text import clean
-from syncer.model import Ticket, TicketState
+from core.model import Ticket, TicketState
+from sandbox.trackers import Exchange
 from tests.contract.openapi import description
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "recorded"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.sandbox import Sandbox
+from sandbox import Sandbox
 from tests.helpers.e2e import env_for, project
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from syncer.model import Page, Ticket, TicketState
+from core.model import Page, Ticket, TicketState
 from syncer.store import Store
 from tests.helpers.e2e import ROOT
 

@@ -7,10 +7,10 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from connectors.sandbox.data import demo_catalog_toml
+from core.model import Bet, BetStatus, Catalog, CheckIn, Link, Origin, Ticket, TicketState
+from sandbox.data import demo_catalog_toml
 from syncer.catalog import load_catalog
 from syncer.config import Team
-from syncer.model import Bet, BetStatus, Catalog, CheckIn, Link, Origin, Ticket, TicketState
 from syncer.reports import ReportSettings, WeeklyReport, build_weekly_report, parse_week
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # a Wednesday in 2026-W49

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.ownership import kr_of_global_id
-from connectors.sandbox import Sandbox
+from sandbox import Sandbox
 from syncer.commands.demo import write_demo_files
 from syncer.config import Config, load_config
 

@@ -1,6 +1,6 @@
 """A sandbox Jira for the Jira connector's integration tests.
 
-Uses `connectors.sandbox.sandbox()` when the whole sandbox (with GitHub) is importable; until
+Uses `sandbox.sandbox()` when the whole sandbox (with GitHub) is importable; until
 then it serves the sandbox Jira app alone from the same building blocks, so the Jira tests
 run against the same server code either way.
 """
@@ -34,8 +34,8 @@ class JiraBox:
 def jira_sandbox(*, epics: int = 60, seed: int = 1, faults: str | None = None,
                  flavour: Flavour = "cloud", token: str = "sandbox-token",
                  data: dict[str, Any] | None = None) -> Iterator[JiraBox]:
-    if importlib.util.find_spec("connectors.sandbox.github") is not None:
-        from connectors.sandbox import sandbox
+    if importlib.util.find_spec("sandbox.github") is not None:
+        from sandbox import sandbox
 
         with sandbox(epics=epics, seed=seed, faults=faults, token=token,
                      jira_flavour=flavour, data=data) as sb:
@@ -43,11 +43,11 @@ def jira_sandbox(*, epics: int = 60, seed: int = 1, faults: str | None = None,
                           lambda spec: sb.set_faults(spec, server="jira"),
                           lambda: sb.accounting()["jira"])
         return
-    from connectors.sandbox.accounting import Accounting
-    from connectors.sandbox.data import generate, load_scenario
-    from connectors.sandbox.faults import FaultInjector
-    from connectors.sandbox.jira import JIRA_USER, JiraState, build_app
-    from connectors.sandbox.server import serve
+    from sandbox.accounting import Accounting
+    from sandbox.data import generate, load_scenario
+    from sandbox.faults import FaultInjector
+    from sandbox.jira import JIRA_USER, JiraState, build_app
+    from sandbox.server import serve
 
     scenario = load_scenario(data) if data is not None else generate(epics, seed)
     state = JiraState.from_scenario(scenario.get("jira"))

@@ -7,8 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from mappings.rules import Rule, RuleSet
-from syncer.model import (
+from core.model import (
     AppliedGoalLinks,
     AppliedState,
     Bet,
@@ -22,6 +21,7 @@ from syncer.model import (
     WriteBack,
     WriteBackKind,
 )
+from mappings.rules import Rule, RuleSet
 from syncer.plan import Plan, PlanSettings, goals_digest, plan
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

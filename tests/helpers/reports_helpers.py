@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from syncer.model import (
+from core.model import (
     Bet,
     BetStatus,
     BrokenLink,

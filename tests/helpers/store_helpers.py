@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from syncer.model import GoalRef, Ticket, TicketState, WriteBack, WriteBackKind
+from core.model import GoalRef, Ticket, TicketState, WriteBack, WriteBackKind
 
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 

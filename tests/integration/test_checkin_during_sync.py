@@ -9,8 +9,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors.sandbox import sandbox
-from syncer.model import CheckIn
+from core.model import CheckIn
+from sandbox import sandbox
 from syncer.store import Store
 from tests.helpers.e2e import ROOT, env_for, project
 

@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from syncer.model import CheckIn
+from core.model import CheckIn
 from syncer.store import Store
 from tests.helpers.config_helpers import write_project
 

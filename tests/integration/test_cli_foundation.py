@@ -154,7 +154,7 @@ def test_checkin_validates_kr_and_stores(project: Path) -> None:
 
 def test_explain_key_reads_the_store(project: Path) -> None:
     pytest.importorskip("syncer.store")
-    from syncer.model import Page, Ticket, TicketState
+    from core.model import Page, Ticket, TicketState
     from syncer.store import Store
 
     now = datetime(2026, 11, 2, tzinfo=UTC)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 from syncer.engine import run_sync
 from syncer.store import Store
 from tests.helpers.e2e import ROOT, config, env_for, managed_only, project, remote_state

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 from syncer.store import Store
 from tests.helpers.e2e import config, env_for, project
 

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from connectors.sandbox import sandbox
-from syncer.handoff import TokenHandoff, dump_grants, parse_grants
+from core.handoff import TokenHandoff, dump_grants, parse_grants
+from sandbox import sandbox
 from tests.helpers.app_auth import app_project
 
 MINT = "POST /app/installations/{installation_id}/access_tokens"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 from tests.helpers.e2e import env_for, project
 
 

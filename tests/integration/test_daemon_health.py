@@ -16,7 +16,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.sandbox import Sandbox, sandbox
+from sandbox import Sandbox, sandbox
 from syncer.daemon import Daemon, DaemonSettings
 from tests.helpers.e2e import ROOT, config, project
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 from tests.helpers.app_auth import app_project
 from tests.helpers.e2e import ROOT, okrsync, project, remote_state
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from connectors.sandbox.data import HOSTILE_TITLES, generate
+from sandbox.data import HOSTILE_TITLES, generate
 from syncer.store import Store
 from tests.helpers.dashboard_helpers import ROOT, clean_env
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncer.config_env import OTHER_VARIABLES
+from core.config_env import OTHER_VARIABLES
 from tests.integration.test_cli_usage import okrsync
 
 ROOT = Path(__file__).resolve().parents[2]

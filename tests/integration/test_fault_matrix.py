@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from connectors import http
-from connectors.sandbox import Sandbox, sandbox
+from sandbox import Sandbox, sandbox
 from syncer.engine import RunSummary, run_sync
 from syncer.store import Store
 from tests.helpers.e2e import config, managed_only, project, remote_state

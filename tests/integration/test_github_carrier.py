@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 from tests.helpers.e2e import okrsync, project, remote_state
 
 

@@ -19,9 +19,9 @@ import pytest
 from connectors.base import PullOptions
 from connectors.github import GitHubConnector, GitHubSourceConfig
 from connectors.github_comment import has_marker
-from connectors.sandbox import Sandbox, sandbox
-from connectors.sandbox.data import generate
-from syncer.model import ApplyStatus, GoalRef, Page, Ticket, WriteBack, WriteBackKind
+from core.model import ApplyStatus, GoalRef, Page, Ticket, WriteBack, WriteBackKind
+from sandbox import Sandbox, sandbox
+from sandbox.data import generate
 
 EPICS = 200  # ~80 GitHub epics over 4 repos
 PAGE = 10

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from connectors.sandbox import sandbox
-from connectors.sandbox.data import generate
 from connectors.text import MAX_DESCRIPTION
+from sandbox import sandbox
+from sandbox.data import generate
 from syncer.commands.demo import write_demo_files
 from syncer.engine import run_sync
 from syncer.store import Store

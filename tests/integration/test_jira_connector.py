@@ -11,8 +11,8 @@ import pytest
 from connectors.base import PullOptions
 from connectors.jira import JiraConnector, parse_issue
 from connectors.ownership import global_id
-from syncer.errors import AuthError
-from syncer.model import ApplyStatus, GoalRef, Page, Ticket, WriteBack, WriteBackKind
+from core.errors import AuthError
+from core.model import ApplyStatus, GoalRef, Page, Ticket, WriteBack, WriteBackKind
 from tests.helpers.fixtures import JIRA
 from tests.helpers.jira_helpers import JiraBox, connect, epic_keys, jira_sandbox
 

@@ -14,9 +14,9 @@ import pytest
 from connectors.github import GitHubConnector, GitHubSourceConfig
 from connectors.github_comment import has_marker
 from connectors.jira import JiraConnector, JiraSourceConfig
-from connectors.sandbox import Sandbox, sandbox
-from syncer.errors import RemoteError
-from syncer.model import GoalRef, WriteBack, WriteBackKind
+from core.errors import RemoteError
+from core.model import GoalRef, WriteBack, WriteBackKind
+from sandbox import Sandbox, sandbox
 
 TICKETS = 6
 REPO = "acme/app"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox import Sandbox, sandbox
+from sandbox import Sandbox, sandbox
 from syncer.measure.run import run_measure
 from tests.helpers.e2e import config, okrsync, project
 from tests.helpers.postgres import PostgresServer, postgres_server  # noqa: F401

@@ -12,9 +12,9 @@ from connectors.github import GitHubConnector, GitHubSourceConfig
 from connectors.github_comment import MARKER, has_marker
 from connectors.jira import JiraConnector, JiraSourceConfig
 from connectors.ownership import APPLICATION, global_id
-from connectors.sandbox import Sandbox, sandbox
-from connectors.sandbox.github_render import USER_LOGIN
-from syncer.model import ApplyStatus, GoalRef, WriteBack, WriteBackKind
+from core.model import ApplyStatus, GoalRef, WriteBack, WriteBackKind
+from sandbox import Sandbox, sandbox
+from sandbox.github_render import USER_LOGIN
 
 KR = GoalRef("KR-CHK-1", "Raise checkout conversion", "O-1", "Fast checkout", "Dana Lee",
              "40 → 60 %")

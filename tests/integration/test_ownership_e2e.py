@@ -18,11 +18,11 @@ from typing import Any
 
 from connectors.github_comment import has_marker
 from connectors.ownership import APPLICATION, kr_of_global_id
-from connectors.sandbox import Sandbox, sandbox
-from connectors.sandbox.github_render import USER_LOGIN
+from core.model import BetStatus
+from sandbox import Sandbox, sandbox
+from sandbox.github_render import USER_LOGIN
 from syncer.config import load_config
 from syncer.engine import RunSummary, run_sync
-from syncer.model import BetStatus
 from syncer.store import Store
 from tests.helpers.e2e import ROOT, project, tokens
 from tests.helpers.github_render_rules import pings_and_refs

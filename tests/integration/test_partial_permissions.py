@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from connectors.github import GitHubConnector, GitHubSourceConfig
-from connectors.sandbox import Sandbox, sandbox
-from connectors.sandbox.data import generate
+from core.errors import AuthError, Forbidden, RemoteError
+from core.model import ApplyStatus, WriteBack, WriteBackKind
+from sandbox import Sandbox, sandbox
+from sandbox.data import generate
 from syncer.engine import RunSummary, run_sync
-from syncer.errors import AuthError, Forbidden, RemoteError
-from syncer.model import ApplyStatus, WriteBack, WriteBackKind
 from syncer.store import Store
 from tests.helpers.e2e import config, managed_only, okrsync, project, remote_state
 

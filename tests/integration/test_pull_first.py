@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from connectors import http
-from connectors.sandbox import Sandbox, sandbox
-from connectors.sandbox.data import generate
+from core.model import ApplyStatus, WriteBackKind
+from sandbox import Sandbox, sandbox
+from sandbox.data import generate
 from syncer.engine import RunSummary, run_sync
-from syncer.model import ApplyStatus, WriteBackKind
 from syncer.store import Store
 from tests.helpers.e2e import config, managed_only, project, remote_state
 

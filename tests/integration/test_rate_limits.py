@@ -14,9 +14,9 @@ import pytest
 from connectors.http import HttpClient
 from connectors.jira import JiraConnector, JiraSourceConfig
 from connectors.pacing import Deferred, Limit, Pace, Pacer
-from connectors.sandbox import GitHubLimits, JiraLimits, sandbox
-from syncer.errors import RateLimited
-from syncer.model import GoalRef, WriteBack, WriteBackKind
+from core.errors import RateLimited
+from core.model import GoalRef, WriteBack, WriteBackKind
+from sandbox import GitHubLimits, JiraLimits, sandbox
 
 
 class SharedClock:

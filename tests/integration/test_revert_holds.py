@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 from syncer.commands.status import collect_status
 from syncer.engine import run_sync
 from syncer.revert import revert_run

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.sandbox import Sandbox, sandbox
+from sandbox import Sandbox, sandbox
 
 TOKEN = "sandbox-token"
 GH = {"Authorization": f"token {TOKEN}"}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from github import Auth, BadCredentialsException, GithubException
 
-from connectors.sandbox import Sandbox, sandbox
+from sandbox import Sandbox, sandbox
 from tests.helpers.sandbox_github_helpers import REPO, TOKEN, client, scenario
 
 AUTH = {"Authorization": f"token {TOKEN}"}

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from connectors.sandbox import Sandbox, sandbox
+from sandbox import Sandbox, sandbox
 from tests.helpers.sandbox_github_helpers import (
     REPO,
     TOKEN,

@@ -15,7 +15,7 @@ import httpx
 import jira
 import pytest
 
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "scenario.json"

@@ -14,11 +14,11 @@ import httpx
 import jira
 import pytest
 
-from connectors.sandbox.accounting import Accounting
-from connectors.sandbox.data import generate
-from connectors.sandbox.faults import FaultInjector
-from connectors.sandbox.jira import GONE_MESSAGE, NOTIFY_MESSAGE, JiraState, build_app
-from connectors.sandbox.server import serve
+from sandbox.accounting import Accounting
+from sandbox.data import generate
+from sandbox.faults import FaultInjector
+from sandbox.jira import GONE_MESSAGE, NOTIFY_MESSAGE, JiraState, build_app
+from sandbox.server import serve
 
 TOKEN = "tok-123"
 USER = "sandbox@example.com"

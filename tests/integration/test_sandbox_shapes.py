@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.sandbox.data import generate
-from connectors.sandbox.jira import JiraState, build_app
-from connectors.sandbox.server import serve
+from sandbox.data import generate
+from sandbox.jira import JiraState, build_app
+from sandbox.server import serve
 from tests.helpers.fixtures import JIRA
 
 FIXTURES = JIRA

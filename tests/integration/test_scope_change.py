@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.sandbox import Sandbox, sandbox
+from sandbox import Sandbox, sandbox
 from syncer.engine import run_sync
 from syncer.store import Store
 from tests.helpers.e2e import config, okrsync, project

@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 from tests.helpers.e2e import ROOT, project
 
 TOKEN = "sentinel-tok-5f1c9e7a2b"
@@ -172,7 +172,7 @@ def test_demo_dir_holds_no_sandbox_token(tmp_path: Path) -> None:
 
 
 def every_form(secret: str) -> list[str]:
-    from syncer.redact import secret_forms
+    from core.redact import secret_forms
 
     return secret_forms(secret) + secret_forms(secret + "\n")
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 from tests.helpers.e2e import ROOT, env_for, okrsync, project
 
 LIMIT_BYTES = 256 * 1024

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from core.errors import StoreError
+from core.model import CheckIn
 from syncer import migrations
-from syncer.errors import StoreError
-from syncer.model import CheckIn
 from syncer.store import Store
 from tests.helpers.e2e import ROOT
 from tests.helpers.reports_helpers import CATALOG_TOML, RULES_TOML

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox import Sandbox, sandbox
-from connectors.sandbox.data import THEMES, generate
+from sandbox import Sandbox, sandbox
+from sandbox.data import THEMES, generate
 from syncer.engine import run_sync
 from syncer.store import Store
 from tests.helpers.e2e import config, okrsync, project, remote_state

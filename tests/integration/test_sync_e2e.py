@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from connectors.ownership import global_id
-from connectors.sandbox import Sandbox, sandbox
+from sandbox import Sandbox, sandbox
 from syncer.engine import lock_path, run_sync
 from syncer.lock import RunLock
 from syncer.revert import revert_run

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from connectors.github import GitHubConnector, GitHubSourceConfig
-from connectors.sandbox import sandbox
+from sandbox import sandbox
 from tests.helpers.jira_helpers import connect, jira_sandbox
 
 

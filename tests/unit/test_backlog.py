@@ -13,8 +13,8 @@ import jsonschema
 from connectors.github import GitHubSourceConfig
 from connectors.jira import JiraSourceConfig
 from connectors.pacing import parse_limits
+from core.model import Page, Ticket, TicketState, WriteBack, WriteBackKind
 from syncer.backlog import backlog_json, deferral_line, eta_text, write_budget
-from syncer.model import Page, Ticket, TicketState, WriteBack, WriteBackKind
 from syncer.reports import build_weekly_report
 from syncer.reports.build import ReportSettings
 from syncer.reports.render import render_html, render_json, render_markdown, render_text

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.model import Bet, BetStatus, Direction, TicketState, Verdict
 from syncer.bets import advance_bet, end_unlinked_bet, is_stale, open_bet, tolerance, verdict
-from syncer.model import Bet, BetStatus, Direction, TicketState, Verdict
 from tests.helpers.plan_helpers import (
     LATER,
     NOW,

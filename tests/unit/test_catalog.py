@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncer.catalog import find_kr, kr_target_text, load_catalog
-from syncer.errors import ConfigError
-from syncer.model import Direction, KeyResult
+from core.errors import ConfigError
+from core.model import Direction, KeyResult, find_kr
+from syncer.catalog import kr_target_text, load_catalog
 from tests.helpers.config_helpers import CATALOG_TOML, write
 
 

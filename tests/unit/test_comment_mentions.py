@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from connectors.github_comment import render_goal_comment
 from connectors.inert import code_span
 from connectors.text import escape_markdown
-from syncer.model import GoalRef
+from core.model import GoalRef
 from tests.helpers.github_render_rules import pings_and_refs, render, scanned_text
 
 KR = GoalRef("KR-1", "Checkout p95 under 2 s", "O-1", "Fast shopping", "Dana Lee", "40 → 60 %",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from core.errors import ConfigError, ExitCode
 from syncer.config import Config, load_config
-from syncer.errors import ConfigError, ExitCode
 from tests.helpers.config_helpers import clear_okrsync_env, register_testkind, write_project
 
 SOURCE = """\
@@ -286,7 +286,7 @@ def test_a_whole_source_can_come_from_env(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_line_finder_handles_arrays_of_tables_and_quoted_keys() -> None:
-    from syncer.tomlfile import key_lines, line_of
+    from core.tomlfile import key_lines, line_of
 
     text = (
         '[[objective]]\nid = "A"\n  [[objective.key_result]]\n  id = "K1"\n'

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from syncer.config import load_config
-from syncer.errors import ConfigError
 from tests.helpers.config_helpers import clear_okrsync_env, write_project
 
 JIRA = """\

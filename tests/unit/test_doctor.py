@@ -11,9 +11,9 @@ import httpx
 import pytest
 import respx
 
+from core.model import DoctorCheck, RequestStats
 from syncer.cli import main
 from syncer.commands import doctor as doctor_cmd
-from syncer.model import DoctorCheck, RequestStats
 
 SITE = "https://acme.atlassian.net"
 TOKEN = "doctor-secret-987654"

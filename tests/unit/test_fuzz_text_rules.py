@@ -13,7 +13,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.sandbox.data import demo_catalog_toml, demo_rules_toml
 from connectors.text import (
     MAX_DESCRIPTION,
     adf_to_text,
@@ -21,9 +20,10 @@ from connectors.text import (
     extract_hypothesis,
     wiki_to_text,
 )
+from core.model import Catalog, Ticket, TicketState
 from mappings.rules import RuleSet, load_rules, map_ticket
+from sandbox.data import demo_catalog_toml, demo_rules_toml
 from syncer.catalog import load_catalog
-from syncer.model import Catalog, Ticket, TicketState
 
 FUZZ = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -14,8 +14,8 @@ from connectors.base import PullOptions, load_all
 from connectors.github import GitHubConnector, GitHubSourceConfig, split_key
 from connectors.github_auth import token_kind
 from connectors.github_comment import MARKER, has_marker
-from syncer.errors import NotFound, RemoteRejected
-from syncer.model import ApplyStatus, GoalRef, Page, WriteBack, WriteBackKind
+from core.errors import NotFound, RemoteRejected
+from core.model import ApplyStatus, GoalRef, Page, WriteBack, WriteBackKind
 from tests.helpers.github_helpers import FakeGitHub
 
 TOKEN = "ghp_secretsecretsecret"
@@ -438,7 +438,7 @@ def test_installation_token_is_reminted_before_expiry(monkeypatch: pytest.Monkey
 
 def test_unreadable_private_key_is_an_auth_error_without_the_path_contents() -> None:
     from connectors.github_auth import InstallationTokens
-    from syncer.errors import AuthError
+    from core.errors import AuthError
 
     tokens = InstallationTokens(api_url="https://gh.test", app_id=1, installation_id=2,
                                 private_key=None, private_key_path="/nonexistent/key.pem",
@@ -451,7 +451,7 @@ def test_bad_private_key_is_an_auth_error_that_does_not_echo_it() -> None:
     from pydantic import SecretStr
 
     from connectors.github_auth import InstallationTokens
-    from syncer.errors import AuthError
+    from core.errors import AuthError
 
     key = "-----BEGIN PRIVATE KEY-----\nnot-a-key-SECRETBITS\n-----END PRIVATE KEY-----\n"
     tokens = InstallationTokens(api_url="http://127.0.0.1:9", app_id=1, installation_id=2,

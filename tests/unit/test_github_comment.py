@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.github_comment import MARKER, has_marker, render_goal_comment, safe_url
-from syncer.model import GoalRef
+from core.model import GoalRef
 from tests.helpers.github_render_rules import render
 
 KR1 = GoalRef("KR-1", "Checkout p95 under 2 s", "O-1", "Fast shopping", "Dana Lee", "40 → 60 %",

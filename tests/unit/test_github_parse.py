@@ -20,7 +20,7 @@ from connectors.github_parse import (
     task_count,
     ticket_state,
 )
-from syncer.model import Skipped, Ticket, TicketState
+from core.model import Skipped, Ticket, TicketState
 from tests.helpers.fixtures import GITHUB
 
 FIXTURES = GITHUB

@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from connectors.http import HttpClient, RateLimitPolicy
-from syncer.errors import (
+from core.errors import (
     AuthError,
     Forbidden,
     NotFound,

@@ -9,7 +9,7 @@ import respx
 
 from connectors.http import HttpClient
 from connectors.jira import JiraSourceConfig
-from syncer.errors import NotFound, Unavailable
+from core.errors import NotFound, Unavailable
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ import respx
 
 from connectors.http import HttpClient
 from connectors.refusals import redirect_target, refuses_token
-from syncer.errors import AnswerLost, AuthError, Forbidden, NotFound, RemoteRejected
+from core.errors import AnswerLost, AuthError, Forbidden, NotFound, RemoteRejected
 
 BASE = "https://api.example.test"
 TOKEN = "ghp_s3cr3tTOKENvalue123456"

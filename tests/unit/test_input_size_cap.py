@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.tomlfile import MAX_INPUT_BYTES
 from syncer.cli import main
-from syncer.tomlfile import MAX_INPUT_BYTES
 from tests.helpers.reports_helpers import CATALOG_TOML
 
 

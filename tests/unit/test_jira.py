@@ -14,8 +14,8 @@ import respx
 
 from connectors.base import PullOptions, create
 from connectors.jira import JiraConnector, JiraSourceConfig
-from syncer.errors import AuthError, Forbidden, RemoteRejected
-from syncer.model import ApplyStatus, GoalRef, WriteBack, WriteBackKind
+from core.errors import AuthError, Forbidden, RemoteRejected
+from core.model import ApplyStatus, GoalRef, WriteBack, WriteBackKind
 
 pytestmark = pytest.mark.anyio
 

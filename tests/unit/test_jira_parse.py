@@ -19,7 +19,7 @@ from connectors.jira_parse import (
     ticket_state,
     to_ms,
 )
-from syncer.model import TicketState
+from core.model import TicketState
 from tests.helpers.fixtures import JIRA
 
 FIXTURES = JIRA

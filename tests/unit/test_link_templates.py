@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from core.model import WriteBackKind
 from syncer.config import load_config
 from syncer.engine import plan_settings
-from syncer.model import WriteBackKind
 from syncer.plan import PlanSettings
 from tests.helpers.config_helpers import clear_okrsync_env, write_project
 from tests.helpers.plan_helpers import catalog, label_rule, rules, run_plan, ticket

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.errors import ExitCode, LockHeld, StoreError
+from core.errors import ExitCode, LockHeld, StoreError
 from syncer.lock import RunLock, lock_file, lock_holder
 
 ROOT = Path(__file__).resolve().parents[2]

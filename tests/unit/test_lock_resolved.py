@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.errors import LockHeld
+from core.errors import LockHeld
 from syncer.lock import RunLock, lock_holder
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
+from core.kr_source import Csv, Sql, parse_source
 from syncer.catalog import load_catalog, parse_catalog
-from syncer.errors import ConfigError
 from syncer.measure.fetch import FetchContext, SourceFailed, fetch_values, scrub, secrets_of, select
 from syncer.measure.run import times_to_ask, week_starts
-from syncer.measure.sources import Csv, Sql, parse_source
 from tests.helpers.config_helpers import CATALOG_TOML
 
 NOW = datetime(2026, 11, 25, 14, 37, tzinfo=UTC)  # a Wednesday

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from connectors.base import Connector
-from syncer.model import ApplyResult, ApplyStatus, WriteBack
+from core.model import ApplyResult, ApplyStatus, WriteBack
 from syncer.outbox import apply_pending
 from syncer.store import Store
 from tests.helpers.store_helpers import add_label, at, set_goals

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.base import Connector
-from syncer.errors import AnswerLost, AuthError, Forbidden, NotFound, RemoteError
-from syncer.model import ApplyResult, ApplyStatus, WriteBack
+from core.errors import AnswerLost, AuthError, Forbidden, NotFound, RemoteError
+from core.model import ApplyResult, ApplyStatus, WriteBack
 from syncer.outbox import ApplyOutcome, apply_pending
 from syncer.parking import RetryPolicy
 from syncer.store import Store

@@ -20,8 +20,8 @@ from connectors.ownership import (
     split_comments,
     split_links,
 )
+from core.model import GoalRef, Page, Ticket, TicketState
 from syncer.adopt import adopt_ticket, needs_adoption
-from syncer.model import GoalRef, Page, Ticket, TicketState
 from syncer.store import Store
 
 ME = Identity("app", "okrsync[bot]")

@@ -15,7 +15,7 @@ import respx
 from connectors.base import PullOptions
 from connectors.github import GitHubConnector, GitHubSourceConfig
 from connectors.paging import MAX_PAGES, checked_next_link
-from syncer.errors import RemoteRejected
+from core.errors import RemoteRejected
 from tests.unit.test_jira import SITE, connector, issue
 
 API = "https://api.github.test"

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from syncer.model import (
+from core.model import (
     AppliedGoalLinks,
     AppliedState,
     BrokenLink,

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from core.model import ApplyResult, ApplyStatus, Link, Origin, Page, WriteBack, WriteBackKind
 from syncer import engine
 from syncer.config import load_config
 from syncer.engine import load_inputs, plan_store
-from syncer.model import ApplyResult, ApplyStatus, Link, Origin, Page, WriteBack, WriteBackKind
 from syncer.store import Store
 from tests.helpers.config_helpers import write_project
 from tests.helpers.store_helpers import ticket

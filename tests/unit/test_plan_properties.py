@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
-from mappings.rules import RuleSet
-from syncer.model import (
+from core.model import (
     AppliedGoalLinks,
     AppliedState,
     Bet,
@@ -25,6 +24,7 @@ from syncer.model import (
     WriteBack,
     WriteBackKind,
 )
+from mappings.rules import RuleSet
 from syncer.plan import Plan, goal_ref, goals_digest
 from tests.helpers.plan_helpers import (
     LATER,

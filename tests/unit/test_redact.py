@@ -11,8 +11,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from connectors.http import HttpClient
-from syncer.errors import RemoteError
-from syncer.redact import clean_secret, header_secrets, scrub, secret_forms
+from core.errors import RemoteError
+from core.redact import clean_secret, header_secrets, scrub, secret_forms
 
 SECRET = 'tok/3n+"9f8e\\7d'
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from syncer.model import AppliedGoalLinks, AppliedState, Ticket, WriteBack, WriteBackKind
+from core.model import AppliedGoalLinks, AppliedState, Ticket, WriteBack, WriteBackKind
 from syncer.parking import RetryPolicy, after_refusal
 from syncer.plan import Plan, goal_ref, plan
 from syncer.replan import Review, ReviewContext, removed_after_lost, review

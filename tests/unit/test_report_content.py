@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from syncer.model import TicketState
+from core.model import TicketState
 from syncer.reports import Format, render
 from tests.helpers.reports_helpers import NOW, scenario, ticket
 from tests.unit.test_reports import build

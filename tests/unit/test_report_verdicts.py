@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema
 
-from syncer.model import Bet, BetStatus, Catalog, CheckIn, KeyResult, Objective, Ticket, TicketState
+from core.model import Bet, BetStatus, Catalog, CheckIn, KeyResult, Objective, Ticket, TicketState
 from syncer.reports.model import ReportKind, WeeklyReport
 from syncer.reports.terminal import verdict_renderables
 from syncer.reports.verdicts import build_verdicts

@@ -15,10 +15,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from core.errors import ExitCode, UserError
+from core.model import Bet, BetStatus, CheckIn, Ticket, TicketState
 from syncer.bets import advance_bet
 from syncer.config import Team, load_config
-from syncer.errors import ExitCode, UserError
-from syncer.model import Bet, BetStatus, CheckIn, Ticket, TicketState
 from syncer.reports import (
     Format,
     ReportKind,

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.errors import ConfigError
+from core.model import Catalog, Origin, Ticket, TicketState
 from mappings import labels as lb
 from mappings.rules import Rule, RuleSet, load_rules, map_ticket, parse_rules, suggest_krs
 from syncer.catalog import parse_catalog
-from syncer.errors import ConfigError
-from syncer.model import Catalog, Origin, Ticket, TicketState
 from tests.helpers.config_helpers import CATALOG_TOML, RULES_TOML, write
 
 CATALOG: Catalog = parse_catalog(tomllib.loads(CATALOG_TOML), CATALOG_TOML)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.sandbox.data import (
+from sandbox.data import (
     HOSTILE_TITLES,
     KR_IDS,
     demo_catalog_toml,
@@ -20,8 +20,8 @@ from connectors.sandbox.data import (
     generate,
     load_scenario,
 )
-from connectors.sandbox.jira_state import JiraState
-from connectors.sandbox.jql import JqlError, parse
+from sandbox.jira_state import JiraState
+from sandbox.jql import JqlError, parse
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scenario.json"

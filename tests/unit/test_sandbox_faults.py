@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.sandbox.accounting import Accounting, endpoint_name
-from connectors.sandbox.faults import (
+from sandbox.accounting import Accounting, endpoint_name
+from sandbox.faults import (
     KINDS,
     SECONDARY_MESSAGE,
     FaultInjector,

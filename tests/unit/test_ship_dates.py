@@ -11,8 +11,8 @@ import httpx
 
 from connectors.github_parse import parse_issue as parse_github
 from connectors.jira_parse import parse_issue as parse_jira
-from connectors.sandbox import sandbox
-from syncer.model import Page, TicketState
+from core.model import Page, TicketState
+from sandbox import sandbox
 from syncer.store import Store
 from tests.unit.test_github_parse import _issue
 from tests.unit.test_jira_parse import SITE, cloud_issue

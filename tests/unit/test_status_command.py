@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import main
-from syncer.lock import RunLock
-from syncer.migrations import MIGRATIONS
-from syncer.model import (
+from core.model import (
     ApplyResult,
     ApplyStatus,
     BrokenLink,
     Override,
     Page,
 )
+from syncer.cli import main
+from syncer.lock import RunLock
+from syncer.migrations import MIGRATIONS
 from syncer.store import Store
 from tests.helpers.store_helpers import T0, add_label, at, set_goals, ticket
 

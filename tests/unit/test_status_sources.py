@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.errors import StoreError
+from core.errors import StoreError
 from syncer.store import Store
 from tests.helpers.store_helpers import add_label, at
 from tests.unit.test_status_command import _no_env, _run

@@ -17,9 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from syncer import migrations
-from syncer.errors import ExitCode, StoreError
-from syncer.model import (
+from core.errors import ExitCode, StoreError
+from core.model import (
     AppliedGoalLinks,
     ApplyResult,
     ApplyStatus,
@@ -37,6 +36,7 @@ from syncer.model import (
     WriteBack,
     WriteBackKind,
 )
+from syncer import migrations
 from syncer.plan import goals_digest
 from syncer.store import BUSY_TIMEOUT, Store
 from tests.helpers.store_helpers import (

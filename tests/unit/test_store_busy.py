@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from syncer.errors import ExitCode, StoreError, StoreUnavailable
-from syncer.model import CheckIn, Page
+from core.errors import ExitCode, StoreError, StoreUnavailable
+from core.model import CheckIn, Page
 from syncer.store import Store
 from tests.helpers.store_helpers import T0, add_label, at, ticket
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from core.model import ApplyStatus, WriteBack, WriteBackKind
 from syncer import migrations
-from syncer.model import ApplyStatus, WriteBack, WriteBackKind
 from syncer.store import Store
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from core.model import Catalog, KeyResult, Objective, Ticket, TicketState
 from mappings.rules import RuleSet, map_ticket, parse_rules
 from mappings.suggest.evaluate import evaluate
 from mappings.suggest.features import Prefixes
 from mappings.suggest.model import Example, fit
 from mappings.suggest.rules_from import propose_rules, rule_toml
-from syncer.model import Catalog, KeyResult, Objective, Ticket, TicketState
 
 CATALOG = Catalog(
     objectives=(Objective("O-1", "Effortless checkout", "Dana", "2026-Q4"),

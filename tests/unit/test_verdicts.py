@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from syncer.model import Direction, VerdictSettings
+from core.model import Direction, VerdictSettings
 from syncer.verdicts import BetFacts, Outcome, Point, judge, min_move, shared_credit, weekly
 
 SHIP = datetime(2026, 6, 3, 12, tzinfo=UTC)

@@ -1,7 +1,7 @@
 """A throwaway minimal tracker, "memo", written only to measure what a new tracker touches.
 
 It lives under tests/ and is laid out as it would be in the repository (`connectors/memo.py`,
-`connectors/sandbox/memo.py`); `test_new_tracker.py` drops both into the packages' search path
+`sandbox/memo.py`); `test_new_tracker.py` drops both into the packages' search path
 and nothing else. Its REST API: `GET /api/tickets?since&offset&limit`, `GET /api/tickets/{key}`,
 `PUT|DELETE /api/tickets/{key}/labels/{label}`, `GET /api/tickets/{key}/goals`,
 `PUT|DELETE /api/tickets/{key}/goals/{kr_id}`, `GET /api/me`.
@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.http import HttpClient
-from syncer.model import (
+from core.model import (
     ApplyResult,
     ApplyStatus,
     DoctorCheck,
@@ -117,4 +117,4 @@ class MemoConnector:
         await self._http.aclose()
 
 
-register("memo", MemoSourceConfig, MemoConnector, sandbox="connectors.sandbox.memo")
+register("memo", MemoSourceConfig, MemoConnector, sandbox="sandbox.memo")

@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors.sandbox.accounting import Accounting, endpoint_name
-from connectors.sandbox.github_render import render_user, user_ref
-from connectors.sandbox.github_state import GitHubError, GitHubState, iso, parse_time
+from sandbox.accounting import Accounting, endpoint_name
+from sandbox.github_render import render_user, user_ref
+from sandbox.github_state import GitHubError, GitHubState, iso, parse_time
 
 DOCS = "https://docs.github.com/rest"
 GHES_PREFIX = "/api/v3"

@@ -1,7 +1,7 @@
 """Sandbox trackers by kind: start the fake tracker a connector kind talks to, without naming it.
 
 A connector registers its sandbox with one argument of its registration line,
-`register("jira", JiraSourceConfig, JiraConnector, sandbox="connectors.sandbox.jira_tracker")`.
+`register("jira", JiraSourceConfig, JiraConnector, sandbox="sandbox.jira_tracker")`.
 That module defines `start(*, epics, seed, token, **options)`, a context manager yielding a running
 `FakeTracker`: where it listens, what a source table bound to it says, and tracker-neutral
 verbs to look at and edit its tickets as a person would. The demo, tests and bench ask for a
@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.sandbox.faults import FaultInjector, FaultSpec
-from connectors.sandbox.server import RunningServer, serve
+from sandbox.faults import FaultInjector, FaultSpec
+from sandbox.server import RunningServer, serve
 
 ADMIN_PREFIX = "/_sandbox/"
 

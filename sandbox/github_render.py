@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from connectors.sandbox.github_state import GitHubState, IssueRecord, RepoRecord
+    from sandbox.github_state import GitHubState, IssueRecord, RepoRecord
 
 BOT_LOGIN = "okrsync-sandbox[bot]"
 USER_LOGIN = "okrsync-sandbox"

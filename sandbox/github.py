@@ -17,10 +17,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from connectors.sandbox.accounting import Accounting, accounting_routes
-from connectors.sandbox.faults import FaultInjector, fault_middleware, fault_routes
-from connectors.sandbox.github_access import guarded
-from connectors.sandbox.github_render import (
+from sandbox.accounting import Accounting, accounting_routes
+from sandbox.faults import FaultInjector, fault_middleware, fault_routes
+from sandbox.github_access import guarded
+from sandbox.github_render import (
     USER_LOGIN,
     render_authenticated_user,
     render_comment,
@@ -30,8 +30,8 @@ from connectors.sandbox.github_render import (
     render_user,
     user_ref,
 )
-from connectors.sandbox.github_search import search_issues
-from connectors.sandbox.github_server import (
+from sandbox.github_search import search_issues
+from sandbox.github_server import (
     GHES_PREFIX,
     Call,
     Handler,
@@ -40,7 +40,7 @@ from connectors.sandbox.github_server import (
     paginate,
     validation,
 )
-from connectors.sandbox.github_state import GitHubError, GitHubState, RepoRecord, iso, parse_time
+from sandbox.github_state import GitHubError, GitHubState, RepoRecord, iso, parse_time
 
 __all__ = ["GitHubError", "GitHubState", "build_app"]
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from syncer.measure.sources import KrSource
+    from core.kr_source import KrSource
 
 
 class TicketState(StrEnum):
@@ -128,6 +128,19 @@ class Catalog:
     @property
     def kr_ids(self) -> frozenset[str]:
         return frozenset(kr.id for kr in self.key_results)
+
+
+def find_kr(catalog: Catalog, kr_id: str) -> KeyResult | None:
+    """Look a KR up case-insensitively; the catalog's spelling is the one returned."""
+    exact = catalog.kr(kr_id)
+    if exact is not None:
+        return exact
+    folded = kr_id.casefold()
+    for kr in catalog.key_results:
+        if kr.id.casefold() == folded:
+            return kr
+    return None
+
 
 
 class Origin(StrEnum):

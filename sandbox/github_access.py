@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.sandbox.github_server import Call, Handler, Reply
-from connectors.sandbox.github_state import GitHubState
+from sandbox.github_server import Call, Handler, Reply
+from sandbox.github_state import GitHubState
 
 ARCHIVED = "Repository was archived so is read-only."
 NOT_INSTALLED = "Resource not accessible by integration"

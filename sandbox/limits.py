@@ -32,8 +32,8 @@ from connectors.limits import (
     JIRA_ISSUE_WRITE_LIMITS,
 )
 from connectors.pacing import Limit, Log, earliest, parse_limits, record
-from connectors.sandbox.accounting import ADMIN_PREFIX, Accounting, resolve_endpoint
-from connectors.sandbox.faults import SECONDARY_MESSAGE
+from sandbox.accounting import ADMIN_PREFIX, Accounting, resolve_endpoint
+from sandbox.faults import SECONDARY_MESSAGE
 
 Clock = Callable[[], float]
 _Check = tuple[str, tuple[Limit, ...], int, str]

@@ -24,16 +24,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.sandbox.accounting import (
+from sandbox.accounting import (
     ADMIN_PREFIX,
     DROPPED,
     Accounting,
     accounting_routes,
     resolve_endpoint,
 )
-from connectors.sandbox.faults import FaultInjector, fault_middleware, fault_routes
-from connectors.sandbox.jira_render import Renderer, fields_selector
-from connectors.sandbox.jira_state import (
+from sandbox.faults import FaultInjector, fault_middleware, fault_routes
+from sandbox.jira_render import Renderer, fields_selector
+from sandbox.jira_state import (
     JIRA_USER,
     EditRejected,
     IssueRecord,
@@ -41,7 +41,7 @@ from connectors.sandbox.jira_state import (
     format_time,
     now_ms,
 )
-from connectors.sandbox.jql import JqlError, parse
+from sandbox.jql import JqlError, parse
 
 __all__ = ["JIRA_USER", "JiraState", "build_app"]
 
@@ -175,7 +175,7 @@ class _Api:
         return JSONResponse([r.project(k, n) for k, n in self.state.projects().items()])
 
     async def issue_types(self, request: Request, api: str) -> Response:
-        from connectors.sandbox.jira_state import ISSUE_TYPES
+        from sandbox.jira_state import ISSUE_TYPES
 
         r = self.renderer(request, api)
         return JSONResponse([r.issuetype(name) for name in ISSUE_TYPES])

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from syncer.config_env import env_name, env_setting
-from syncer.errors import ConfigError
-from syncer.tomlfile import dotted, line_of
+from core.config_env import env_name, env_setting
+from core.errors import ConfigError
+from core.tomlfile import dotted, line_of
 
 _BACKTICKED = re.compile(r"`([a-z_]+)`")
 

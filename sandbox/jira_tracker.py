@@ -1,4 +1,4 @@
-"""The sandbox Jira as a `FakeTracker` (see `connectors.sandbox.trackers`): generated epics,
+"""The sandbox Jira as a `FakeTracker` (see `sandbox.trackers`): generated epics,
 Cloud (Basic auth with the sandbox user, REST v3) or Data Center (a bearer personal access
 token, REST v2), every exchange recorded."""
 
@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.sandbox.data import generate
-from connectors.sandbox.faults import FaultInjector
-from connectors.sandbox.goal_text import kr_ids_in
-from connectors.sandbox.jira import JIRA_USER, Flavour, JiraState, build_app
-from connectors.sandbox.trackers import Exchange, ServedTracker, serve_recorded
+from sandbox.data import generate
+from sandbox.faults import FaultInjector
+from sandbox.goal_text import kr_ids_in
+from sandbox.jira import JIRA_USER, Flavour, JiraState, build_app
+from sandbox.trackers import Exchange, ServedTracker, serve_recorded
 
 OKRSYNC_APPLICATION = "okrsync"
 

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from connectors.sandbox.accounting import Accounting
-from connectors.sandbox.data import ORG, bulk_load, generate, load_scenario
-from connectors.sandbox.faults import FaultInjector, FaultSpec
-from connectors.sandbox.jira import JIRA_USER, JiraState
-from connectors.sandbox.jira import build_app as build_jira_app
-from connectors.sandbox.limits import Clock, GitHubLimiter, GitHubLimits, JiraLimiter, JiraLimits
-from connectors.sandbox.server import serve
+from sandbox.accounting import Accounting
+from sandbox.data import ORG, bulk_load, generate, load_scenario
+from sandbox.faults import FaultInjector, FaultSpec
+from sandbox.jira import JIRA_USER, JiraState
+from sandbox.jira import build_app as build_jira_app
+from sandbox.limits import Clock, GitHubLimiter, GitHubLimits, JiraLimiter, JiraLimits
+from sandbox.server import serve
 
 __all__ = ["JIRA_USER", "GitHubLimits", "JiraLimits", "Sandbox", "sandbox"]
 
@@ -114,8 +114,8 @@ def sandbox(
     `github_limits` / `jira_limits` enforce rate limits (none by default; `.real()` gives the
     published ones), timed by `clock`; `token_etags` makes GitHub's ETags token-specific.
     """
-    from connectors.sandbox.github import GitHubState
-    from connectors.sandbox.github import build_app as build_github_app
+    from sandbox.github import GitHubState
+    from sandbox.github import build_app as build_github_app
 
     with bulk_load():
         scenario = load_scenario(data) if data is not None else generate(epics, seed)

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.sandbox.jira_access import JiraAccess
-from connectors.sandbox.jql import Query
 from connectors.text import adf_to_text
+from sandbox.jira_access import JiraAccess
+from sandbox.jql import Query
 
 JIRA_USER = "sandbox@example.com"
 STORY_POINTS_FIELD = "customfield_10016"
@@ -288,7 +288,7 @@ class JiraState:
 
     def issue(self, key: str) -> dict[str, Any]:
         """The issue as GET /rest/api/3/issue/{key} shows it (for tests)."""
-        from connectors.sandbox.jira_render import Renderer
+        from sandbox.jira_render import Renderer
 
         with self.lock:
             return Renderer(self.base_url, "3", "cloud").issue(self.require(key), None)

@@ -1,4 +1,4 @@
-"""The sandbox GitHub as a `FakeTracker` (see `connectors.sandbox.trackers`): the generated
+"""The sandbox GitHub as a `FakeTracker` (see `sandbox.trackers`): the generated
 org's four repos, a personal access token or GitHub App credentials, every exchange
 recorded."""
 
@@ -10,12 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from connectors.sandbox import APP_ID, INSTALLATION_ID, _app_key
-from connectors.sandbox.data import ORG, generate
-from connectors.sandbox.faults import FaultInjector
-from connectors.sandbox.github import GitHubState, build_app
-from connectors.sandbox.goal_text import kr_ids_in
-from connectors.sandbox.trackers import Exchange, ServedTracker, serve_recorded
+from sandbox import APP_ID, INSTALLATION_ID, _app_key
+from sandbox.data import ORG, generate
+from sandbox.faults import FaultInjector
+from sandbox.github import GitHubState, build_app
+from sandbox.goal_text import kr_ids_in
+from sandbox.trackers import Exchange, ServedTracker, serve_recorded
 
 MARKER = "<!-- okrsync:goal-links -->"
 ENDED = "Goal links ended"

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors.sandbox.jira_state import STORY_POINTS_FIELD
+from sandbox.jira_state import STORY_POINTS_FIELD
 
 ORG = "acme"
 JIRA_PROJECTS = {"WEB": "Web Storefront", "APP": "Mobile App", "DATA": "Data Platform",
@@ -339,11 +339,11 @@ def load_scenario(source: dict[str, Any] | Path | str) -> dict[str, Any]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            from syncer.errors import ConfigError
+            from core.errors import ConfigError
 
             raise ConfigError(f"cannot read scenario: {exc.strerror}", file=str(path)) from exc
         except json.JSONDecodeError as exc:
-            from syncer.errors import ConfigError
+            from core.errors import ConfigError
 
             raise ConfigError(f"not valid JSON: {exc.msg}", file=str(path),
                               line=exc.lineno) from exc

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connectors.sandbox.goal_text import kr_ids_in
-from connectors.sandbox.trackers import Exchange, serve_recorded
+from sandbox.goal_text import kr_ids_in
+from sandbox.trackers import Exchange, serve_recorded
 
 
 @dataclass

@@ -10,8 +10,8 @@ import hashlib
 from collections.abc import Collection
 from typing import Any
 
-from connectors.sandbox.jira_access import JiraAccess
-from connectors.sandbox.jira_state import (
+from sandbox.jira_access import JiraAccess
+from sandbox.jira_state import (
     ISSUE_TYPES,
     STATUSES,
     STORY_POINTS_FIELD,

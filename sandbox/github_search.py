@@ -14,9 +14,9 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from connectors.sandbox.github_render import render_issue
-from connectors.sandbox.github_server import Call, Reply, validation
-from connectors.sandbox.github_state import IssueRecord, RepoRecord
+from sandbox.github_render import render_issue
+from sandbox.github_server import Call, Reply, validation
+from sandbox.github_state import IssueRecord, RepoRecord
 
 Match = Callable[[RepoRecord, IssueRecord], bool]
 

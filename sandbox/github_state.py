@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.sandbox.github_render import (
+from sandbox.github_render import (
     BOT_LOGIN,
     render_comment,
     render_issue,

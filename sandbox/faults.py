@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.sandbox.accounting import ADMIN_PREFIX, DROPPED, Accounting, resolve_endpoint
+from sandbox.accounting import ADMIN_PREFIX, DROPPED, Accounting, resolve_endpoint
 
 Flavour = Literal["jira", "github"]
 KINDS = ("429", "secondary", "500", "502", "503", "slow", "drop", "lost")
