@@ -36,6 +36,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from connectors import http
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.github_auth import InstallationTokens, token_kind
 from connectors.github_comment import has_marker, render_goal_comment
@@ -63,6 +64,7 @@ from connectors.pacing import Limit, Pacer, pacer_for
 from connectors.paging import checked_next_link
 from connectors.scope import describe_change
 from connectors.text import valid_hypothesis_pattern
+from core.clock import Clock
 from core.errors import AnswerLost, NotFound, RemoteRejected, Unavailable
 from core.model import (
     ApplyResult,
@@ -211,11 +213,15 @@ class GitHubConnector:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         pacer: Pacer | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not isinstance(config, GitHubSourceConfig):
             raise TypeError("GitHubConnector needs a GitHubSourceConfig")
         self.config = config
         self.name = config.name or "github"
+        private = sleep is not None or clock is not None
+        clock = clock or http.DEFAULT_CLOCK
+        sleep = sleep or http.DEFAULT_SLEEP or clock.sleep
         headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": API_VERSION,
@@ -234,14 +240,17 @@ class GitHubConnector:
                 verify_tls=config.verify_tls,
                 timeout=config.timeout,
                 source=self.name,
+                clock=clock,
             )
-        extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         secret = config.token.get_secret_value() if config.token is not None else ""
-        self.pacer = pacer or (pacer_for(
+
+        def make_pacer() -> Pacer:
+            return Pacer(name=self.name, spacing=config.write_spacing, enabled=config.pacing,
+                         clock=clock.time, sleep=sleep)
+
+        self.pacer = pacer or (make_pacer() if private else pacer_for(
             github_credential(config.api_url, secret, config.app_id, config.installation_id),
-            lambda: Pacer(name=self.name, spacing=config.write_spacing, enabled=config.pacing),
-        ) if sleep is None else Pacer(name=self.name, spacing=config.write_spacing,
-                                      enabled=config.pacing, sleep=sleep))
+            make_pacer))
         self._http = HttpClient(
             base_url=config.api_url,
             source=self.name,
@@ -254,7 +263,9 @@ class GitHubConnector:
             transport=transport,
             pacer=self.pacer,
             pace_of=github_pace(config.content_limits, config.points_limit),
-            **extra,
+            sleep=sleep,
+            clock=clock.time,
+            monotonic=clock.monotonic,
         )
         self._origin = httpx.URL(config.api_url + "/")
         self._labels_ready: set[tuple[str, str]] = set()

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from core.clock import SYSTEM, Clock
 from core.errors import AuthError, RateLimited, RemoteError, Unavailable
 from core.handoff import hand_back, inherited_grants
 
@@ -59,7 +59,9 @@ class InstallationTokens:
         verify_tls: bool,
         timeout: float,
         source: str,
+        clock: Clock = SYSTEM,
     ) -> None:
+        self._clock = clock
         self._api_url = api_url.rstrip("/")
         self.app_id = app_id
         self.installation_id = installation_id
@@ -103,9 +105,9 @@ class InstallationTokens:
 
     async def headers(self) -> dict[str, str]:
         """The Authorization header, minting a token first when none is valid for 5 more min."""
-        if self._token is None or self._expires_at - time.time() < REFRESH_BEFORE:
+        if self._token is None or self._expires_at - self._clock.time() < REFRESH_BEFORE:
             async with self._lock:
-                if self._token is None or self._expires_at - time.time() < REFRESH_BEFORE:
+                if self._token is None or self._expires_at - self._clock.time() < REFRESH_BEFORE:
                     token, expires, permissions = await asyncio.to_thread(self._mint)
                     self._token, self._expires_at = SecretStr(token), expires
                     self.permissions = permissions
@@ -164,7 +166,8 @@ class InstallationTokens:
                 source=self._source,
             ) from None
         expires = grant.expires_at
-        expires_at = expires.timestamp() if isinstance(expires, datetime) else time.time() + 3600
+        expires_at = (expires.timestamp() if isinstance(expires, datetime)
+                      else self._clock.time() + 3600)
         try:
             permissions = grant.permissions if isinstance(grant.permissions, dict) else {}
         except (AttributeError, AssertionError):

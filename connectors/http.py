@@ -18,7 +18,6 @@ import json as _json
 import logging
 import random
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
 
 from connectors.pacing import EVERYTHING, Deferred, Pace, Pacer
 from connectors.refusals import READ_METHODS, is_idempotent, redirect_target, refuses_token
+from core.clock import SYSTEM, Clock
 from core.errors import (
     AnswerLost,
     AuthError,
@@ -46,8 +46,10 @@ from core.redact import header_secrets, scrub
 log = logging.getLogger("okrsync.http")
 
 Sleep = Callable[[float], Awaitable[None]]
-DEFAULT_SLEEP: Sleep = asyncio.sleep
-"""The waiting function of clients created without one (tests may swap it for a fake)."""
+DEFAULT_CLOCK: Clock = SYSTEM
+"""The clock of clients and connectors created without one (tests may swap in a fake)."""
+DEFAULT_SLEEP: Sleep | None = None
+"""The waiting function of clients created without one, when not `DEFAULT_CLOCK.sleep`."""
 
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 MAX_ERROR_TEXT = 300
@@ -118,7 +120,8 @@ class HttpClient:
         rate_limit_policy: RateLimitPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
+        monotonic: Callable[[], float] | None = None,
         pacer: Pacer | None = None,
         pace_of: Callable[[str, str], Pace] | None = None,
     ) -> None:
@@ -129,8 +132,9 @@ class HttpClient:
         self.max_rate_limit_wait = max_rate_limit_wait
         self.backoff_base = backoff_base
         self.policy = rate_limit_policy or RateLimitPolicy()
-        self._sleep = sleep if sleep is not None else DEFAULT_SLEEP
-        self._clock = clock
+        self._sleep = sleep or DEFAULT_SLEEP or DEFAULT_CLOCK.sleep
+        self._clock = clock or DEFAULT_CLOCK.time
+        self._monotonic = monotonic or DEFAULT_CLOCK.monotonic
         self._secrets = header_secrets(headers)
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._client = httpx.AsyncClient(
@@ -260,7 +264,7 @@ class HttpClient:
     ) -> httpx.Response:
         self._stats.requests += 1
         self._stats.by_endpoint[name] = self._stats.by_endpoint.get(name, 0) + 1
-        started = time.monotonic()
+        started = self._monotonic()
         try:
             async with self._semaphore:
                 response = await self._client.request(
@@ -269,7 +273,7 @@ class HttpClient:
                 )
                 await response.aread()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            elapsed = time.monotonic() - started
+            elapsed = self._monotonic() - started
             self._stats.elapsed += elapsed
             log.debug("%s %s -> %s in %.3fs", method, name, type(exc).__name__, elapsed)
             unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
@@ -280,7 +284,7 @@ class HttpClient:
                 self._scrub(f"{method} {path}: {type(exc).__name__}: {exc}", headers),
                 source=self.source,
             ) from exc
-        elapsed = time.monotonic() - started
+        elapsed = self._monotonic() - started
         status = response.status_code
         self._stats.elapsed += elapsed
         self._stats.by_status[status] = self._stats.by_status.get(status, 0) + 1

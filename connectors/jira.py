@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import Field, SecretStr, field_validator
 
+from connectors import http
 from connectors.base import PullOptions, SourceConfig, register
 from connectors.fields import missing_field
 from connectors.http import HttpClient, Sleep
@@ -47,6 +48,7 @@ from connectors.pacing import Limit, Pacer, pacer_for
 from connectors.paging import PageTokens
 from connectors.scope import describe_change
 from connectors.text import clean, valid_hypothesis_pattern
+from core.clock import Clock
 from core.errors import RemoteError, RemoteRejected, Unavailable
 from core.model import (
     ApplyResult,
@@ -181,6 +183,7 @@ class JiraConnector:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
         pacer: Pacer | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if not isinstance(config, JiraSourceConfig):
             raise TypeError(f"JiraConnector needs a JiraSourceConfig, got {type(config).__name__}")
@@ -192,10 +195,15 @@ class JiraConnector:
             auth = f"Basic {basic}"
         else:
             auth = f"Bearer {token}"
-        self.pacer = pacer or (pacer_for(
-            jira_credential(config.api_base, auth),
-            lambda: Pacer(name=self.name, enabled=config.pacing),
-        ) if sleep is None else Pacer(name=self.name, enabled=config.pacing, sleep=sleep))
+        private = sleep is not None or clock is not None
+        clock = clock or http.DEFAULT_CLOCK
+        sleep = sleep or http.DEFAULT_SLEEP or clock.sleep
+
+        def make_pacer() -> Pacer:
+            return Pacer(name=self.name, enabled=config.pacing, clock=clock.time, sleep=sleep)
+
+        self.pacer = pacer or (make_pacer() if private else pacer_for(
+            jira_credential(config.api_base, auth), make_pacer))
         self._http = HttpClient(
             base_url=config.api_base,
             source=self.name,
@@ -206,7 +214,9 @@ class JiraConnector:
             max_retries=config.max_retries,
             max_rate_limit_wait=config.max_rate_limit_wait,
             transport=transport,
-            sleep=sleep or asyncio.sleep,
+            sleep=sleep,
+            clock=clock.time,
+            monotonic=clock.monotonic,
             pacer=self.pacer,
             pace_of=jira_pace(config.issue_write_limits, config.burst_limits),
         )

@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from core.clock import SYSTEM
 from core.errors import RateLimited
 
 Clock = Callable[[], float]
@@ -180,8 +180,8 @@ class Pacer:
     margin: float = 0.05
     """Seconds added to every window, for clock granularity (latency is handled by moving
     each send to the time its answer came, see `settle`)."""
-    clock: Clock = time.time
-    sleep: Sleep = asyncio.sleep
+    clock: Clock = SYSTEM.time
+    sleep: Sleep = SYSTEM.sleep
     logs: dict[str, Log] = field(default_factory=dict)
     holds: dict[str, _Hold] = field(default_factory=dict)
     last_serial: float = float("-inf")

@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Mapping
+
+from core.clock import SYSTEM, Clock
 
 TOKENS_ENV = "_OKRSYNC_APP_TOKENS"
 FD_ENV = "_OKRSYNC_APP_TOKENS_FD"
@@ -44,9 +45,9 @@ def dump_grants(grants: Mapping[str, Grant]) -> str:
     return json.dumps({k: [t, e] for k, (t, e) in grants.items()}, separators=(",", ":"))
 
 
-def inherited_grants() -> dict[str, Grant]:
+def inherited_grants(clock: Clock = SYSTEM) -> dict[str, Grant]:
     """What the daemon handed this process (read once: the variable is removed)."""
-    return parse_grants(os.environ.pop(TOKENS_ENV, ""), time.time())
+    return parse_grants(os.environ.pop(TOKENS_ENV, ""), clock.time())
 
 
 def hand_back(key: str, token: str, expires_at: float) -> None:
@@ -61,15 +62,16 @@ def hand_back(key: str, token: str, expires_at: float) -> None:
 class TokenHandoff:
     """The daemon's side: tokens kept between cycles and the pipe each child reports on."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM) -> None:
         self.grants: dict[str, Grant] = {}
+        self.clock = clock
 
     def open(self, env: Mapping[str, str]) -> tuple[dict[str, str], int, int]:
         """The child's environment and the pipe's (read, write) ends; pass `write` to it."""
         read, write = os.pipe()
         child = dict(env)
         child[FD_ENV] = str(write)
-        self.grants = {k: g for k, g in self.grants.items() if g[1] > time.time()}
+        self.grants = {k: g for k, g in self.grants.items() if g[1] > self.clock.time()}
         if self.grants:
             child[TOKENS_ENV] = dump_grants(self.grants)
         else:
@@ -84,4 +86,5 @@ class TokenHandoff:
                 chunks.append(chunk)
         finally:
             os.close(read)
-        self.grants.update(parse_grants(b"".join(chunks).decode(errors="replace"), time.time()))
+        self.grants.update(parse_grants(b"".join(chunks).decode(errors="replace"),
+                                        self.clock.time()))

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,7 @@ from typing import IO, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from core.clock import SYSTEM
 from core.errors import ExitCode
 from core.handoff import TokenHandoff
 from syncer.daemon_view import SourceView, health_body, metrics_text, read_sources
@@ -61,7 +61,7 @@ class DaemonSettings:
 class DaemonState:
     """What /healthz and /metrics show; updated by the loop, read by the HTTP thread."""
 
-    started_at: float = field(default_factory=time.time)
+    started_at: float = field(default_factory=SYSTEM.time)
     runs: dict[str, int] = field(default_factory=dict)
     last_success_at: float | None = None
     last_exit_code: int | None = None
@@ -87,14 +87,17 @@ class Daemon:
         settings: DaemonSettings,
         *,
         rng: random.Random | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = SYSTEM.time,
+        monotonic: Callable[[], float] = SYSTEM.monotonic,
         wait: Callable[[float], object] | None = None,
         log_stream: IO[str] | None = None,
     ) -> None:
-        """`clock` (Unix seconds) and `wait` (sleep up to N seconds, or until stopped) are
-        injected by tests so that a day of schedule runs in no real time."""
+        """`clock` (Unix seconds), `monotonic` (for durations) and `wait` (sleep up to N
+        seconds, or until stopped) are injected by tests so that a day of schedule runs in no
+        real time."""
         self.settings = settings
         self.clock = clock
+        self.monotonic = monotonic
         self.state = DaemonState(started_at=clock())
         self.rng = rng or random.Random()
         self._stop = threading.Event()
@@ -214,7 +217,7 @@ class Daemon:
                 return child.wait()
 
     def _sync_once(self) -> None:
-        started = time.monotonic()
+        started = self.monotonic()
         with self.state.lock:
             self.state.syncing = True
         self._last_stderr = ""
@@ -222,7 +225,7 @@ class Daemon:
             code = self._run_child(self._okrsync("sync", "--json"), stdout=out)
             out.seek(0)
             failed = _failures_of(out.read(), code, self._last_stderr)
-        duration = time.monotonic() - started
+        duration = self.monotonic() - started
         sources = read_sources(self.settings.store_path)
         pending = sum(v.outbox.get("pending", 0) for v in sources.values())
         result = {0: "ok", 1: "failures", 3: "locked"}.get(code, "error")

@@ -13,12 +13,11 @@ import fcntl
 import json
 import os
 import socket
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from core.clock import SYSTEM, Clock
 from core.errors import LockHeld, StoreError
 
 LOCK_SUFFIX = ".lock"
@@ -63,9 +62,10 @@ class RunLock:
     `path` is the store path (the lock is `<path>.lock`) or the lock file itself.
     """
 
-    def __init__(self, path: Path | str, *, command: str = "") -> None:
+    def __init__(self, path: Path | str, *, command: str = "", clock: Clock = SYSTEM) -> None:
         self.path = lock_file(path)
         self.command = command
+        self.clock = clock
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -92,7 +92,7 @@ class RunLock:
         holder = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "started_at": self.clock.now().isoformat(timespec="seconds"),
             "command": self.command,
         }
         os.ftruncate(fd, 0)
@@ -100,15 +100,14 @@ class RunLock:
         os.write(fd, json.dumps(holder).encode("utf-8"))
         self._fd = fd
 
-    @staticmethod
-    def _flock(fd: int) -> None:
+    def _flock(self, fd: int) -> None:
         """Exclusive, non-blocking; a few short retries cover `lock_holder`'s brief probe."""
         for _ in range(PROBE_RETRIES):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
-                time.sleep(PROBE_RETRY_SECONDS)
+                self.clock.block(PROBE_RETRY_SECONDS)
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def release(self) -> None:
