@@ -9,9 +9,10 @@ reference state, and a third run writes nothing. No cell may leave a duplicate l
 link or goal-link comment.
 
 `lost` runs the request (a write lands) and then drops the connection before the answer: the
-cells that count duplicates most. The HTTP layer's waits (backoff, Retry-After) go through a
-sleeper that returns at once, so the matrix measures behaviour, not waiting; the sandboxes do
-not enforce the waits they ask for, and `slow` still takes real time on the server.
+cells that count duplicates most. Every wait okrsync makes (backoff, Retry-After, pacing holds,
+for both trackers) goes through a `SkippingClock`: it returns at once and moves okrsync's time
+ahead, so the matrix measures behaviour, not waiting; the sandboxes do not enforce the waits
+they ask for, and `slow` still takes real time on the server (it must overrun a real timeout).
 
 The phase is targeted with the engine's progress hook: faults are switched on or off the moment
 every source has finished pulling. With `OKRSYNC_FAULT_MATRIX_OUT` set, each cell appends one
@@ -31,6 +32,7 @@ from typing import Any
 import pytest
 
 from connectors import http
+from core.clock import SkippingClock
 from sandbox import Sandbox, sandbox
 from syncer.engine import RunSummary, run_sync
 from syncer.store import Store
@@ -41,21 +43,19 @@ KINDS = ("429", "secondary", "500", "502", "503", "slow", "drop", "lost")
 RATES = (0.1, 0.5)
 PHASES = ("pull", "apply")
 # Small limits so a cell stays a few seconds: three retries, rate-limit waits up to 5 s, and a
-# timeout the sandbox's slow answers (2 s) overrun, so `slow` exercises timeouts. Pages of 2
-# epics make the pull phase many requests long, so faults can hit it.
+# timeout (0.5 s) the sandbox's slow answers (1 s) overrun, so `slow` exercises timeouts. Pages
+# of 2 epics make the pull phase many requests long, so faults can hit it.
 TUNING = "max_retries = 3\nmax_rate_limit_wait = 5\ntimeout = {timeout}\npage_size = 2\n"
-SLOW_SECONDS = 2
+SLOW_SECONDS = 1
+SLOW_TIMEOUT = 0.5
 
 _REFERENCE: dict[tuple[int, int], dict[str, Any]] = {}
 
 
-async def _no_wait(_: float) -> None:
-    """The HTTP layer's sleeper in this module: waits are counted, never slept."""
-
-
 @pytest.fixture(autouse=True)
 def _instant_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "DEFAULT_SLEEP", _no_wait)
+    """okrsync's clock in this module: waits are counted, never slept."""
+    monkeypatch.setattr(http, "DEFAULT_CLOCK", SkippingClock())
 
 
 def epics_for(kind: str, rate: float) -> int:
@@ -173,7 +173,7 @@ def test_fault_cell_converges_without_duplicates(
     expected = reference(tmp_path_factory.mktemp("reference"), epics)
     spec = spec_for(kind, rate)
     with sandbox(epics=epics, seed=SEED) as sb:
-        cfg_path = tuned_project(tmp_path, sb, timeout=1 if kind == "slow" else 3)
+        cfg_path = tuned_project(tmp_path, sb, timeout=SLOW_TIMEOUT if kind == "slow" else 3)
         switch = PhaseSwitch(sb, spec, phase, sources=2)
         switch.start()
         started = time.monotonic()
