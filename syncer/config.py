@@ -40,6 +40,7 @@ from core.config_problems import (
 from core.errors import ConfigError
 from core.redact import clean_secret
 from core.tomlfile import read_toml
+from syncer.store import BUSY_TIMEOUT
 
 CONFIG_ENV = "OKRSYNC_CONFIG"
 DEFAULT_NAME = "okrsync.toml"
@@ -67,6 +68,8 @@ class StoreSection(_Section):
     keep_days: int = Field(default=180, ge=0)
     """Finished write-backs, their journal and run records older than this are deleted after
     each sync (runs that old can no longer be reverted); 0 keeps everything."""
+    busy_timeout: float = Field(default=BUSY_TIMEOUT, gt=0)
+    """Seconds a write waits for another connection holding the store before giving up."""
 
 
 class OkrsSection(_Section):
@@ -272,6 +275,7 @@ class Config:
     report: ReportSettings
     daemon: DaemonConfig
     store_keep_days: int = 180
+    store_busy_timeout: float = BUSY_TIMEOUT
     suggest: SuggestSettings = field(default_factory=SuggestSettings)
     warnings: tuple[str, ...] = field(default=(), compare=False)
     web: WebSettings = field(default_factory=WebSettings)
@@ -292,7 +296,8 @@ class Config:
         """The config as JSON-able data, every secret shown as `"***"` (empty ones as "")."""
         return {
             "path": str(self.path),
-            "store": {"path": str(self.store_path), "keep_days": self.store_keep_days},
+            "store": {"path": str(self.store_path), "keep_days": self.store_keep_days,
+                      "busy_timeout": self.store_busy_timeout},
             "okrs": {"catalog": str(self.catalog_path), "rules": str(self.rules_path)},
             "labels": _mask(self.labels),
             "sync": _mask(self.sync),
@@ -379,6 +384,7 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
         path=file,
         store_path=_resolve(base, layered.store.path),
         store_keep_days=layered.store.keep_days,
+        store_busy_timeout=layered.store.busy_timeout,
         catalog_path=_resolve(base, layered.okrs.catalog),
         rules_path=_resolve(base, layered.okrs.rules),
         labels=layered.labels,

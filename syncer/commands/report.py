@@ -35,7 +35,7 @@ def _build(config: Config, kind: ReportKind, week: str | None) -> WeeklyReport:
     from syncer.store import Store
 
     catalog = load_catalog(config.catalog_path)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
         return build_report(store, catalog, config, week, kind=kind)
 
 

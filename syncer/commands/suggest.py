@@ -34,7 +34,7 @@ def _open(config: Path | None) -> tuple[Any, Any, Any, Any]:
         raise UserError(f"no store at {cfg.store_path} yet", hint="run `okrsync sync` first")
     catalog = load_catalog(cfg.catalog_path)
     ruleset = load_rules(cfg.rules_path, catalog, explicit_prefix=cfg.labels.explicit_prefix)
-    return cfg, catalog, ruleset, Store.open(cfg.store_path)
+    return cfg, catalog, ruleset, Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout)
 
 
 def suggestion_json(s: Any) -> dict[str, Any]:

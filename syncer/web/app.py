@@ -158,7 +158,7 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
             if key in cache:
                 return cache[key]
         catalog = load_catalog(config.catalog_path)
-        with Store.open(config.store_path) as store:
+        with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
             built = build_report(store, catalog, config, week, now=now, save_snapshot=False)
         with lock:
             if len(cache) >= CACHED_REPORTS:
@@ -211,7 +211,7 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
         from syncer.web.runs import load_runs
 
         need_store()
-        with Store.open(config.store_path) as store:
+        with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
             data = pages.runs_page(*load_runs(store))
         return page(request, "runs", data)
 
