@@ -13,13 +13,13 @@ The servers speak the real REST shapes over real HTTP (see docs/sandbox.md), so 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.clock import SYSTEM
 from sandbox.accounting import Accounting
 from sandbox.data import ORG, bulk_load, generate, load_scenario
 from sandbox.faults import FaultInjector, FaultSpec
@@ -106,7 +106,7 @@ def sandbox(
     github_limits: GitHubLimits | None = None,
     jira_limits: JiraLimits | None = None,
     token_etags: bool = False,
-    clock: Clock = time.time,
+    clock: Clock = SYSTEM.time,
 ) -> Iterator[Sandbox]:
     """Start the sandbox Jira and GitHub on loopback; stop both when the block ends.
 

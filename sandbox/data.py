@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.clock import SYSTEM
 from sandbox.jira_state import STORY_POINTS_FIELD
 
 ORG = "acme"
@@ -286,7 +287,7 @@ def generate(
     """
     if epics < 0:
         raise ValueError("epics must be >= 0")
-    anchor = now or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    anchor = now or SYSTEM.now().replace(hour=0, minute=0, second=0, microsecond=0)
     g = _Generator(seed, anchor, story=story)
     with bulk_load():
         return _fill(g, epics)

@@ -15,7 +15,6 @@ number), so a run replays identically per seed no matter how threads interleave.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -29,6 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.clock import SYSTEM
 from sandbox.accounting import ADMIN_PREFIX, DROPPED, Accounting, resolve_endpoint
 
 Flavour = Literal["jira", "github"]
@@ -273,7 +273,7 @@ def fault_middleware(
         if accounting is not None:
             accounting.record_fault(rule.kind)
         if rule.kind == "slow":
-            await asyncio.sleep(rule.param)
+            await SYSTEM.sleep(rule.param)
             await app(scope, receive, send)
             return
         endpoint = resolve_endpoint(app, scope)

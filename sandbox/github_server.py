@@ -9,10 +9,9 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.clock import SYSTEM
 from sandbox.accounting import Accounting, endpoint_name
 from sandbox.github_render import render_user, user_ref
 from sandbox.github_state import GitHubError, GitHubState, iso, parse_time
@@ -131,7 +131,7 @@ class Server:
         if hmac.compare_digest(credential.encode(), self.token.encode()):
             return "user"
         expiry = self.minted.get(credential)
-        if expiry is not None and expiry > time.time():
+        if expiry is not None and expiry > SYSTEM.time():
             return "installation"
         raise GitHubError(401, "Bad credentials")
 
@@ -200,7 +200,7 @@ class Server:
         if int(call.params["installation_id"]) != self.installation_id:
             raise GitHubError(404, "Not Found")
         token = "ghs_" + secrets.token_urlsafe(27).replace("-", "a").replace("_", "b")[:36]
-        expires = datetime.now(UTC) + timedelta(seconds=_TOKEN_TTL)
+        expires = SYSTEM.now() + timedelta(seconds=_TOKEN_TTL)
         self.minted[token] = expires.timestamp()
         return Reply({"token": token, "expires_at": iso(expires),
                       "permissions": {"issues": "write", "metadata": "read"},

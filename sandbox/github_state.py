@@ -13,12 +13,12 @@ import copy
 import gc
 import hashlib
 import threading
-import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.clock import SYSTEM
 from sandbox.github_render import (
     BOT_LOGIN,
     render_comment,
@@ -126,7 +126,7 @@ class GitHubState:
         self._next_issue_id = 5_000_000_000
         self.quota_limit = QUOTA_LIMIT
         self.quota_used = 0
-        self.quota_reset = int(time.time()) + QUOTA_WINDOW
+        self.quota_reset = int(SYSTEM.time()) + QUOTA_WINDOW
         for name, description, color in DEFAULT_TYPES:
             self._issue_type(name, description=description, color=color)
 
@@ -151,7 +151,7 @@ class GitHubState:
         return state
 
     def _load_repo(self, full_name: str, content: dict[str, Any]) -> None:
-        now = iso(datetime.now(UTC))
+        now = iso(SYSTEM.now())
         meta = {k: v for k, v in content.items() if k not in ("issues", "labels")}
         repo = RepoRecord(full_name=full_name, data=meta)
         meta.setdefault("id", stable_id("repo", full_name))
@@ -318,7 +318,7 @@ class GitHubState:
         repo.version += 1
         repo.cache.clear()
         if issue is not None:
-            now = datetime.now(UTC).replace(microsecond=0)
+            now = SYSTEM.now().replace(microsecond=0)
             before = parse_time(issue.updated_at)
             issue.data["updated_at"] = iso(max(now, before))
 
@@ -395,7 +395,7 @@ class GitHubState:
                         {"resource": "Issue", "code": "invalid", "field": "state"}])
                 issue.data["state"] = state
                 closing = state == "closed"
-                issue.data["closed_at"] = iso(datetime.now(UTC)) if closing else None
+                issue.data["closed_at"] = iso(SYSTEM.now()) if closing else None
                 issue.data["closed_by"] = user_ref({"login": BOT_LOGIN, "type": "Bot"}) if (
                     closing) else None
                 issue.data["state_reason"] = state_reason or ("completed" if closing
@@ -409,7 +409,7 @@ class GitHubState:
                      labels: list[str], type: str | None) -> int:
         with self.lock:
             repo = self.repo(full_name)
-            now = iso(datetime.now(UTC))
+            now = iso(SYSTEM.now())
             raw: dict[str, Any] = {"number": max(repo.issues, default=0) + 1, "title": title,
                                    "body": body, "labels": labels, "type": type,
                                    "created_at": now, "updated_at": now,
@@ -425,7 +425,7 @@ class GitHubState:
         wrote it (GitHub's `performed_via_github_app`)."""
         with self.lock:
             repo, issue = self.record(full_name, number)
-            now = iso(datetime.now(UTC))
+            now = iso(SYSTEM.now())
             raw: dict[str, Any] = {"body": body, "performed_via_github_app": app}
             if user is not None:
                 raw["user"] = user
@@ -439,7 +439,7 @@ class GitHubState:
             repo, issue = self.record(full_name, int(comment["number"]))
             if comment["body"] != body:
                 comment["body"] = body
-                comment["updated_at"] = iso(datetime.now(UTC))
+                comment["updated_at"] = iso(SYSTEM.now())
                 self._event(repo, issue, "edited")
                 self.touch(repo, issue)
             return dict(comment)
@@ -458,7 +458,7 @@ class GitHubState:
     def spend_quota(self, cost: int) -> bool:
         """Spend `cost` requests of the primary limit; False (nothing spent) when exhausted."""
         with self.lock:
-            now = int(time.time())
+            now = int(SYSTEM.time())
             if now >= self.quota_reset:
                 self.quota_used = 0
                 self.quota_reset = now + QUOTA_WINDOW

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.text import adf_to_text
+from core.clock import SYSTEM
 from sandbox.jira_access import JiraAccess
 from sandbox.jql import Query
 
@@ -45,7 +45,7 @@ _RESOLUTION_IDS = {"Done": "10000", "Won't Do": "10001", "Duplicate": "10002"}
 
 
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    return int(SYSTEM.time() * 1000)
 
 
 def format_time(ms: int) -> str:

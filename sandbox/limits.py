@@ -18,7 +18,6 @@ import json
 import math
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from connectors.limits import (
     JIRA_ISSUE_WRITE_LIMITS,
 )
 from connectors.pacing import Limit, Log, earliest, parse_limits, record
+from core.clock import SYSTEM
 from sandbox.accounting import ADMIN_PREFIX, Accounting, resolve_endpoint
 from sandbox.faults import SECONDARY_MESSAGE
 
@@ -176,7 +176,7 @@ class GitHubLimiter(_Gate):
     """ASGI middleware enforcing `GitHubLimits` in front of the sandbox GitHub app."""
 
     def __init__(self, app: ASGIApp, limits: GitHubLimits, *,
-                 accounting: Accounting | None = None, clock: Clock = time.time) -> None:
+                 accounting: Accounting | None = None, clock: Clock = SYSTEM.time) -> None:
         super().__init__(app, accounting, clock)
         self.limits = limits
         self._running: dict[str, int] = {}
@@ -224,7 +224,7 @@ class JiraLimiter(_Gate):
     """ASGI middleware enforcing `JiraLimits` in front of the sandbox Jira app."""
 
     def __init__(self, app: ASGIApp, limits: JiraLimits, *,
-                 accounting: Accounting | None = None, clock: Clock = time.time) -> None:
+                 accounting: Accounting | None = None, clock: Clock = SYSTEM.time) -> None:
         super().__init__(app, accounting, clock)
         self.limits = limits
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from core.clock import SYSTEM
 from core.errors import ConfigError, ExitCode, RemoteError
 from core.redact import scrub
 from syncer.reports.digest import render_digest
@@ -278,7 +279,7 @@ def send_weekly_report(
     from syncer.reports.load import build_report
     from syncer.store import Store
 
-    now = now or datetime.now(UTC)
+    now = now or SYSTEM.now()
     catalog = load_catalog(config.catalog_path)
     with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
         run_id = store.start_run("report", dry_run=False, now=now)

@@ -10,11 +10,11 @@ every table and column.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
 
+from core.clock import SYSTEM
 from core.errors import StoreError
 
 Migration = Callable[[Database], None]
@@ -342,6 +342,6 @@ def migrate(db: Database, path: Path, migrations: Sequence[Migration] | None = N
             steps[version - 1](db)
             db.execute(
                 "insert into schema_version (version, applied_at) values (?, ?)",
-                [version, datetime.now(UTC).isoformat(timespec="microseconds")],
+                [version, SYSTEM.now().isoformat(timespec="microseconds")],
             )
     return len(steps)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from core.clock import SYSTEM
 from core.errors import UserError
 from core.model import CheckIn
 from syncer.cli import app
@@ -83,7 +84,7 @@ def checkin(
     from syncer.config import load_config
     from syncer.store import Store
 
-    now = datetime.now(UTC)
+    now = SYSTEM.now()
     if delete is not None:
         if edit is not None or kr_id is not None or value is not None:
             raise UserError("--delete ID takes no KR-ID, VALUE or --edit", key="--delete")

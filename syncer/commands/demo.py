@@ -9,7 +9,6 @@ import secrets
 import sys
 import tempfile
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from core.clock import SYSTEM
 from core.errors import UserError
 from syncer.cli import app
 
@@ -209,7 +209,7 @@ def _seed_history(config_path: Path, *, measured: frozenset[str] = frozenset()) 
 
     cfg = load_config(config_path)
     catalog = load_catalog(cfg.catalog_path)
-    now = datetime.now(UTC)
+    now = SYSTEM.now()
     with Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout) as store:
         tickets = store.tickets()
         teams = {t.uid: (team.name if (team := cfg.team_of(t.project)) else None)
@@ -272,7 +272,7 @@ def _tour(workdir: Path, *, epics: int, seed: int, as_json: bool, serve: bool, p
     token = os.environ.get("OKRSYNC_SANDBOX_TOKEN") or f"sandbox-{secrets.token_hex(12)}"
     listener = bind("127.0.0.1", port) if serve else None
     dashboard_url = url_of(listener) if listener else "http://127.0.0.1:8080/"
-    now = datetime.now(UTC)
+    now = SYSTEM.now()
     with sandbox(data=generate(epics, seed, story=True), seed=seed, token=token) as sb, \
             contextlib.ExitStack() as stack:
         projects = _jira_projects(sb)
@@ -301,7 +301,7 @@ def _tour(workdir: Path, *, epics: int, seed: int, as_json: bool, serve: bool, p
             outcome["second_run_writes"] = second.applied
             measured = run_measure(cfg, backfill_weeks=dv.HISTORY_WEEKS)
             outcome["measured_values"] = sum(m.added for m in measured)
-            shown = dv.show_verdicts(console, cfg, now=datetime.now(UTC))
+            shown = dv.show_verdicts(console, cfg, now=SYSTEM.now())
             outcome["verdicts"], outcome["verdict_examples"] = shown["counts"], shown["examples"]
         finally:
             os.environ.pop("OKRSYNC_SOURCES__JIRA__TOKEN", None)

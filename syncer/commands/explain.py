@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from core.clock import SYSTEM
 from core.errors import UserError
 from core.model import Catalog, Ticket, TicketState
 from mappings.rules import Mapping
@@ -150,7 +150,7 @@ def explain(
         ticket = Ticket(
             source=source, key="(described)", remote_id="", url="", title=title,
             project=project, issue_type=issue_type, labels=_split(labels),
-            state=TicketState.TODO, updated=datetime.now(UTC), components=_split(components),
+            state=TicketState.TODO, updated=SYSTEM.now(), components=_split(components),
         )
     mapping = map_ticket(ticket, ruleset, catalog, managed_prefix=cfg.labels.managed_prefix)
     if decisions:

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from core.clock import SYSTEM
 from syncer.cli import app
 from syncer.commands.sync import CONFIG_OPTION
 
@@ -28,7 +29,6 @@ def forget(
     """Remove a source that is no longer configured from the store: its epics, links, bets,
     ledger, overrides and pending write-backs. Touches nothing remote; the journal and run
     history stay."""
-    from datetime import UTC, datetime
 
     from core.errors import UserError
     from syncer.config import load_config
@@ -48,10 +48,10 @@ def forget(
             raise UserError(f"the store holds no epics of an unconfigured source named "
                             f"{source!r} (orphaned sources: {known})", key="SOURCE")
         with RunLock(lock_path(cfg), command="forget"):
-            run_id = store.start_run("forget", dry_run=False, now=datetime.now(UTC))
+            run_id = store.start_run("forget", dry_run=False, now=SYSTEM.now())
             removed = store.forget(source)
             store.finish_run(run_id, status="ok", summary={"source": source, "removed": removed},
-                             now=datetime.now(UTC))
+                             now=SYSTEM.now())
     finally:
         store.close()
     if as_json:

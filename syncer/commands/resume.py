@@ -4,11 +4,11 @@ once okrsync has been granted write access to the repo or project that refused t
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
 
+from core.clock import SYSTEM
 from syncer.cli import app
 from syncer.commands.sync import CONFIG_OPTION
 
@@ -38,7 +38,7 @@ def resume(
                         f"{', '.join(sorted(cfg.sources)) or 'none'}",
                         file=str(cfg.path), key="--source")
     with Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout) as store:
-        count = store.resume(source=source, ids=ids or (), now=datetime.now(UTC))
+        count = store.resume(source=source, ids=ids or (), now=SYSTEM.now())
     if as_json:
         print(json.dumps({"resumed": count}))
     else:

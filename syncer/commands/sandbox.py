@@ -4,7 +4,6 @@ client) without real trackers."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from connectors.limits import GITHUB_CONTENT_LIMITS, GITHUB_POINTS_LIMIT, JIRA_ISSUE_WRITE_LIMITS
+from core.clock import SYSTEM
 from core.errors import UserError
 from syncer.cli import app
 
@@ -122,10 +122,10 @@ def sandbox(
                     console.print(f"  faults: {escape(faults)}")
                 console.print(f"  limits: {escape(describe_limits(github_limits, jira_limits))}")
                 console.print("Serving until Ctrl-C.")
-            deadline = None if serve_for is None else time.monotonic() + serve_for
+            deadline = None if serve_for is None else SYSTEM.monotonic() + serve_for
             try:
-                while deadline is None or time.monotonic() < deadline:
-                    time.sleep(0.2)
+                while deadline is None or SYSTEM.monotonic() < deadline:
+                    SYSTEM.block(0.2)
             except KeyboardInterrupt:
                 if not as_json:
                     console.print("stopped")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from rich.table import Table
 
 from connectors.base import SourceConfig
 from connectors.text import printable
+from core.clock import SYSTEM
 from syncer.backlog import backlog_json
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
@@ -116,7 +116,7 @@ def collect_status(store_path: Path, configured: Iterable[str] | None = None,
             }
             for item in store.pending()
         ]
-        out["deferred"] = backlog_json(store.deferrals(datetime.now(UTC)), sources or {})
+        out["deferred"] = backlog_json(store.deferrals(SYSTEM.now()), sources or {})
         out["overrides"] = counts["overrides"]
         out["broken_links"] = counts["broken_links"]
         out["untraceable"] = counts["untraceable"]

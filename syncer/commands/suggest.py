@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from core.clock import SYSTEM
 from core.errors import UserError
 from syncer.cli import app
 from syncer.commands.explain import _clean
@@ -178,6 +178,6 @@ def accept_command(
         who = by or os.environ.get("USER") or "unknown"
         decision = Decision.REJECTED if reject else Decision.ACCEPTED
         store.record_decision(SuggestionDecision(ticket.source, ticket.key, kr.id, decision,
-                                                 who, datetime.now(UTC)))
+                                                 who, SYSTEM.now()))
     verb = "rejected" if reject else "accepted (linked at the next sync)"
     typer.echo(f"{ticket.key}: {kr.id} {verb} by {who}")

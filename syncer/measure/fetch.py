@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, quote_plus
 
 from connectors.http import HttpClient, Sleep
+from core.clock import SYSTEM
 from core.errors import OkrsyncError, RemoteError
 from core.kr_source import (
     AT,
@@ -54,7 +55,7 @@ class FetchContext:
     base_dir: Path
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     trackers: Mapping[str, Any] = field(default_factory=dict)
-    sleep: Sleep = asyncio.sleep
+    sleep: Sleep = SYSTEM.sleep
     max_retries: int = 3
 
 

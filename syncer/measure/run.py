@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connectors.http import Sleep
+from core.clock import SYSTEM
 from core.model import Catalog, CheckIn, KeyResult
 from syncer.measure.fetch import FetchContext, SourceFailed, fetch_values
 
@@ -114,7 +115,7 @@ def uses_trackers(catalog: Catalog, kr_id: str | None = None) -> bool:
 
 def run_measure(config: Config, *, kr_id: str | None = None, dry_run: bool = False,
                 backfill_weeks: int | None = None, now: datetime | None = None,
-                sleep: Sleep = asyncio.sleep,
+                sleep: Sleep = SYSTEM.sleep,
                 environ: Mapping[str, str] | None = None) -> list[KrMeasurement]:
     """`okrsync measure`: load the catalog, measure, record the run in the store."""
     import os
@@ -136,7 +137,7 @@ def run_measure(config: Config, *, kr_id: str | None = None, dry_run: bool = Fal
             raise UserError(f"{kr.id} has no [objective.key_result.source] to measure",
                             file=str(config.catalog_path), key="--kr")
         krs = [kr]
-    moment = now or datetime.now(UTC)
+    moment = now or SYSTEM.now()
     ctx = FetchContext(base_dir=config.catalog_path.parent,
                        environ=dict(os.environ if environ is None else environ),
                        trackers=config.sources, sleep=sleep)
@@ -149,5 +150,5 @@ def run_measure(config: Config, *, kr_id: str | None = None, dry_run: bool = Fal
                            for r in results],
                    "added": sum(r.added for r in results), "failed": len(failed)}
         store.finish_run(run_id, status="failed" if failed else "ok", summary=summary,
-                         now=datetime.now(UTC) if now is None else moment)
+                         now=SYSTEM.now() if now is None else moment)
     return results

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from core.clock import SYSTEM
 from core.errors import UserError
 from core.model import Catalog, Ticket
 from mappings.rules import load_rules, suggest_krs
@@ -103,7 +104,7 @@ def build_report(
     save_snapshot: bool = True,
 ) -> WeeklyReport:
     """Load the inputs, build the report, and snapshot it when it is for the current week."""
-    now = now or datetime.now(UTC)
+    now = now or SYSTEM.now()
     settings = settings_of(config)
     wk = resolve_week(week, now, settings.timezone)
     tickets = store.tickets()
@@ -124,7 +125,7 @@ def build_report(
         kind=kind,
         suggest=suggest if suggest is not None else make_suggester(config, catalog, store),
     )
-    backlog = backlog_json(store.deferrals(datetime.now(UTC)), config.sources)
+    backlog = backlog_json(store.deferrals(SYSTEM.now()), config.sources)
     report = replace(report, backlog=tuple(
         f"{d['message']}, {d['eta']}" if d["eta"] else str(d["message"]) for d in backlog))
     if kind in (ReportKind.BETS, ReportKind.ALL):

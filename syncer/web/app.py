@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from core.clock import SYSTEM
 from core.errors import UserError
 from syncer.reports.render import day, num, pct, safe_url
 from syncer.web import pages
@@ -131,7 +132,7 @@ def _environment() -> Environment:
 def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> ASGIApp:
     """The dashboard for `config`'s store. `now` is injectable so tests pin the week."""
     env = _environment()
-    clock = now or (lambda: datetime.now(UTC))
+    clock = now or (lambda: SYSTEM.now())
     cache: dict[tuple[Any, ...], WeeklyReport] = {}
     lock = threading.Lock()
     static = resources.files("syncer.web").joinpath("static")
