@@ -51,6 +51,7 @@ from connectors.github_parse import (
     parse_time,
     type_name,
 )
+from connectors.github_responses import GITHUB_RESPONSES
 from connectors.http import HttpClient
 from connectors.limits import (
     GITHUB_CONTENT_LIMITS,
@@ -263,6 +264,7 @@ class GitHubConnector:
             transport=transport,
             pacer=self.pacer,
             pace_of=github_pace(config.content_limits, config.points_limit),
+            responses=GITHUB_RESPONSES,
             sleep=sleep,
             clock=clock.time,
             monotonic=clock.monotonic,

@@ -2,11 +2,14 @@
 
 One pooled `httpx.AsyncClient` per source behind a concurrency limit. It owns the policy so
 connectors don't each reinvent it: tenacity retries (exponential backoff with jitter) on
-dropped connections, timeouts and 5xx; waits the server asks for on 429 / Jira `Retry-After`
-/ GitHub secondary and primary limits, capped by `max_rate_limit_wait`; a pre-emptive pause
-when the quota runs low; request accounting (`RequestStats`); and the translation of HTTP
-failures into the `RemoteError` tree. Auth headers are never logged and never appear in an
-exception: messages are built from method, path, status and the server's (scrubbed) error text.
+dropped connections, timeouts and 5xx; waits the server asks for on a rate limit, capped by
+`max_rate_limit_wait`; a pre-emptive pause when the quota runs low; request accounting
+(`RequestStats`); and the translation of HTTP failures into the `RemoteError` tree.
+
+It knows HTTP, not trackers: how a tracker words its errors, signals a rate limit or reports
+its quota is that connector's `ResponsePolicy` (the base reads only RFC `Retry-After`).
+Auth headers are never logged and never appear in an exception: messages are built from
+method, path, status and the server's (scrubbed) error text.
 """
 
 from __future__ import annotations
@@ -71,6 +74,79 @@ class RateLimitPolicy:
     jitter: float = 0.5
 
 
+@dataclass(frozen=True)
+class LimitAnswer:
+    """What one rate-limit answer asks for, as a tracker's `ResponsePolicy` reads it."""
+
+    seconds: float
+    """The wait asked for; 0 when the server named none (then the client backs off)."""
+    reason: str
+    """What the answer said, for logs and messages ("HTTP 429 Retry-After 5 s")."""
+    limit: str
+    """How a person calls the limit, for deferral messages."""
+    lane_reason: str = ""
+    """The server's name for a limit that stops only some lanes (see `connectors.pacing`)."""
+    documented_wait: bool = False
+    """The server documents a long minimum wait it does not name
+    (`RateLimitPolicy.secondary_default_wait`): a wait past the cap is deferred at once."""
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The request budget an answer reported."""
+
+    remaining: int
+    limit: int | None
+    reset: float | None
+    """Epoch seconds at which the budget refills, if known."""
+
+
+class ResponsePolicy:
+    """A tracker's dialect of HTTP answers; this base reads only what HTTP itself defines.
+
+    Each connector passes its own subclass: error text from its error bodies, its rate-limit
+    signals and headers, its quota headers, and a hint for a misconfigured base URL.
+    """
+
+    retry_after_headers: tuple[str, ...] = ("retry-after",)
+
+    def messages(self, data: Any) -> list[str]:
+        """The error messages in a parsed JSON error body (none known here)."""
+        return []
+
+    def quota(self, response: httpx.Response, now: float) -> Quota | None:
+        """The budget this answer reports (none known here)."""
+        return None
+
+    def retry_after(self, response: httpx.Response, now: float) -> float | None:
+        return retry_after(response.headers, now, self.retry_after_headers)
+
+    def rate_limit(self, response: httpx.Response, now: float) -> LimitAnswer | None:
+        """How long this answer asks to wait, or None when it is not a rate limit: a 429,
+        for as long as `Retry-After` says, until the quota resets, or for a backoff."""
+        status = response.status_code
+        if status != 429:
+            return None
+        limit = f"HTTP {status} rate limit"
+        wait = self.retry_after(response, now)
+        if wait is not None:
+            return LimitAnswer(wait, f"HTTP 429 Retry-After {wait:.0f} s", limit)
+        quota = self.quota(response, now)
+        if quota is not None and quota.remaining == 0 and quota.reset is not None:
+            return LimitAnswer(wait_until(quota.reset, now),
+                               "HTTP 429 quota exhausted until x-ratelimit-reset",
+                               QUOTA_LIMIT)
+        return LimitAnswer(0.0, "HTTP 429 without Retry-After", limit)
+
+    def hint(self, path: str) -> str:
+        """Advice for a 404 at `path` that points at the configuration (none known here)."""
+        return ""
+
+
+QUOTA_LIMIT = "API quota, until its reset"
+GENERIC = ResponsePolicy()
+
+
 class _Transient(Exception):
     """One attempt failed in a way worth retrying (5xx, dropped connection, timeout)."""
 
@@ -86,12 +162,12 @@ class _Transient(Exception):
 class _RateLimitWait(Exception):
     """The server asked to wait `seconds` before trying again."""
 
-    def __init__(self, seconds: float, reason: str, status: int, limit_reason: str = ""):
-        super().__init__(reason)
-        self.seconds = seconds
-        self.reason = reason
+    def __init__(self, answer: LimitAnswer, status: int):
+        super().__init__(answer.reason)
+        self.answer = answer
+        self.seconds = answer.seconds
+        self.reason = answer.reason
         self.status = status
-        self.limit_reason = limit_reason
         self.held = False
 
 
@@ -124,6 +200,7 @@ class HttpClient:
         monotonic: Callable[[], float] | None = None,
         pacer: Pacer | None = None,
         pace_of: Callable[[str, str], Pace] | None = None,
+        responses: ResponsePolicy = GENERIC,
     ) -> None:
         self.source = source
         self.pacer = pacer
@@ -132,6 +209,7 @@ class HttpClient:
         self.max_rate_limit_wait = max_rate_limit_wait
         self.backoff_base = backoff_base
         self.policy = rate_limit_policy or RateLimitPolicy()
+        self.responses = responses
         self._sleep = sleep or DEFAULT_SLEEP or DEFAULT_CLOCK.sleep
         self._clock = clock or DEFAULT_CLOCK.time
         self._monotonic = monotonic or DEFAULT_CLOCK.monotonic
@@ -194,7 +272,7 @@ class HttpClient:
         """Send one logical request (retrying as policy allows) and return the response.
 
         2xx/3xx and statuses in `expect` are returned; everything else raises a `RemoteError`.
-        `endpoint` names the request for accounting (e.g. "GET /rest/api/3/search/jql").
+        `endpoint` names the request for accounting (e.g. "GET /search").
         A request that is not idempotent (see `connectors.refusals`; `idempotent` overrides)
         is resent only when it never left (connection refused); once sent, a timeout, a
         dropped connection or a 5xx raises `AnswerLost` so the caller can look for what landed.
@@ -298,11 +376,9 @@ class HttpClient:
         self, method: str, path: str, response: httpx.Response, expect: tuple[int, ...]
     ) -> httpx.Response:
         status = response.status_code
-        wait = self._rate_limit_wait(response)
-        if wait is not None:
-            seconds, reason = wait
-            raise _RateLimitWait(seconds, reason, status,
-                                 response.headers.get("ratelimit-reason", "").strip())
+        limited = self.responses.rate_limit(response, self._clock())
+        if limited is not None:
+            raise _RateLimitWait(limited, status)
         if 300 <= status < 400 and status != 304 and method not in READ_METHODS:
             target = self._scrub(redirect_target(response.headers.get("location", "")))
             raise RemoteRejected(
@@ -314,7 +390,7 @@ class HttpClient:
         if status in expect or status < 400:
             return response
         if status in TRANSIENT_STATUSES:
-            hint = _retry_after(response.headers, self._clock()) or 0.0
+            hint = self.responses.retry_after(response, self._clock()) or 0.0
             text = self._error_text(response)
             where = f"{method} {_shown_url(response, path)} -> {status}"
             raise _Transient(f"{where}: {text}" if text else where, status=status, wait_hint=hint)
@@ -335,7 +411,7 @@ class HttpClient:
         if status in (404, 410):
             gone = "not found" if status == 404 else "gone"
             return NotFound(f"{where}: {gone}", source=self.source, status=status,
-                            hint=_api_path_hint(response))
+                            hint=self.responses.hint(_request_path(response)))
         if status >= 500:
             return Unavailable(f"{where}: {text}" if text else where, source=self.source,
                                status=status)
@@ -344,45 +420,17 @@ class HttpClient:
 
     # -- rate limits ----------------------------------------------------------------------
 
-    def _rate_limit_wait(self, response: httpx.Response) -> tuple[float, str] | None:
-        """How long the server asks us to wait, or None when this is not a rate limit."""
-        status = response.status_code
-        if status not in (403, 429):
-            return None
-        h = response.headers
-        now = self._clock()
-        retry_after = _retry_after(h, now)
-        remaining = _int_header(h, "x-ratelimit-remaining")
-        if status == 403:
-            body = response.text[:2000].lower() if response.content else ""
-            secondary = "secondary rate limit" in body
-            if not (secondary or retry_after is not None or remaining == 0):
-                return None
-            if retry_after is not None:
-                return retry_after, f"HTTP 403 Retry-After {retry_after:.0f} s"
-            if remaining == 0:
-                return _until_reset(h, now), "HTTP 403 quota exhausted until x-ratelimit-reset"
-            return 0.0, "HTTP 403 secondary rate limit"
-        if retry_after is not None:
-            return retry_after, f"HTTP 429 Retry-After {retry_after:.0f} s"
-        if remaining == 0 and _header_reset(h, now) is not None:
-            return _until_reset(h, now), "HTTP 429 quota exhausted until x-ratelimit-reset"
-        return 0.0, "HTTP 429 without Retry-After"
-
     def _note_quota(self, response: httpx.Response) -> None:
-        h = response.headers
-        remaining = _int_header(h, "x-ratelimit-remaining")
-        if remaining is None:
+        quota = self.responses.quota(response, self._clock())
+        if quota is None:
             return
-        self._stats.quota_remaining = remaining
-        limit = _int_header(h, "x-ratelimit-limit")
-        low = remaining < self.policy.min_remaining or (
-            limit is not None and limit > 0 and remaining < limit * self.policy.min_remaining_ratio
+        self._stats.quota_remaining = quota.remaining
+        low = quota.remaining < self.policy.min_remaining or (
+            quota.limit is not None and quota.limit > 0
+            and quota.remaining < quota.limit * self.policy.min_remaining_ratio
         )
-        if low and response.status_code < 400:
-            reset = _header_reset(h, self._clock())
-            if reset is not None:
-                self._pause_until = max(self._pause_until, reset)
+        if low and response.status_code < 400 and quota.reset is not None:
+            self._pause_until = max(self._pause_until, quota.reset)
 
     async def _respect_pause(self) -> None:
         if self._pause_until <= 0:
@@ -425,8 +473,9 @@ class HttpClient:
     def _on_limited(self, exc: _RateLimitWait, pace: Pace, attempts: _Attempts,
                     what: str) -> None:
         """Decide the wait for one rate-limit answer: the server's `Retry-After`, else a
-        backoff (GitHub's secondary limit from its documented 60 s, others from 2 s,
-        doubling), never more than what is left of `max_rate_limit_wait` for this request.
+        backoff (from `secondary_default_wait` when the limit documents a long minimum wait,
+        others from 2 s, doubling), never more than what is left of `max_rate_limit_wait`
+        for this request.
         With a pacer the wait becomes a hold every worker of the credential respects.
         A block known to outlast the cap is `Deferred` (with a pacer; else `RateLimited`):
         nothing is sent into it. Short blocks that add up to the cap are a failure
@@ -434,13 +483,13 @@ class HttpClient:
         cap = self.max_rate_limit_wait
         left = cap - attempts.waited
         jitter = random.uniform(0, self.policy.jitter)
-        known = exc.seconds > 0 or exc.status == 403  # GitHub documents at least 60 s
+        known = exc.seconds > 0 or exc.answer.documented_wait
         if exc.seconds > 0:
             asked = exc.seconds
         else:
-            base = self.policy.secondary_default_wait if exc.status == 403 else 2.0
+            base = self.policy.secondary_default_wait if exc.answer.documented_wait else 2.0
             asked = base * 2.0 ** min(attempts.rate_limited, 16)
-        scope = self._hold_scope(pace, exc.limit_reason)
+        scope = self._hold_scope(pace, exc.answer.lane_reason)
         if known and asked > cap:
             until = self._clock() + asked
             message = (f"{what}: the server asked to wait {asked:.0f} s ({exc.reason}), more "
@@ -448,7 +497,7 @@ class HttpClient:
             if self.pacer is not None:
                 self.pacer.hold(until, exc.reason, scope)
                 raise Deferred(f"{message}; the rest waits for a later run", until=until,
-                               limit=_limit_name(exc), source=self.source, status=exc.status)
+                               limit=exc.answer.limit, source=self.source, status=exc.status)
             raise RateLimited(
                 f"{message}; raise `max_rate_limit_wait` in [sources.{self.source}] or run "
                 "later",
@@ -472,8 +521,8 @@ class HttpClient:
 
     @staticmethod
     def _hold_scope(pace: Pace, limit_reason: str) -> tuple[str, ...]:
-        """The lanes a rate-limit answer stops: those answering to its `RateLimit-Reason`
-        (a Jira issue, an endpoint's burst), else the whole credential."""
+        """The lanes a rate-limit answer stops: those answering to the limit it names
+        (one issue, an endpoint's burst), else the whole credential."""
         lanes = tuple(lane.key for lane in pace.lanes if limit_reason and
                       lane.reason == limit_reason)
         return lanes or (EVERYTHING,)
@@ -491,41 +540,22 @@ class HttpClient:
 
     def _scrub(self, text: str, headers: Mapping[str, str] | None = None) -> str:
         """`text` without any form of a credential, the client's or one request's own (a
-        GitHub App installation token)."""
+        App installation token)."""
         return scrub(text, self._secrets + header_secrets(headers or {}))
 
     def _error_text(self, response: httpx.Response) -> str:
-        """The server's own error message (Jira errorMessages/errors, GitHub message)."""
+        """The server's own error message (as its `ResponsePolicy` reads the body), else the
+        body itself, collapsed, shortened and scrubbed."""
         raw = response.text if response.content else ""
         text = raw
         with contextlib.suppress(ValueError):
-            data = _json.loads(raw)
-            if isinstance(data, dict):
-                parts: list[str] = []
-                msgs = data.get("errorMessages")
-                if isinstance(msgs, list):
-                    parts.extend(str(m) for m in msgs)
-                errors = data.get("errors")
-                if isinstance(errors, dict):
-                    parts.extend(f"{k}: {v}" for k, v in errors.items())
-                if isinstance(data.get("message"), str):
-                    parts.append(data["message"])
-                if parts:
-                    text = "; ".join(parts)
+            parts = self.responses.messages(_json.loads(raw))
+            if parts:
+                text = "; ".join(parts)
         text = " ".join(text.split())
         if len(text) > MAX_ERROR_TEXT:
             text = text[: MAX_ERROR_TEXT - 1] + "…"
         return self._scrub(text)
-
-
-def _limit_name(exc: _RateLimitWait) -> str:
-    if exc.limit_reason:
-        return f"Jira {exc.limit_reason}"
-    if "quota" in exc.reason:
-        return "API quota, until its reset"
-    if exc.status == 403:
-        return "GitHub secondary rate limit"
-    return f"HTTP {exc.status} rate limit"
 
 
 def _shown_url(response: httpx.Response, path: str) -> str:
@@ -538,22 +568,20 @@ def _shown_url(response: httpx.Response, path: str) -> str:
     return str(url.copy_with(query=None, fragment=None))
 
 
-_DOUBLED_API = re.compile(r"(/rest/api/\d+|/api/v3)(?:/.*)?\1(/|$)")
-
-
-def _api_path_hint(response: httpx.Response) -> str:
-    """A hint when a 404's URL holds an API path twice: the base URL was given with one."""
+def _request_path(response: httpx.Response) -> str:
+    """The path a response answered ("" for a response built without a request)."""
     try:
-        path = response.request.url.path
+        return response.request.url.path
     except RuntimeError:
         return ""
-    if _DOUBLED_API.search(path):
-        return ("the URL repeats an API path: give the site root as the source's base_url "
-                "(e.g. https://acme.atlassian.net, not …/rest/api/3)")
-    return ""
 
 
-def _int_header(headers: httpx.Headers, name: str) -> int | None:
+def repeats_api_path(path: str, api: str) -> bool:
+    """Whether `path` holds the API prefix `api` (a regex) twice: a base URL given with it."""
+    return re.search(rf"({api})(?:/.*)?\1(/|$)", path) is not None
+
+
+def int_header(headers: httpx.Headers, name: str) -> int | None:
     value = headers.get(name)
     if value is None:
         return None
@@ -563,9 +591,10 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
         return None
 
 
-def _retry_after(headers: httpx.Headers, now: float) -> float | None:
-    """Seconds asked by `Retry-After` (or Jira's `Beta-Retry-After`): a number or an HTTP date."""
-    for name in ("retry-after", "beta-retry-after"):
+def retry_after(headers: httpx.Headers, now: float,
+                names: tuple[str, ...] = ("retry-after",)) -> float | None:
+    """Seconds asked by the first of `names` present: a number or an HTTP date."""
+    for name in names:
         value = headers.get(name)
         if not value:
             continue
@@ -580,9 +609,10 @@ def _retry_after(headers: httpx.Headers, now: float) -> float | None:
     return None
 
 
-def _header_reset(headers: httpx.Headers, now: float) -> float | None:
-    """`x-ratelimit-reset` as an epoch time: GitHub sends epoch seconds, Jira ISO-8601."""
-    value = headers.get("x-ratelimit-reset")
+def header_time(headers: httpx.Headers, name: str, now: float) -> float | None:
+    """A header giving a moment as epoch seconds, seconds from now or ISO-8601, as epoch
+    seconds (rate-limit resets come in each of these forms)."""
+    value = headers.get(name)
     if not value:
         return None
     value = value.strip()
@@ -597,8 +627,17 @@ def _header_reset(headers: httpx.Headers, now: float) -> float | None:
     return number if number > 10**9 else now + number
 
 
-def _until_reset(headers: httpx.Headers, now: float) -> float:
-    reset = _header_reset(headers, now)
-    if reset is None:
-        return 60.0
+def x_ratelimit_quota(response: httpx.Response, now: float) -> Quota | None:
+    """The budget in the de-facto `x-ratelimit-remaining` / `-limit` / `-reset` headers, for
+    the trackers that send them."""
+    h = response.headers
+    remaining = int_header(h, "x-ratelimit-remaining")
+    if remaining is None:
+        return None
+    return Quota(remaining, int_header(h, "x-ratelimit-limit"),
+                 header_time(h, "x-ratelimit-reset", now))
+
+
+def wait_until(reset: float, now: float) -> float:
+    """Seconds to wait for a reset at `reset`, at least one."""
     return max(1.0, reset - now)

@@ -28,6 +28,7 @@ from connectors.base import PullOptions, SourceConfig, register
 from connectors.fields import missing_field
 from connectors.http import HttpClient, Sleep
 from connectors.jira_parse import WONT_DO_RESOLUTIONS, Cursor, parse_issue, to_ms
+from connectors.jira_responses import JIRA_RESPONSES
 from connectors.limits import (
     JIRA_BURST_LIMITS,
     JIRA_ISSUE_WRITE_LIMITS,
@@ -219,6 +220,7 @@ class JiraConnector:
             monotonic=clock.monotonic,
             pacer=self.pacer,
             pace_of=jira_pace(config.issue_write_limits, config.burst_limits),
+            responses=JIRA_RESPONSES,
         )
         self._api = config.api
         self._issue_locks: dict[str, _IssueLock] = {}

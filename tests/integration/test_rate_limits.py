@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors.github_responses import GITHUB_RESPONSES
 from connectors.http import HttpClient
 from connectors.jira import JiraConnector, JiraSourceConfig
+from connectors.jira_responses import JIRA_RESPONSES
 from connectors.pacing import Deferred, Limit, Pace, Pacer
 from core.errors import RateLimited
 from core.model import GoalRef, WriteBack, WriteBackKind
@@ -103,7 +105,7 @@ def test_a_429_without_retry_after_waits_at_most_max_rate_limit_wait() -> None:
 
     async def go(url: str) -> None:
         async with HttpClient(base_url=url, source="jira", headers={}, max_rate_limit_wait=2,
-                              sleep=sleep) as client:
+                              sleep=sleep, responses=JIRA_RESPONSES) as client:
             await client.request("GET", "/rest/api/3/serverInfo")
 
     with sandbox(epics=2, seed=1, faults="429:1.0:0") as sb, pytest.raises(RateLimited):
@@ -122,7 +124,7 @@ def test_a_secondary_limit_without_retry_after_defers_instead_of_waiting_a_minut
             async with HttpClient(base_url=sb.github_url, source="github",
                                   headers={"Authorization": f"token {sb.token}"},
                                   max_rate_limit_wait=5, sleep=clock.sleep, clock=clock,
-                                  pacer=pacer) as client:
+                                  pacer=pacer, responses=GITHUB_RESPONSES) as client:
                 for i in range(2):
                     await client.request("POST", f"/repos/{repo}/issues/{issue}/comments",
                                          json={"body": f"x{i}"})

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 import respx
 
-from connectors.http import HttpClient, RateLimitPolicy
+from connectors import http
+from connectors.github_responses import GITHUB_RESPONSES
+from connectors.http import GENERIC, HttpClient, RateLimitPolicy
+from connectors.jira_responses import JIRA_RESPONSES
 from core.errors import (
     AuthError,
     Forbidden,
@@ -45,6 +49,7 @@ def make(sleep: FakeSleep, **kw: object) -> HttpClient:
         "backoff_base": 0.01,
         "sleep": sleep,
         "clock": lambda: NOW,
+        "responses": JIRA_RESPONSES,
     }
     options.update(kw)
     return HttpClient(**options)  # type: ignore[arg-type]
@@ -200,7 +205,7 @@ async def test_github_secondary_limit_403_with_retry_after() -> None:
         )
     )
     sleep = FakeSleep()
-    async with make(sleep) as client:
+    async with make(sleep, responses=GITHUB_RESPONSES) as client:
         assert (await client.request("GET", "/x")).status_code == 200
     assert 5 <= sleep.calls[0] <= 5.5
 
@@ -214,7 +219,8 @@ async def test_github_secondary_limit_from_body_waits_default() -> None:
         )
     )
     sleep = FakeSleep()
-    async with make(sleep, rate_limit_policy=RateLimitPolicy(secondary_default_wait=42)) as c:
+    async with make(sleep, responses=GITHUB_RESPONSES,
+                    rate_limit_policy=RateLimitPolicy(secondary_default_wait=42)) as c:
         await c.request("GET", "/x")
     assert 42 <= sleep.calls[0] <= 42.5
 
@@ -230,7 +236,7 @@ async def test_github_primary_exhaustion_waits_until_reset() -> None:
         )
     )
     sleep = FakeSleep()
-    async with make(sleep) as client:
+    async with make(sleep, responses=GITHUB_RESPONSES) as client:
         await client.request("GET", "/x")
         assert client.stats().quota_remaining == 4999
     assert 30 <= sleep.calls[0] <= 30.5
@@ -297,3 +303,39 @@ async def test_basic_auth_password_is_scrubbed_from_server_echo() -> None:
         with pytest.raises(RemoteRejected) as info:
             await client.request("GET", "/x")
     assert TOKEN not in str(info.value) and "***" in str(info.value)
+
+
+@respx.mock
+async def test_the_shared_client_reads_no_tracker_dialect() -> None:
+    """Without a tracker's policy a GitHub secondary-limit 403 is a plain refusal and Jira's
+    error body is shown as sent: each dialect lives in its connector's ResponsePolicy."""
+    respx.get(f"{BASE}/x").mock(return_value=httpx.Response(
+        403, json={"message": "You have exceeded a secondary rate limit"}))
+    respx.get(f"{BASE}/y").mock(return_value=httpx.Response(
+        400, json={"errorMessages": ["JQL is wrong"]}))
+    sleep = FakeSleep()
+    async with make(sleep, responses=GENERIC) as client:
+        with pytest.raises(Forbidden):
+            await client.request("GET", "/x")
+        with pytest.raises(RemoteRejected) as info:
+            await client.request("GET", "/y")
+    assert sleep.calls == []
+    assert str(info.value).endswith('-> 400: {"errorMessages":["JQL is wrong"]}')
+
+
+@respx.mock
+async def test_github_does_not_read_jiras_beta_retry_after() -> None:
+    respx.get(f"{BASE}/x").mock(
+        side_effect=seq(httpx.Response(429, headers={"Beta-Retry-After": "3"}),
+                        httpx.Response(200)))
+    sleep = FakeSleep()
+    async with make(sleep, responses=GITHUB_RESPONSES) as client:
+        await client.request("GET", "/x")
+    assert sleep.calls and sleep.calls[0] < 3  # a backoff from 2 s, not the 3 s asked
+
+
+def test_the_shared_http_module_names_no_tracker() -> None:
+    source = (Path(http.__file__)).read_text().lower()
+    for word in ("jira", "github", "errormessages", "secondary rate limit", "beta-retry-after",
+                 "ratelimit-reason", "/rest/api", "/api/v3"):
+        assert word not in source, word

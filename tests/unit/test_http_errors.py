@@ -7,8 +7,10 @@ import httpx
 import pytest
 import respx
 
-from connectors.http import HttpClient
+from connectors.github_responses import GITHUB_RESPONSES
+from connectors.http import HttpClient, ResponsePolicy
 from connectors.jira import JiraSourceConfig
+from connectors.jira_responses import JIRA_RESPONSES
 from core.errors import NotFound, Unavailable
 
 pytestmark = pytest.mark.anyio
@@ -18,9 +20,10 @@ async def _no_sleep(seconds: float) -> None:
     pass
 
 
-async def _get(base: str, path: str, retries: int = 0) -> BaseException:
+async def _get(base: str, path: str, retries: int = 0,
+               responses: ResponsePolicy = JIRA_RESPONSES) -> BaseException:
     client = HttpClient(base_url=base, source="jira", headers={}, max_retries=retries,
-                        sleep=_no_sleep)
+                        sleep=_no_sleep, responses=responses)
     try:
         with pytest.raises((NotFound, Unavailable)) as info:
             await client.request("GET", path, params={"jql": "project = WEB"})
@@ -43,7 +46,7 @@ async def test_a_404_shows_the_full_url_and_hints_at_a_doubled_api_path() -> Non
 async def test_a_plain_404_has_the_url_and_no_base_url_hint() -> None:
     base = "https://ghe.example.com/api/v3"
     respx.get(f"{base}/repos/acme/gone").mock(return_value=httpx.Response(404))
-    error = await _get(base, "/repos/acme/gone")
+    error = await _get(base, "/repos/acme/gone", responses=GITHUB_RESPONSES)
     assert "GET https://ghe.example.com/api/v3/repos/acme/gone -> 404" in str(error)
     assert isinstance(error, NotFound) and error.hint == ""
 

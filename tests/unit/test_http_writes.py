@@ -7,6 +7,7 @@ import httpx
 import pytest
 import respx
 
+from connectors.github_responses import GITHUB_RESPONSES
 from connectors.http import HttpClient
 from connectors.refusals import redirect_target, refuses_token
 from core.errors import AnswerLost, AuthError, Forbidden, NotFound, RemoteRejected
@@ -23,7 +24,8 @@ async def no_sleep(_: float) -> None:
 
 def make() -> HttpClient:
     return HttpClient(base_url=BASE, source="gh", headers={"Authorization": f"Bearer {TOKEN}"},
-                      max_retries=3, backoff_base=0.01, sleep=no_sleep)
+                      max_retries=3, backoff_base=0.01, sleep=no_sleep,
+                      responses=GITHUB_RESPONSES)
 
 
 @respx.mock
