@@ -6,22 +6,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.model import CheckIn
 from syncer.store import Store
+from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
 from tests.helpers.config_helpers import write_project
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSYNC_")}
-    return subprocess.run([sys.executable, "-m", "syncer.cli", *args], cwd=cwd, env=env
-                          | {"PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                          timeout=60)
+    return run_okrsync(*args, env=without_okrsync_env(os.environ), cwd=cwd)
 
 
 def test_checkin_at_edit_delete_and_list(tmp_path: Path) -> None:

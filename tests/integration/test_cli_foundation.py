@@ -1,16 +1,18 @@
-"""The foundation's commands end to end, as a user runs them: a real `okrsync` process
-(`syncer.cli.main`, so error handling and exit codes are the real ones), real files."""
+"""The foundation's commands end to end, as a user runs them: `syncer.cli.main` (so error
+handling and exit codes are the real ones, run in this process: no process boundary is under
+test here), real files."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "jira-token-XYZZY-4242"
@@ -19,14 +21,8 @@ SECRET = "jira-token-XYZZY-4242"
 def okrsync(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("OKRSYNC_")}
-    clean["PYTHONPATH"] = str(ROOT) + os.pathsep + clean.get("PYTHONPATH", "")
-    clean["COLUMNS"] = "200"
-    clean.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-c", "from syncer.cli import main; main()", *args],
-        capture_output=True, text=True, env=clean, cwd=cwd or ROOT, timeout=60,
-    )
+    overrides: dict[str, str | None] = {**without_okrsync_env(os.environ), "COLUMNS": "200"}
+    return run_okrsync(*args, env=overrides | dict(env or {}), cwd=cwd or ROOT)
 
 
 @pytest.fixture()

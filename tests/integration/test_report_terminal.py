@@ -5,14 +5,15 @@ trend point says."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.dashboard_helpers import ROOT, clean_env, demo_store
+from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
+from tests.helpers.dashboard_helpers import ROOT, demo_store
 
 SCREEN = 24
 
@@ -23,11 +24,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def report(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "syncer.cli", "report", "--config", str(config), *args],
-        cwd=ROOT, env=clean_env(COLUMNS="80", LINES="24", TERM="dumb"), capture_output=True,
-        text=True, timeout=120,
-    )
+    env = without_okrsync_env(os.environ) | {"COLUMNS": "80", "LINES": "24", "TERM": "dumb"}
+    return run_okrsync("report", "--config", str(config), *args, env=env, cwd=ROOT)
 
 
 def test_the_first_screen_is_the_summary_and_no_key_is_cut(demo: Path) -> None:
