@@ -174,7 +174,7 @@ def _touch(sb: SandboxProcess, fraction: float) -> int:
     return changed
 
 
-def measure(epics: int, seed: int) -> dict[str, Any]:
+def measure(epics: int, seed: int, lookback: int = 5) -> dict[str, Any]:
     from syncer.commands.demo import write_demo_files
 
     sb = SandboxProcess(epics, seed)
@@ -191,10 +191,11 @@ def measure(epics: int, seed: int) -> dict[str, Any]:
         )
         # Jira's search is eventually consistent, so incremental pulls re-read the last
         # `lookback_seconds` (default 120) and drop what they saw. Jobs here run seconds apart,
-        # right after the full sync touched most tickets; a 5 s lookback keeps the no-op and 1%
-        # figures about the steady state a 5-minute cron interval would see.
+        # right after the full sync touched most tickets; a short lookback (5 s, 1 s in the
+        # smoke) keeps the no-op and 1% figures about the steady state a 5-minute cron
+        # interval would see.
         config.write_text(config.read_text().replace(
-            'kind = "jira"\n', 'kind = "jira"\nlookback_seconds = 5\n', 1))
+            'kind = "jira"\n', f'kind = "jira"\nlookback_seconds = {lookback}\n', 1))
         worker = [sys.executable, str(Path(__file__).resolve()), "--worker"]
         wargs = ["--jira-url", sb.jira_url, "--github-url", sb.github_url]
 
@@ -208,11 +209,11 @@ def measure(epics: int, seed: int) -> dict[str, Any]:
         # The full sync's own writes changed the tickets; one sync re-reads them, after which
         # the organisation is unchanged and the no-op sync below measures the steady state.
         settle, settle_wall, _ = _sync(config, env)
-        time.sleep(6)  # past the Jira lookback, as the next cron run would be
+        time.sleep(lookback + 1)  # past the Jira lookback, as the next cron run would be
         a1 = sb.accounting()
         noop, noop_wall, noop_rss = _sync(config, env)
         a2 = sb.accounting()
-        time.sleep(6)  # past the Jira lookback, as the next cron run would be
+        time.sleep(lookback + 1)  # past the Jira lookback, as the next cron run would be
         changed = _touch(sb, 0.01)
         a3 = sb.accounting()
         inc, inc_wall, _ = _sync(config, env)
@@ -399,7 +400,7 @@ def main() -> None:
         print(json.dumps(fn(args.jira_url, args.github_url)))
         return
     sizes = [args.smoke_epics] if args.smoke else [int(x) for x in args.epics.split(",")]
-    results = [measure(n, args.seed) for n in sizes]
+    results = [measure(n, args.seed, lookback=1 if args.smoke else 5) for n in sizes]
     _print_table(results)
     report = {
         "results": results,
