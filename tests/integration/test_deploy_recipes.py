@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from core.config_env import OTHER_VARIABLES
+from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
 from tests.integration.test_cli_usage import okrsync
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,7 +206,7 @@ def test_every_okrsync_command_line_in_deploy_is_accepted_by_the_cli() -> None:
     assert {"sync", "daemon", "report"} <= commands, lines
     for where, words in lines:
         # --help is eager: the options are parsed (an unknown one is exit 2), nothing runs.
-        result = okrsync(*words, "--help")
+        result = run_okrsync(*words, "--help", env=without_okrsync_env(os.environ))
         assert result.returncode == 0, f"{where}: okrsync {' '.join(words)}\n{result.stderr}"
 
 
