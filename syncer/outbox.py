@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 
 from connectors.base import Connector
 from connectors.pacing import Deferred
-from core.clock import SYSTEM
+from core.clock import SYSTEM, Clock
 from core.errors import AuthError, NotFound, RemoteError, Unavailable
 from core.model import ApplyStatus
 from syncer.parking import RetryPolicy, after_refusal
@@ -85,6 +85,7 @@ async def apply_pending(
     progress: ApplyProgress | None = None,
     carried_over: Set[str] | None = None,
     policy: RetryPolicy | None = None,
+    clock: Clock = SYSTEM,
 ) -> ApplyOutcome:
     """Apply every pending outbox item whose source has a connector in this run.
 
@@ -101,7 +102,7 @@ async def apply_pending(
     outcome = ApplyOutcome()
     limits = {name: asyncio.Semaphore(max(1, concurrency.get(name, 8))) for name in connectors}
     refused: set[str] = set()
-    blocked = {s: d for s, d in store.deferrals(SYSTEM.now()).items() if s in connectors}
+    blocked = {s: d for s, d in store.deferrals(clock.now()).items() if s in connectors}
     stopped: dict[str, Deferred] = {}
 
     async def one_ticket(source: str, items: list[OutboxItem]) -> None:
@@ -129,7 +130,7 @@ async def apply_pending(
                         for later in items[position + 1:]:
                             _fail(later, exc)
                     return  # keep this ticket's later write-backs in order for the next run
-                store.mark_done(item.id, result, run_id, now=SYSTEM.now())
+                store.mark_done(item.id, result, run_id, now=clock.now())
                 kind = "applied" if result.status is ApplyStatus.APPLIED else "unchanged"
                 if kind == "applied":
                     outcome.applied += 1
@@ -145,7 +146,7 @@ async def apply_pending(
 
     def _fail(item: OutboxItem, exc: BaseException) -> None:
         message = _safe_error(exc)
-        now = SYSTEM.now()
+        now = clock.now()
         if _is_refusal(exc):
             then = after_refusal(item.attempts + 1, now, policy)
             store.mark_failed(item.id, message, now=now, next_attempt_at=then.next_attempt_at,
@@ -161,13 +162,13 @@ async def apply_pending(
 
     def _drop(item: OutboxItem, exc: BaseException) -> None:
         reason = f"the ticket is gone: {_safe_error(exc)}"
-        store.mark_dropped(item.id, reason, run_id, now=SYSTEM.now())
+        store.mark_dropped(item.id, reason, run_id, now=clock.now())
         outcome.dropped.append((item.writeback.key, reason))
         outcome.count(item.writeback.source, "dropped")
         if progress:
             progress(item.writeback.source, "dropped")
 
-    started = SYSTEM.now()
+    started = clock.now()
     ids = store.pending_drain_ids(sorted(set(connectors) - set(blocked)), due=started)
     for start in range(0, len(ids), BATCH):
         by_ticket: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
@@ -176,7 +177,7 @@ async def apply_pending(
             if wb.source not in stopped:
                 by_ticket[(wb.source, wb.ticket_key)].append(item)
         await asyncio.gather(*(one_ticket(src, items) for (src, _), items in by_ticket.items()))
-    now = SYSTEM.now()
+    now = clock.now()
     for source, exc in stopped.items():
         until = datetime.fromtimestamp(exc.until, UTC)
         count = store.defer_source(source, until, exc.limit, now=now)
