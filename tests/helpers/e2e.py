@@ -15,6 +15,7 @@ from connectors.ownership import kr_of_global_id
 from sandbox import Sandbox
 from syncer.commands.demo import write_demo_files
 from syncer.config import Config, load_config
+from tests.helpers.cli_runner import run_okrsync
 
 MARKER = "<!-- okrsync:goal-links -->"
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,6 +64,14 @@ def okrsync(*args: str, sb: Sandbox, timeout: float = 120,
     return subprocess.run([sys.executable, "-m", "syncer.cli", *args],
                           env=env_for(sb) | (extra_env or {}),
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def okrsync_here(*args: str, sb: Sandbox,
+                 extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`okrsync(...)` run inside this process (`tests/helpers/cli_runner.py`), for tests where
+    no process boundary is under test."""
+    env = {"OKRSYNC_SOURCES__JIRA__TOKEN": sb.token, "OKRSYNC_SOURCES__GITHUB__TOKEN": sb.token}
+    return run_okrsync(*args, env=env | (extra_env or {}), cwd=ROOT)
 
 
 def remote_state(sb: Sandbox) -> dict[str, Any]:

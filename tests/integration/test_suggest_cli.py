@@ -15,7 +15,7 @@ from sandbox import Sandbox, sandbox
 from sandbox.data import THEMES, generate
 from syncer.engine import run_sync
 from syncer.store import Store
-from tests.helpers.e2e import config, okrsync, project, remote_state
+from tests.helpers.e2e import config, okrsync_here, project, remote_state
 
 EPICS = 300
 SEED = 5
@@ -50,7 +50,7 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, Pat
 
 
 def _json(*args: str, sb: Sandbox, cfg: Path) -> object:
-    done = okrsync(*args, "--json", "--config", str(cfg), sb=sb)
+    done = okrsync_here(*args, "--json", "--config", str(cfg), sb=sb)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -81,12 +81,12 @@ def test_suggestions_are_learned_checkable_and_deterministic(org: tuple[Sandbox,
 
 def test_terminal_output_keeps_hostile_titles_inert(org: tuple[Sandbox, Path]) -> None:
     sb, cfg = org
-    done = okrsync("suggest", "--config", str(cfg), sb=sb)
+    done = okrsync_here("suggest", "--config", str(cfg), sb=sb)
     assert done.returncode == 0, done.stderr
     assert "<script>" in done.stdout  # shown as text...
     assert not CONTROL.search(done.stdout.replace("\n", ""))  # ...but never as escapes
     assert max(len(line) for line in done.stdout.splitlines()) <= 80
-    report = okrsync("report", "--format", "html", "--config", str(cfg), sb=sb)
+    report = okrsync_here("report", "--format", "html", "--config", str(cfg), sb=sb)
     assert report.returncode == 0, report.stderr
     assert "<script>alert" not in report.stdout and "&lt;script&gt;" in report.stdout
     assert "confidence" in report.stdout and "okr:KR-DATA-1" in report.stdout
@@ -112,7 +112,7 @@ def test_a_printed_rule_validates_and_links_exactly_the_epics_it_lists(
     sb, cfg = org
     proposals = _json("suggest", "--rules", sb=sb, cfg=cfg)
     assert isinstance(proposals, list) and proposals
-    printed = okrsync("suggest", "--rules", "--config", str(cfg), sb=sb)
+    printed = okrsync_here("suggest", "--rules", "--config", str(cfg), sb=sb)
     assert proposals[0]["toml"] in printed.stdout
     # A copy of the project, so the module's store stays as it was.
     work = tmp_path / "copy"
@@ -120,9 +120,9 @@ def test_a_printed_rule_validates_and_links_exactly_the_epics_it_lists(
     copy_cfg = work / cfg.name
     rules = work / "rules.toml"
     rules.write_text(rules.read_text() + "\n" + proposals[0]["toml"])
-    assert okrsync("validate", "--config", str(copy_cfg), sb=sb).returncode == 0
+    assert okrsync_here("validate", "--config", str(copy_cfg), sb=sb).returncode == 0
     # The organisation is in sync, so a dry run plans writes only where the new rule links.
-    done = okrsync("sync", "--dry-run", "--json", "--config", str(copy_cfg), sb=sb)
+    done = okrsync_here("sync", "--dry-run", "--json", "--config", str(copy_cfg), sb=sb)
     assert done.returncode == 0, done.stderr
     planned = json.loads(done.stdout)["planned"]
     label = f"goal:{proposals[0]['kr_id']}"
@@ -138,9 +138,9 @@ def test_accept_links_and_writes_back_reject_stops_the_suggestion(
     sb, cfg = org
     found = _json("suggest", sb=sb, cfg=cfg)["suggestions"]  # type: ignore[index]
     take, drop = found[0], found[1]
-    assert okrsync("accept", take["key"], take["kr_id"], "--by", "dana", "--config", str(cfg),
+    assert okrsync_here("accept", take["key"], take["kr_id"], "--by", "dana", "--config", str(cfg),
                    sb=sb).returncode == 0
-    assert okrsync("accept", "--reject", drop["key"], drop["kr_id"], "--by", "mia",
+    assert okrsync_here("accept", "--reject", drop["key"], drop["kr_id"], "--by", "mia",
                    "--config", str(cfg), sb=sb).returncode == 0
     assert run_sync(config(cfg, sb)).exit_code == 0
     with Store.open(config(cfg, sb).store_path) as store:
@@ -152,17 +152,17 @@ def test_accept_links_and_writes_back_reject_stops_the_suggestion(
     again = _json("suggest", sb=sb, cfg=cfg)["suggestions"]  # type: ignore[index]
     assert take["key"] not in {s["key"] for s in again}
     assert all(s["kr_id"] != drop["kr_id"] for s in again if s["key"] == drop["key"])
-    shown = okrsync("explain", take["key"], "--config", str(cfg), sb=sb).stdout
+    shown = okrsync_here("explain", take["key"], "--config", str(cfg), sb=sb).stdout
     assert "[accepted]" in shown and "accepted by dana" in shown
-    shown = okrsync("explain", drop["key"], "--config", str(cfg), sb=sb).stdout
+    shown = okrsync_here("explain", drop["key"], "--config", str(cfg), sb=sb).stdout
     assert f"{drop['kr_id']}: rejected by mia" in shown
 
 
 def test_bad_input_is_a_clear_error(org: tuple[Sandbox, Path]) -> None:
     sb, cfg = org
-    done = okrsync("accept", "NOPE-1", "KR-DATA-1", "--config", str(cfg), sb=sb)
+    done = okrsync_here("accept", "NOPE-1", "KR-DATA-1", "--config", str(cfg), sb=sb)
     assert done.returncode == 2 and "NOPE-1" in done.stderr and "Traceback" not in done.stderr
-    done = okrsync("accept", "DATA-1", "KR-NOPE", "--config", str(cfg), sb=sb)
+    done = okrsync_here("accept", "DATA-1", "KR-NOPE", "--config", str(cfg), sb=sb)
     assert done.returncode == 2 and "KR-NOPE" in done.stderr
-    done = okrsync("suggest", "--team", "nobody", "--config", str(cfg), sb=sb)
+    done = okrsync_here("suggest", "--team", "nobody", "--config", str(cfg), sb=sb)
     assert done.returncode == 2 and "--team" in done.stderr
