@@ -106,7 +106,7 @@ def suggestions_time(cfg_path: Path) -> dict[str, Any]:
         done = time.perf_counter()
     return {"import_s": round(import_s, 2), "work_s": round(done - started, 2),
             "total_s": round(done - started + import_s, 2), "untraceable": len(tickets),
-            "suggested": len(found), "examples": len(model.examples)}
+            "suggested": len(found), "examples": model.examples}
 
 
 def evaluate_child(cfg_path: Path) -> dict[str, Any]:
