@@ -3,6 +3,7 @@ abstention, evidence, and rules from suggestions that the rule engine reads back
 
 from __future__ import annotations
 
+import io
 import random
 import tomllib
 from dataclasses import replace
@@ -15,6 +16,7 @@ from mappings.rules import RuleSet, map_ticket, parse_rules
 from mappings.suggest.evaluate import evaluate
 from mappings.suggest.features import Prefixes
 from mappings.suggest.model import Example, fit
+from mappings.suggest.ranker import Ranker
 from mappings.suggest.rules_from import propose_rules, rule_toml
 
 CATALOG = Catalog(
@@ -145,3 +147,27 @@ def test_a_proposed_rule_reads_back_and_links_exactly_what_it_lists() -> None:
 
 def _linked(t: Ticket, rules: RuleSet) -> bool:
     return bool(map_ticket(t, rules, CATALOG, explain=False).links)
+
+
+def test_ranking_without_scikit_learn_gives_the_fitted_vectors() -> None:
+    model = fit(org(30), CATALOG, Prefixes())
+    again = model.ranker.vectors([e.ticket for e in model.examples],
+                                 [e.team for e in model.examples])
+    assert again.shape == model.x.shape
+    assert abs(again - model.x).max() < 1e-12
+
+
+def test_a_stored_model_ranks_and_explains_as_the_fitted_one() -> None:
+    model = fit(org(40), CATALOG, Prefixes(),
+                [(epic("OPS-1", "Rotate certificates", ("ktlo",), project="OPS"), None)])
+    buffer = io.BytesIO()
+    np.savez(buffer, **model.ranker.to_arrays())
+    buffer.seek(0)
+    with np.load(buffer, allow_pickle=False) as arrays:
+        loaded = Ranker.from_arrays(arrays)
+    queries = [epic("WEB-905", "Saved cards for returning buyers", ("cart",)),
+               epic("WEB-906", 'Search <b>"ranking"</b> ünïcödé')]
+    assert loaded.rank(queries, [None, None]) == model.rank(queries, [None, None])
+    kr_ids = [r.kr_ids[0] for r in model.rank(queries, [None, None])]
+    assert loaded.evidence(queries, [None, None], kr_ids) == model.evidence(
+        queries, [None, None], kr_ids)
