@@ -75,11 +75,13 @@ def load_model(path: Path, digest: str) -> Ranker | None:
 
 
 def save_model(path: Path, digest: str, ranker: Ranker) -> None:
-    """Write atomically (a reader sees the old file or the new one); a failure to write is
-    logged, never fatal: the next run refits."""
+    """Write atomically (a reader sees the old file or the new one), readable by its owner
+    only; a failure to write is logged, never fatal: the next run refits."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        with tmp.open("wb") as f:
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # titles: like the store
+        with os.fdopen(fd, "wb") as f:
             arrays: dict[str, Any] = {"digest": np.asarray(digest), **ranker.to_arrays()}
             np.savez(f, **arrays)
         os.replace(tmp, path)

@@ -192,6 +192,7 @@ def test_the_model_is_kept_between_runs_until_what_it_learned_from_changes(
     first = _json("suggest", sb=sb, cfg=work / cfg.name)
     digest = _kept_digest(kept)
     assert digest is not None
+    assert kept.stat().st_mode & 0o077 == 0  # linked epics' titles: the owner's, like the store
     assert _json("suggest", sb=sb, cfg=work / cfg.name) == first  # from the kept model
 
     def edit(pick: Callable[[Store], Ticket]) -> None:
