@@ -82,13 +82,16 @@ _ALL = "\0all"
 
 def _tally(outcomes: Sequence[tuple[str | None, bool, bool, bool]]) -> dict[str | None, Figures]:
     """(team, answered, top1, top3) per epic -> figures per team and overall."""
-    out: dict[str | None, Figures] = {}
+    counts: dict[str | None, list[int]] = {_ALL: [0, 0, 0, 0]}
     for team, answered, hit1, hit3 in outcomes:
         for key in (_ALL, team):
-            f = out.get(key, Figures(0, 0, 0, 0))
-            out[key] = replace(f, epics=f.epics + 1, answered=f.answered + answered,
-                               top1=f.top1 + (answered and hit1), top3=f.top3 + (answered and hit3))
-    out.setdefault(_ALL, Figures(0, 0, 0, 0))
+            c = counts.setdefault(key, [0, 0, 0, 0])
+            c[0] += 1
+            if answered:
+                c[1] += 1
+                c[2] += hit1
+                c[3] += hit3
+    out = {k: Figures(*c) for k, c in counts.items()}
     return dict(sorted(out.items(), key=lambda kv: (kv[0] != _ALL, kv[0] is None, kv[0] or "")))
 
 
@@ -114,11 +117,15 @@ def evaluate(model: Suggester, *, min_confidence: float,
     ranked = np.argsort(-probs, axis=1, kind="stable")[:, :TOP]
     conf = probs.max(axis=1, initial=0.0)
 
+    truth = loo.truth
+    hit1 = (ranked[:, 0] == truth).tolist() if len(truth) else []
+    hit3 = (ranked == truth[:, None]).any(axis=1).tolist() if len(truth) else []
+    teams = [ex.team for ex in model.examples]
+    confs = conf.tolist()
+
     def learned(threshold: float) -> list[tuple[str | None, bool, bool, bool]]:
-        return [(ex.team, bool(conf[i] > 0 and conf[i] >= threshold),
-                 bool(ranked[i, 0] == t), bool(t in ranked[i]))
-                for i, (ex, t) in enumerate(zip(model.examples, loo.truth.tolist(),
-                                                strict=True))]
+        return [(team, c > 0 and c >= threshold, h1, h3)
+                for team, c, h1, h3 in zip(teams, confs, hit1, hit3, strict=True)]
 
     previous = []
     n = len(model.examples)
