@@ -82,3 +82,15 @@ def cycle_notes(cycles: Sequence[Cycle], today: date) -> list[str]:
         notes.append(f"no cycle contains today ({today}); {current.id} counts as current "
                      "(mark one `current = true` or add a [[cycle]] for today)")
     return notes
+
+
+def ended_in(cycles: Sequence[Cycle], current_id: str | None, ended_on: date | None
+             ) -> str | None:
+    """The past cycle an epic that ended on `ended_on` ran in, or None when it belongs to the
+    current cycle (it ended on or after the current cycle's start, or there are no cycles).
+    Its links stay those of that cycle: history is frozen."""
+    current = next((c for c in cycles if c.id == current_id), None)
+    if current is None or ended_on is None or ended_on >= current.start:
+        return None
+    past = cycle_on([c for c in cycles if c.start < current.start], ended_on)
+    return past.id if past is not None else None
