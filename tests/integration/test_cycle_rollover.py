@@ -119,7 +119,8 @@ def test_ended_epics_get_no_write_back_and_keep_their_bets(rolled: Any) -> None:
         assert not same.kr_id.endswith("-N") and same.status is bet.status
     verdicts = rolled["report"].get("verdicts") or {}
     judged = [i for i in verdicts.get("items", []) if f"{i['source']}:{i['key']}" in ended]
-    assert all(not i["kr_id"].endswith("-N") for i in judged)
+    assert judged and all(not i["kr_id"].endswith("-N") and i["cycle"] == OLD for i in judged)
+    assert OLD in {h["cycle"] for h in verdicts["hit_rate"]}
 
 
 def test_explicit_old_cycle_labels_are_not_broken(rolled: Any) -> None:
