@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from syncer.cli import app
+
+if TYPE_CHECKING:
+    from syncer.rollover import Rollover
 
 cycle_app = typer.Typer(help="OKR cycles: roll open work over to the next cycle.",
                         no_args_is_help=True)
@@ -77,10 +81,9 @@ def rollover(
     raise typer.Exit(int(summary.exit_code))
 
 
-def _print(console: Console, seen: object) -> None:
-    from syncer.rollover import Rollover, budget_lines
+def _print(console: Console, seen: Rollover) -> None:
+    from syncer.rollover import budget_lines
 
-    assert isinstance(seen, Rollover)
     console.print(f"[bold]rollover to {escape(seen.to)}[/] (current: "
                   f"{escape(seen.current or '-')}; from the last pull)")
     console.print(f"{len(seen.moves)} epics move to the new cycle's key results:")
