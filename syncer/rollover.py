@@ -166,7 +166,10 @@ SUGGESTED = 200
 def budget_lines(rollover: Rollover) -> list[str]:
     """The write budget in people's words, with the time at GitHub's published limits."""
     lines = [b.line() for b in rollover.budget]
+    configured = {b.source: b.seconds for b in rollover.budget}
     for name, seconds in sorted(rollover.published_seconds.items()):
+        if round(seconds) == round(configured.get(name, -1.0)):
+            continue  # the source paces by the published limits already
         lines.append(f"{name}: at GitHub's published limits (80/min, 500/h, 1 s apart): at "
                      f"least {duration_text(seconds)}")
     return lines or ["no write-backs"]

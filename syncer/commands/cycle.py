@@ -81,26 +81,31 @@ def rollover(
     raise typer.Exit(int(summary.exit_code))
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
 def _print(console: Console, seen: Rollover) -> None:
     from syncer.rollover import budget_lines
 
     console.print(f"[bold]rollover to {escape(seen.to)}[/] (current: "
                   f"{escape(seen.current or '-')}; from the last pull)")
-    console.print(f"{len(seen.moves)} epics move to the new cycle's key results:")
+    console.print(f"{_n(len(seen.moves), 'epic')} move to the new cycle's key results:")
     for move in seen.moves[:SHOWN]:
         console.print(f"  {escape(move.ticket)}: {escape(', '.join(move.from_krs))} -> "
                       f"{escape(', '.join(move.to_krs))}")
     if len(seen.moves) > SHOWN:
         console.print(f"  ... {len(seen.moves) - SHOWN} more (--json lists all)")
-    console.print(f"{len(seen.needs_kr)} open epics need a new KR (no current rule or label "
-                  "links them):")
+    console.print(f"{_n(len(seen.needs_kr), 'open epic')} need a new KR (no current rule or "
+                  "label links them):")
     for uid, krs in list(seen.needs_kr.items())[:SHOWN]:
         hint = seen.suggestions.get(uid)
         console.print(f"  {escape(uid)}: was {escape(', '.join(krs))}"
                       + (f"; suggested {escape(hint)}" if hint else ""))
     if len(seen.needs_kr) > SHOWN:
         console.print(f"  ... {len(seen.needs_kr) - SHOWN} more (--json lists all)")
-    console.print(f"{seen.frozen} ended epics stay in the cycle they ran in (no write-back)")
+    console.print(f"{_n(seen.frozen, 'ended epic')} stay in the cycle they ran in "
+                  "(no write-back)")
     console.print(f"[bold]write budget[/]: {len(seen.writebacks):,} write-backs")
     for line in budget_lines(seen):
         console.print(f"  {escape(line)}")
