@@ -162,13 +162,14 @@ def test_open_epics_move_with_one_edit_per_artifact(rolled: Any) -> None:
     # (Jira refuses the quiet `notifyUsers=false` edit to a non-admin: those 403s wrote nothing)
     refused = acc["jira"]["by_status"].get("403", 0)
     assert jira.get("PUT /rest/api/{api}/issue/{key}", 0) - refused == jira_ops
-    # a remote link names its KR in its globalId: the new one is written, the old one ended
+    # a remote link whose KR moved is edited in place (one PUT by id), never a second link;
+    # one whose KR ended with no new one (needs a new KR) is deleted
     links = _changed(before, after, "links")
-    assert links and all(len(after[k]["links"]) <= 1 for k in links)
-    assert jira.get("POST /rest/api/{api}/issue/{key}/remotelink", 0) == sum(
-        len(set(after[k]["links"]) - set(before[k]["links"])) for k in links)
-    assert jira.get("DELETE /rest/api/{api}/issue/{key}/remotelink", 0) == sum(
-        len(set(before[k]["links"]) - set(after[k]["links"])) for k in links)
+    moved = {k for k in links if after[k]["links"]}
+    assert moved and all(len(after[k]["links"]) == len(before[k]["links"]) == 1 for k in moved)
+    assert jira.get("PUT /rest/api/{api}/issue/{key}/remotelink/{link_id}", 0) == len(moved)
+    assert jira.get("POST /rest/api/{api}/issue/{key}/remotelink", 0) == 0
+    assert jira.get("DELETE /rest/api/{api}/issue/{key}/remotelink", 0) == len(links - moved)
     moved = {f"{m['source']}:{m['ticket']}" for m in rolled["dry"]["moves"]}
     for uid in moved:
         labels = after[uid]["labels"]
