@@ -134,7 +134,7 @@ class RunPlan:
         parts = [b.plan for b in self.batches]
         return {
             "sources": {name: _plain(v) for name, v in sorted(self.sources.items())},
-            "writebacks": [wb.to_json() for p in parts for wb in p.writebacks],
+            "writebacks": [_json(wb.to_json()) for p in parts for wb in p.writebacks],
             "links": [_plain(lk) for p in parts for lk in p.links],
             "broken": [_plain(b) for p in parts for b in p.broken],
             "untraceable": sorted(u for p in parts for u in p.untraceable),
@@ -149,7 +149,11 @@ class RunPlan:
 
 def _plain(value: Any) -> Any:
     """A dataclass as JSON-ready values: enums by value, datetimes in ISO form."""
-    return json.loads(json.dumps(asdict(value), default=_scalar))
+    return _json(asdict(value))
+
+
+def _json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=_scalar))
 
 
 def _scalar(value: Any) -> Any:
