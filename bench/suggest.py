@@ -92,14 +92,13 @@ def suggestions_time(cfg_path: Path) -> dict[str, Any]:
     from syncer import suggestions as sg
 
     import_s = time.perf_counter() - imported
-    from mappings.rules import load_rules
-    from syncer.catalog import load_catalog
     from syncer.config import load_config
+    from syncer.inputs import resolve_inputs
     from syncer.store import Store
 
     cfg = load_config(cfg_path)
-    catalog = load_catalog(cfg.catalog_path)
-    rules = load_rules(cfg.rules_path, catalog)
+    inputs = resolve_inputs(cfg)
+    catalog, rules = inputs.catalog, inputs.rules
     with Store.open(cfg.store_path) as store:
         started = time.perf_counter()
         model, tickets, found = sg.suggest_untraceable(store, catalog, cfg, rules)

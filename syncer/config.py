@@ -7,7 +7,6 @@ Secrets (`smtp.password`, source tokens) stay `SecretStr`; `Config.masked()` is 
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.base import SourceConfig, load_all
+from connectors.text import valid_hypothesis_pattern
 from core.config_env import ENV_PREFIX, env_list, is_list_field, unknown_variables
 from core.config_problems import (
     Problem,
@@ -39,6 +39,7 @@ from core.config_problems import (
 )
 from core.errors import ConfigError
 from core.redact import clean_secret
+from core.teams import team_of
 from core.tomlfile import read_toml
 
 CONFIG_ENV = "OKRSYNC_CONFIG"
@@ -105,18 +106,7 @@ class SyncSettings(_Section):
     """Wait after a write-back's first refusal, doubled after each further one (at most a
     day); 0 retries it on every run."""
 
-    @field_validator("hypothesis_pattern")
-    @classmethod
-    def _needs_group_h(cls, value: str) -> str:
-        if not value:
-            return value
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
-        if "h" not in compiled.groupindex:
-            raise ValueError("the pattern needs a named group `h`, e.g. (?P<h>.+)")
-        return value
+    _valid_pattern = field_validator("hypothesis_pattern")(valid_hypothesis_pattern)
 
 
 def _one_line_addresses(value: Any) -> Any:
@@ -137,10 +127,6 @@ class Team(_Section):
     projects: list[str] = Field(default_factory=list)
 
     _email_one_line = field_validator("email")(_one_line_addresses)
-
-    def owns(self, project: str) -> bool:
-        wanted = project.casefold()
-        return any(fnmatch.fnmatchcase(wanted, p.casefold()) for p in self.projects)
 
 
 class SmtpSettings(_Section):
@@ -277,16 +263,8 @@ class Config:
     web: WebSettings = field(default_factory=WebSettings)
 
     def team_of(self, project: str) -> Team | None:
-        """The team owning a Jira project key or GitHub owner/repo: an exact (case-insensitive)
-        entry beats a glob; otherwise the first team in file order whose glob matches."""
-        wanted = project.casefold()
-        for team in self.teams.values():
-            if any(p.casefold() == wanted for p in team.projects):
-                return team
-        for team in self.teams.values():
-            if team.owns(project):
-                return team
-        return None
+        """The team owning a project (`core.teams.team_of`)."""
+        return team_of(project, self.teams)
 
     def masked(self) -> dict[str, Any]:
         """The config as JSON-able data, every secret shown as `"***"` (empty ones as "")."""

@@ -21,15 +21,14 @@ from connectors.base import Connector, PullOptions, SourceConfig
 from connectors.scope import scope_change
 from core.errors import ConfigError, ExitCode, RemoteError
 from core.model import Catalog, WriteBack
-from mappings.rules import RuleSet, load_rules
+from mappings.rules import RuleSet
 from syncer import owning
 from syncer.backlog import backlog_json, write_budget
 from syncer.batch_plan import PLAN_BATCH, Planner, PlanTotals, RunPlan
-from syncer.catalog import load_catalog
 from syncer.config import Config
+from syncer.inputs import link_templates, plan_settings, resolve_inputs
 from syncer.outbox import apply_pending
 from syncer.parking import RetryPolicy
-from syncer.plan import PlanSettings
 from syncer.planning import apply_batch, make_planner, plan_batches
 from syncer.pull_verdict import PullFacts, PullVerdict, due_complete_pulls, judge_pull
 from syncer.replan import removed_after_lost
@@ -46,7 +45,7 @@ from syncer.store import Store
 from syncer.store_ports import PullStore
 
 __all__ = ["LOCKED_RUN_KINDS", "PLAN_BATCH", "PlanTotals", "RunDeps", "close_failed_run",
-           "lock_path"]
+           "link_templates", "lock_path", "plan_settings"]
 
 PLANNED_SHOWN = 1000
 """A real run keeps the first write-backs it planned for its summary; a dry run keeps all."""
@@ -136,25 +135,9 @@ def _outcome_json(outcome: SourceOutcome) -> dict[str, Any]:
 
 
 def load_inputs(config: Config) -> tuple[Catalog, RuleSet]:
-    """Catalog and rules, validated together (a rule naming an unknown KR is a ConfigError)."""
-    catalog = load_catalog(config.catalog_path)
-    rules = load_rules(config.rules_path, catalog, explicit_prefix=config.labels.explicit_prefix)
-    return catalog, rules
-
-
-def plan_settings(config: Config) -> PlanSettings:
-    """Each source's goal links use its own `link_url_template`, taken from every configured
-    source (not only those synced now), so `sync --source X` plans the same links as `sync`."""
-    return PlanSettings(
-        explicit_prefix=config.labels.explicit_prefix,
-        managed_prefix=config.labels.managed_prefix,
-        ktlo=tuple(config.labels.ktlo),
-        source_link_templates=link_templates(config),
-    )
-
-
-def link_templates(config: Config) -> dict[str, str]:
-    return {n: s.link_url_template for n, s in config.sources.items() if s.link_url_template}
+    """Catalog and rules, validated together (`syncer.inputs.resolve_inputs`)."""
+    inputs = resolve_inputs(config)
+    return inputs.catalog, inputs.rules
 
 
 def selected_sources(config: Config, only: Iterable[str] | None) -> dict[str, SourceConfig]:
@@ -302,7 +285,7 @@ async def _run(
 ) -> RunSummary:
     """lock held, run row open: pull → judge → prepare → plan → apply → record."""
     started = deps.monotonic()
-    catalog, rules = load_inputs(config)
+    inputs = resolve_inputs(config)
     sources = selected_sources(config, only_sources)
     summary = RunSummary(run_id=run_id, dry_run=dry_run)
     concurrency = {name: src.max_concurrency for name, src in sources.items()}
@@ -338,7 +321,8 @@ async def _run(
             summary.notices += owning.adoption_pending(
                 store, connectors, healthy, config.labels.managed_prefix)
         carried_over = store.pending_keys()
-        planner = make_planner(store, catalog, rules, plan_settings(config), healthy=healthy,
+        planner = make_planner(store, inputs.catalog, inputs.rules, inputs.plan_settings,
+                               healthy=healthy,
                                now=now, replan=not dry_run)
         totals = _plan_run(store, planner, summary, run_id=run_id, dry_run=dry_run)
         summary.planned_count = totals.writebacks

@@ -41,15 +41,13 @@ def daemon(
     abandoned (it stays pending in the outbox) and the daemon exits 0 within a few seconds.
     Invalid configuration: says why and exits 2 before doing anything.
     """
-    from mappings.rules import load_rules
-    from syncer.catalog import load_catalog
     from syncer.config import load_config
     from syncer.daemon import Daemon, DaemonSettings
+    from syncer.inputs import resolve_inputs
     from syncer.schedule import validate_cron
 
     cfg = load_config(config)
-    catalog = load_catalog(cfg.catalog_path)
-    load_rules(cfg.rules_path, catalog)
+    resolve_inputs(cfg)
     cron = cfg.report.send_cron
     if not validate_cron(cron):
         raise ConfigError(f"invalid cron expression {cron!r}", file=str(cfg.path),

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import UserError
 from core.model import Catalog, Ticket
-from mappings.rules import load_rules, suggest_krs
+from mappings.rules import suggest_krs
 from syncer.backlog import backlog_json
+from syncer.inputs import rules_of
 from syncer.reports.build import ReportSettings, build_weekly_report
 from syncer.reports.figures import bets_summary
 from syncer.reports.model import ParkedItem, ReportKind, Suggestion, WeeklyReport
@@ -67,9 +68,7 @@ def trend_history(store: Store, weeks: int) -> list[dict[str, Any]]:
 def make_suggester(config: Config, catalog: Catalog, store: Store | None = None) -> Suggester:
     """Suggested KRs: learned from the store's links (`syncer.suggestions`), computed once for
     every untraceable epic; without a store, the rule engine's closest rules and shared words."""
-    ruleset = load_rules(
-        config.rules_path, catalog, explicit_prefix=config.labels.explicit_prefix
-    )
+    ruleset = rules_of(config, catalog)
     if store is None:
         def closest(ticket: Ticket) -> Sequence[tuple[str, str]]:
             return suggest_krs(ticket, ruleset, catalog)
