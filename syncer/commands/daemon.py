@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from core.errors import ConfigError
-from syncer.cli import app
+from syncer.cli import app, exit_with
 
 
 class LogFormat(StrEnum):
@@ -83,4 +83,4 @@ def daemon(
         dashboard = Dashboard(cfg, cfg.web.host, cfg.web.port)
         dashboard.start_thread(lambda exc: runner._emit("dashboard_failed", error=repr(exc)))
         runner._emit("dashboard_listening", url=dashboard.url)
-    raise typer.Exit(runner.run())
+    exit_with(runner.run())

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from core.model import WriteBack, WriteBackKind
-from syncer.cli import app
+from syncer.cli import app, exit_with
 from syncer.engine import Progress as ProgressFn
 from syncer.engine import RunSummary
 
@@ -149,7 +149,7 @@ def _run(config: Path | None, dry_run: bool, full: bool, source: list[str] | Non
         print(json.dumps(summary.to_json(), indent=2, default=str))
     else:
         print_summary(console, summary)
-    raise typer.Exit(int(summary.exit_code))
+    exit_with(summary.exit_code)
 
 
 @app.command()

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from core.errors import UserError
-from syncer.cli import app
+from syncer.cli import app, exit_with
 
 CONFIG_HELP = "okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"
 
@@ -57,7 +57,7 @@ def validate(
         if not as_json:
             raise
         typer.echo(json.dumps(_error_json(exc), indent=2))
-        raise SystemExit(int(exc.exit_code)) from None
+        exit_with(exc.exit_code)
 
     warnings = list(cfg.warnings)
     ruled = {r.kr_id for r in rules.rules}
