@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="okrsync", standalone_mode=True)
     except SystemExit:
         raise
-    except BaseException as exc:  # noqa: BLE001 - the one place errors become user output
+    except BaseException as exc:  # the one place errors become user output
         explained = explain_error(exc)
         err_console.print(f"[bold red]error:[/] {escape(explained.message)}", markup=True)
         if explained.hint:
