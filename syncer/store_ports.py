@@ -8,7 +8,7 @@ one for tests) only has to offer what its consumers need.
 - `PlanReads`: what planning a batch reads; `PlanWrites`: what applying a batch's plan writes.
 - `OutboxPort`: what applying the outbox reads and writes.
 - `RunRecords`: the run rows every locked run opens and closes.
-- `ReportReads`: what the weekly report reads.
+- `ReportReads`: what the weekly report reads (`syncer.reports.load`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.model import (
     AppliedState,
@@ -31,7 +31,7 @@ from core.model import (
     WriteBack,
 )
 from syncer.store_deferral import Deferral
-from syncer.store_rows import KeyRange, OutboxItem, TicketId
+from syncer.store_rows import KeyRange, OutboxItem, ReportSnapshot, RunRow, TicketId
 
 
 class PullStore(Protocol):
@@ -101,3 +101,13 @@ class ReportReads(Protocol):
     def deferrals(self, now: datetime) -> dict[str, Deferral]: ...
     def pending(self, *, after_id: int = 0, limit: int | None = None,
                 due: datetime | None = None) -> list[OutboxItem]: ...
+    def report_snapshots(self, kind: str, weeks: int | Iterable[str]) -> list[ReportSnapshot]: ...
+    def sync_history(self, limit: int) -> list[RunRow]: ...
+
+
+if TYPE_CHECKING:  # mypy proves the SQLite store offers every port
+    from syncer.store import Store
+
+    def _ports_of(store: Store) -> tuple[PullStore, PlanReads, PlanWrites, OutboxPort,
+                                         RunRecords, ReportReads]:
+        return store, store, store, store, store, store

@@ -20,6 +20,7 @@ from syncer.reports.untraceable import Suggester, snapshot_summary
 from syncer.reports.verdicts import build_verdicts
 from syncer.reports.weeks import IsoWeek, parse_week, week_of
 from syncer.source_health import HISTORY_RUNS, source_health, stale_sources
+from syncer.store_ports import ReportReads
 
 if TYPE_CHECKING:
     from syncer.config import Config
@@ -54,7 +55,7 @@ def resolve_week(week: IsoWeek | str | None, now: datetime, timezone: str) -> Is
     return wanted
 
 
-def trend_history(store: Store, weeks: int) -> list[dict[str, Any]]:
+def trend_history(store: ReportReads, weeks: int) -> list[dict[str, Any]]:
     """Earlier weeks' untraceable summaries, one per week (from any report kind that had one)."""
     found: dict[str, dict[str, Any]] = {}
     for kind in (ReportKind.ALL, ReportKind.UNTRACEABLE):
@@ -140,7 +141,7 @@ def build_report(
     return report
 
 
-def stale_data(store: Store, config: Config, now: datetime) -> list[str]:
+def stale_data(store: ReportReads, config: Config, now: datetime) -> list[str]:
     """The banner: configured sources whose last successful pull is older than the sync
     schedule (`[daemon].interval_seconds` plus its jitter), or that only ever failed."""
     schedule = timedelta(
