@@ -20,7 +20,7 @@ from typing import Any
 from core.errors import ExitCode, UserError
 from core.model import AppliedState, Catalog, WriteBack, WriteBackKind
 from syncer.config import Config
-from syncer.engine import load_inputs, plan_settings
+from syncer.inputs import resolve_inputs
 from syncer.outbox import apply_pending
 from syncer.plan import Mapper, goal_ref, rule_mapper
 from syncer.run_context import RunDeps, locked_store, open_connectors, recorded_run
@@ -114,8 +114,8 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False,
                deps: RunDeps | None = None) -> RevertOutcome:
     """Plan the inverse of a run; unless dry, queue it in the outbox and apply it."""
     deps = deps or RunDeps()
-    catalog, rules = load_inputs(config)
-    settings = plan_settings(config)
+    inputs = resolve_inputs(config)
+    catalog, settings = inputs.catalog, inputs.plan_settings
     outcome = RevertOutcome(run_id=run_id, dry_run=dry_run)
     with locked_store(config, "revert") as store:
         if store.run(run_id) is None:
@@ -125,7 +125,7 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False,
             link_templates=settings.source_link_templates,
         )
         holds = _holds(store, outcome.planned, rule_mapper(
-            rules, catalog, managed_prefix=settings.managed_prefix))
+            inputs.rules, catalog, managed_prefix=settings.managed_prefix))
         outcome.held = len(holds)
         if dry_run:
             return outcome
