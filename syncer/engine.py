@@ -1,8 +1,10 @@
-"""The sync engine: the imperative shell around the pure planner.
+"""The sync engine: a thin loop over steps that return values (docs/architecture.md).
 
-lock → pull every source concurrently into the store → safety stop → identities and adoption
-(`syncer.owning`) → plan, re-planning the write-backs earlier runs left pending against the
-fresh pull (`syncer.replan`) → outbox (one transaction) → apply concurrently → record the run.
+lock and run row (`syncer.run_context`) → pull every source concurrently into the store and
+judge each pull (`syncer.pull_verdict`) → identities and adoption (`syncer.owning`) → plan
+batch by batch (`syncer.planning` over the pure `syncer.batch_plan`, re-planning pending
+write-backs against the fresh pull) and apply each batch's plan in one transaction → apply
+the outbox concurrently (`syncer.outbox`) → record the run (`syncer.run_summary`).
 
 The order is what makes a run safe to kill at any point: cursors move only with the pages they
 describe, write-backs are in the outbox before any remote call, and the ledger changes only
@@ -13,14 +15,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from connectors.base import Connector, PullOptions, SourceConfig
 from connectors.scope import scope_change
 from core.errors import ConfigError, ExitCode, RemoteError
-from core.model import Catalog, WriteBack
+from core.model import Catalog
 from mappings.rules import RuleSet
 from syncer import owning
 from syncer.backlog import backlog_json, write_budget
@@ -30,7 +30,7 @@ from syncer.inputs import link_templates, plan_settings, resolve_inputs
 from syncer.outbox import apply_pending
 from syncer.parking import RetryPolicy
 from syncer.planning import apply_batch, make_planner, plan_batches
-from syncer.pull_verdict import PullFacts, PullVerdict, due_complete_pulls, judge_pull
+from syncer.pull_verdict import PullFacts, due_complete_pulls, judge_pull
 from syncer.replan import removed_after_lost
 from syncer.run_context import (
     LOCKED_RUN_KINDS,
@@ -41,97 +41,18 @@ from syncer.run_context import (
     open_connectors,
     recorded_run,
 )
+from syncer.run_summary import RunSummary, SourceOutcome
 from syncer.store import Store
 from syncer.store_ports import PullStore
 
-__all__ = ["LOCKED_RUN_KINDS", "PLAN_BATCH", "PlanTotals", "RunDeps", "close_failed_run",
-           "link_templates", "lock_path", "plan_settings"]
+__all__ = ["LOCKED_RUN_KINDS", "PLAN_BATCH", "PlanTotals", "RunDeps", "RunSummary",
+           "SourceOutcome", "close_failed_run", "link_templates", "lock_path", "plan_settings"]
 
 PLANNED_SHOWN = 1000
 """A real run keeps the first write-backs it planned for its summary; a dry run keeps all."""
 
 Progress = Callable[[str, str, int], None]
 """Called with (source, phase, count): phase is pull, pulled, failed, apply or done."""
-
-
-@dataclass
-class SourceOutcome:
-    """How one source's pull went; `healthy` sources may be written to and flagged."""
-
-    name: str
-    pulled: int = 0
-    skipped: int = 0
-    stored_before: int = 0
-    complete: bool = False
-    retired: int = 0
-    healthy: bool = True
-    reason: str = ""
-    warning: str = ""
-    notice: str = ""
-    requests: int = 0
-    not_modified: int = 0
-    retries: int = 0
-    rate_limit_wait: float = 0.0
-    verdict: PullVerdict = field(default_factory=lambda: PullVerdict(healthy=True), repr=False)
-
-
-@dataclass
-class RunSummary:
-    """What a run did, as the CLI prints it and the store records it."""
-
-    run_id: int
-    dry_run: bool
-    sources: list[SourceOutcome] = field(default_factory=list)
-    tickets: int = 0
-    linked: int = 0
-    untraceable: int = 0
-    ktlo: int = 0
-    broken: int = 0
-    new_overrides: int = 0
-    planned: list[WriteBack] = field(default_factory=list)
-    planned_count: int = 0
-    applied: int = 0
-    unchanged: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    dropped: list[tuple[str, str]] = field(default_factory=list)
-    pending: int = 0
-    parked: int = 0
-    waiting: int = 0
-    due: int = 0
-    deferred: list[dict[str, Any]] = field(default_factory=list)
-    write_budget: list[dict[str, Any]] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
-    duration: float = 0.0
-    pull_seconds: float = 0.0
-    apply_seconds: float = 0.0
-    plan: RunPlan | None = field(default=None, repr=False)
-    """A dry run's whole plan, as `okrsync plan --json` prints it."""
-
-    @property
-    def exit_code(self) -> ExitCode:
-        """1 when a source was unhealthy, a write-back failed in this run, or pending ones
-        that were due were left; parked ones, ones waiting out a backoff, ones a rate limit
-        deferred (all shown by `status`) and dropped ones (journalled) do not fail the run."""
-        unhealthy = any(not s.healthy for s in self.sources)
-        if unhealthy or self.failed or (self.due > 0 and not self.dry_run):
-            return ExitCode.FAILURES
-        return ExitCode.OK
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(replace(self, plan=None, sources=[]))
-        data.pop("plan")
-        data["sources"] = [_outcome_json(s) for s in self.sources]
-        data["planned"] = [wb.to_json() for wb in self.planned]
-        data["failed"] = [{"writeback": k, "error": e} for k, e in self.failed]
-        data["dropped"] = [{"writeback": k, "reason": r} for k, r in self.dropped]
-        data["exit_code"] = int(self.exit_code)
-        return data
-
-
-def _outcome_json(outcome: SourceOutcome) -> dict[str, Any]:
-    data = asdict(replace(outcome, verdict=PullVerdict(healthy=True)))
-    data.pop("verdict")
-    return data
 
 
 def load_inputs(config: Config) -> tuple[Catalog, RuleSet]:
