@@ -26,7 +26,7 @@ from syncer import owning
 from syncer.backlog import backlog_json, write_budget
 from syncer.batch_plan import PLAN_BATCH, Planner, PlanTotals, RunPlan
 from syncer.config import Config
-from syncer.inputs import link_templates, plan_settings, resolve_inputs
+from syncer.inputs import Inputs, link_templates, plan_settings, resolve_inputs
 from syncer.outbox import apply_pending
 from syncer.parking import RetryPolicy
 from syncer.planning import apply_batch, make_planner, plan_batches
@@ -194,7 +194,7 @@ def _plan_run(store: Store, planner: Planner, summary: RunSummary, *, run_id: in
 
 
 async def _run(
-    config: Config,
+    inputs: Inputs,
     store: Store,
     run_id: int,
     *,
@@ -206,7 +206,7 @@ async def _run(
 ) -> RunSummary:
     """lock held, run row open: pull → judge → prepare → plan → apply → record."""
     started = deps.monotonic()
-    inputs = resolve_inputs(config)
+    config = inputs.config
     sources = selected_sources(config, only_sources)
     summary = RunSummary(run_id=run_id, dry_run=dry_run)
     concurrency = {name: src.max_concurrency for name, src in sources.items()}
@@ -300,11 +300,11 @@ def run_sync(
 ) -> RunSummary:
     """One sync run under the lock; the run is recorded whatever happens."""
     deps = deps or RunDeps()
-    load_inputs(config)  # fail fast with exit 2 before taking the lock or touching the store
+    inputs = resolve_inputs(config)  # exit 2 before taking the lock or touching the store
     with locked_store(config, "sync") as store, \
             recorded_run(store, "sync", dry_run=dry_run, clock=deps.clock) as row:
         summary = asyncio.run(
-            _run(config, store, row.id, dry_run=dry_run, full=full,
+            _run(inputs, store, row.id, dry_run=dry_run, full=full,
                  only_sources=only_sources, progress=progress, deps=deps)
         )
         record = summary.to_json()
