@@ -171,7 +171,7 @@ class Daemon:
                 return -1
             env, handoff, write = self._handoff.open(os.environ)
             try:
-                child = subprocess.Popen(  # noqa: S603 - argv built from our own executable
+                child = subprocess.Popen(  # argv built from our own executable
                     argv, stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL if stdout is None else stdout,
                     stderr=subprocess.PIPE, start_new_session=True, env=env, pass_fds=(write,),
@@ -311,7 +311,7 @@ class Daemon:
         daemon = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 if self.path == "/healthz":
                     status, body = daemon.health()
                     payload = json.dumps(body).encode()
@@ -327,7 +327,7 @@ class Daemon:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         port = self.settings.health_port or 0

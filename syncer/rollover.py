@@ -130,21 +130,16 @@ def preview(config: Config, store: Store, catalog: Catalog, rules: RuleSet,
             now: datetime | None = None) -> Rollover:
     """Plan the stored epics with `catalog` (already rolled to `to`); nothing is written."""
     from mappings.rules import suggest_krs
-    from syncer.engine import plan_store
+    from syncer.inputs import plan_settings
+    from syncer.planning import make_planner, plan_batches
 
     now = now or datetime.now(UTC)
     rollover = Rollover(to=to, current=current)
-    batch: list[WriteBack] = []
-
-    def take(writebacks: tuple[WriteBack, ...]) -> None:
-        batch.extend(writebacks)
-
-    def outcome(part: Plan, _: object) -> None:
-        collect(rollover, part, batch, catalog)
-        batch.clear()
-
     healthy = frozenset(name for name, src in sources.items() if src.enabled)
-    plan_store(config, store, catalog, rules, healthy, sources.values(), now, take, outcome)
+    planner = make_planner(store, catalog, rules, plan_settings(config), healthy=healthy,
+                           now=now, replan=False)
+    for batch in plan_batches(store, planner):
+        collect(rollover, batch.plan, batch.plan.writebacks, catalog)
     for ticket in store.tickets():
         if frozen_cycle(ticket, catalog) is not None:
             rollover.frozen += 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from core.errors import ConfigError
-from syncer.cli import app
+from syncer.cli import app, exit_with
 
 
 class LogFormat(StrEnum):
@@ -41,15 +41,13 @@ def daemon(
     abandoned (it stays pending in the outbox) and the daemon exits 0 within a few seconds.
     Invalid configuration: says why and exits 2 before doing anything.
     """
-    from mappings.rules import load_rules
-    from syncer.catalog import load_catalog
     from syncer.config import load_config
     from syncer.daemon import Daemon, DaemonSettings
+    from syncer.inputs import resolve_inputs
     from syncer.schedule import validate_cron
 
     cfg = load_config(config)
-    catalog = load_catalog(cfg.catalog_path)
-    load_rules(cfg.rules_path, catalog)
+    resolve_inputs(cfg)
     cron = cfg.report.send_cron
     if not validate_cron(cron):
         raise ConfigError(f"invalid cron expression {cron!r}", file=str(cfg.path),
@@ -85,4 +83,4 @@ def daemon(
         dashboard = Dashboard(cfg, cfg.web.host, cfg.web.port)
         dashboard.start_thread(lambda exc: runner._emit("dashboard_failed", error=repr(exc)))
         runner._emit("dashboard_listening", url=dashboard.url)
-    raise typer.Exit(runner.run())
+    exit_with(runner.run())

@@ -310,9 +310,9 @@ def test_every_config_key_is_documented() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text()
     sections = {
-        "store": c.StoreSection, "okrs": c.OkrsSection, "labels": c.LabelSettings,
-        "sync": c.SyncSettings, "smtp": c.SmtpSettings, "report": c.ReportSettings,
-        "daemon": c.DaemonConfig, "teams.payments": c.Team, "web": c.WebSettings,
+        "store": c.StoreSection, "okrs": c.OkrsSection, "labels": c.LabelsSection,
+        "sync": c.SyncSection, "smtp": c.SmtpSection, "report": c.ReportSection,
+        "daemon": c.DaemonSection, "teams.payments": c.Team, "web": c.WebSection,
     }
     for section, model in sections.items():
         assert f"[{section}]" in doc
