@@ -11,18 +11,19 @@ import pytest
 
 from core.cycles import Cycle, current_cycle, cycle_notes, cycle_on, ended_in, gaps, overlaps
 from core.errors import ConfigError
-from core.model import AppliedState, Catalog, Objective, TicketState, WriteBackKind
+from core.model import Catalog, Objective, Ticket, TicketState, WriteBackKind
 from mappings.rules import map_ticket, parse_rules
 from syncer.catalog import parse_catalog
+from syncer.plan import Plan
 from tests.helpers.plan_helpers import (
     NOW,
     kr,
     label_rule,
     rules,
     run_plan,
-    simulate_apply,
     ticket,
 )
+from tests.helpers.store_apply import StoreApplier
 
 Q3 = Cycle("Q3", date(2026, 7, 1), date(2026, 9, 30))
 Q4 = Cycle("Q4", date(2026, 10, 1), date(2026, 12, 31))
@@ -95,7 +96,15 @@ def test_rollover_plan_freezes_ended_epics_and_moves_open_ones() -> None:
     old_rules = rules(label_rule("r-old", "checkout", "KR-OLD"),
                       label_rule("r-search", "search", "KR-OLD"))
     first = run_plan(tickets, before, old_rules)  # type: ignore[arg-type]
-    tickets, applied = simulate_apply(tickets, AppliedState(), first.writebacks)  # type: ignore[arg-type]
+    store = StoreApplier()
+    try:
+        _rollover(store, tickets, first)  # type: ignore[arg-type]
+    finally:
+        store.close()
+
+
+def _rollover(store: StoreApplier, tickets: list[Ticket], first: Plan) -> None:
+    tickets, applied = store.apply(tickets, first.writebacks, now=NOW)
     cat = _catalog()
     ruleset = rules(_old_rule(), replace(_new_rule(), labels_none=("legacy",)))  # type: ignore[arg-type]
     rolled = run_plan(tickets, cat, ruleset, applied, prior_bets=first.bets)
@@ -111,12 +120,12 @@ def test_rollover_plan_freezes_ended_epics_and_moves_open_ones() -> None:
     assert rolled.needs_kr == {"jira:WEB-2": ("KR-OLD",), "jira:WEB-4": ("KR-OLD",)}
     assert [lk.kr_id for lk in rolled.links if lk.ticket_key == "WEB-3"] == ["KR-OLD"]
     assert not [b for b in rolled.bets if b.ticket_key == "WEB-3"]  # its bet is unchanged
-    tickets, applied = simulate_apply(tickets, applied, rolled.writebacks)
+    tickets, applied = store.apply(tickets, rolled.writebacks, now=NOW)
     assert run_plan(tickets, cat, ruleset, applied).writebacks == ()
 
 
 def test_a_frozen_epic_keeps_its_links_when_its_rules_are_gone() -> None:
-    from core.model import AppliedGoalLinks
+    from core.model import AppliedGoalLinks, AppliedState
 
     cat = _catalog()
     ended = _shipped("WEB-3", (), date(2026, 9, 1))
