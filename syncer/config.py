@@ -40,6 +40,16 @@ from core.config_problems import (
 from core.errors import ConfigError
 from core.redact import clean_secret
 from core.tomlfile import read_toml
+from syncer.rhythm.settings import (
+    CadenceSettings,
+    ChatSettings,
+    EscalationSettings,
+    Person,
+    ReviewSettings,
+    RhythmConfig,
+    ScorecardSettings,
+    team_references,
+)
 
 CONFIG_ENV = "OKRSYNC_CONFIG"
 DEFAULT_NAME = "okrsync.toml"
@@ -133,6 +143,8 @@ class Team(_Section):
 
     name: str = ""
     owner: str = Field(min_length=1)
+    lead: str = ""
+    """Who the team's stalled check-ins escalate to (a `[people.<name>]`); empty: `owner`."""
     email: str = ""
     projects: list[str] = Field(default_factory=list)
 
@@ -254,6 +266,17 @@ class _Layered(_EnvFirst):
     daemon: DaemonConfig = DaemonConfig()
     web: WebSettings = WebSettings()
     suggest: SuggestSettings = SuggestSettings()
+    people: dict[str, Person] = Field(default_factory=dict)
+    rhythm: CadenceSettings = CadenceSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    scorecard: ScorecardSettings = ScorecardSettings()
+    review: ReviewSettings = ReviewSettings()
+    chat: ChatSettings = ChatSettings()
+
+    def rhythm_config(self) -> RhythmConfig:
+        return RhythmConfig(people=dict(self.people), cadence=self.rhythm,
+                            escalation=self.escalation, scorecard=self.scorecard,
+                            review=self.review, chat=self.chat)
 
 
 @dataclass(frozen=True)
@@ -275,6 +298,7 @@ class Config:
     suggest: SuggestSettings = field(default_factory=SuggestSettings)
     warnings: tuple[str, ...] = field(default=(), compare=False)
     web: WebSettings = field(default_factory=WebSettings)
+    rhythm: RhythmConfig = field(default_factory=RhythmConfig)
 
     def team_of(self, project: str) -> Team | None:
         """The team owning a Jira project key or GitHub owner/repo: an exact (case-insensitive)
@@ -303,7 +327,13 @@ class Config:
             "daemon": _mask(self.daemon),
             "web": _mask(self.web),
             "suggest": _mask(self.suggest),
+            "people": _mask(self.rhythm.people),
+            **{k: _mask(getattr(self.rhythm, a)) for k, a in _RHYTHM_SECTIONS},
         }
+
+
+_RHYTHM_SECTIONS = (("rhythm", "cadence"), ("escalation", "escalation"),
+                    ("scorecard", "scorecard"), ("review", "review"), ("chat", "chat"))
 
 
 def _mask(value: Any, name: str = "") -> Any:
@@ -369,6 +399,9 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
     sources = _build_sources(_merge_env_sources(raw.sources), text, managed, environ,
                              problems, credentials=credentials)
     teams = _build_teams(raw.teams, text, environ, problems)
+    if layered is not None:
+        problems += [problem(loc, msg, text, environ)
+                     for loc, msg in team_references(layered.people, set(teams))]
     if problems:
         raise config_error(problems, file)
     assert layered is not None
@@ -391,6 +424,7 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
         suggest=layered.suggest,
         warnings=tuple(warnings),
         web=layered.web,
+        rhythm=layered.rhythm_config(),
     )
 
 
