@@ -34,7 +34,9 @@ class KrStatus:
 
     @property
     def disagreement(self) -> bool:
-        return disagrees(self.confidence_status, self.pace)
+        """Owner says on track, numbers say off track; judged only on a current check-in
+        (a stale confidence is the overdue rules' business)."""
+        return not self.due.missing and disagrees(self.confidence_status, self.pace)
 
 
 def kr_statuses(catalog: Catalog, checkins: Sequence[CheckIn], org: Org, window: Window,
