@@ -47,12 +47,12 @@ def _retryable(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def _wait(response: httpx.Response | None, attempt: int) -> float:
+def _wait(response: httpx.Response | None, attempt: int, first: float) -> float:
     if response is not None:
         after = response.headers.get("retry-after", "")
         if after.isdigit():
             return min(float(after), MAX_WAIT_SECONDS)
-    return float(min(2 ** (attempt - 1), MAX_WAIT_SECONDS))
+    return float(min(first * 2 ** (attempt - 1), MAX_WAIT_SECONDS))
 
 
 def post(channel: Channel, msg: ChatMessage, settings: ChatSettings, *, now: datetime,
@@ -82,7 +82,7 @@ def post(channel: Channel, msg: ChatMessage, settings: ChatSettings, *, now: dat
                 if not _retryable(response.status_code):
                     break
             if attempt < settings.attempts:
-                sleep(_wait(response, attempt))
+                sleep(_wait(response, attempt, settings.retry_wait_seconds))
     safe = scrub(detail, [channel.url])
     return ChatDelivery(channel.name, msg.kind, msg.subject, "failed", attempt,
                         f"{safe} after {attempt} attempt{'s' if attempt > 1 else ''}", now)

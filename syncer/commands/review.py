@@ -48,7 +48,7 @@ def _team(config_teams: dict[str, object], team: str | None, path: Path) -> None
 @app.command("review")
 def review_command(
     kind: ReviewKind = typer.Argument(..., help="weekly (per team), monthly, quarterly"),
-    team: str | None = typer.Option(None, "--team", help="Only this team (a teams.NAME of the config)."),
+    team: str | None = typer.Option(None, "--team", help="Only this team (a teams.NAME)."),
     fmt: ReviewFormat = typer.Option(ReviewFormat.TEXT, "--format", "-f",
                                      help="text, json, html or markdown"),
     output: Path | None = typer.Option(None, "--output", "-o", help="write here, not stdout"),

@@ -120,6 +120,9 @@ class ChatSettings(_Table):
     teams_webhook_env: str = ""
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     attempts: int = Field(default=3, ge=1, le=10)
+    retry_wait_seconds: float = Field(default=1.0, ge=0, le=30)
+    """Wait before the second attempt, doubled before each further one (a 429's
+    Retry-After wins, up to 30 s)."""
 
     @field_validator("slack_webhook_env", "teams_webhook_env")
     @classmethod
