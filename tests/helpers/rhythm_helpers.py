@@ -72,7 +72,7 @@ target = 100
 
 [[objective.key_result]]
 id = "KR-C"
-title = "{kr_c_title}"
+title = '{kr_c_title}'
 owner = "cat"
 metric = "nps"
 baseline = 0
@@ -102,3 +102,40 @@ def put_epics(store: Store, project: str, total: int, linked: int, *, now: datet
     keep = [lk for lk in store.links() if not lk.ticket_key.startswith(f"{project}-")]
     mine = [Link("jira", f"{project}-{i}", kr_id, Origin.LABEL) for i in range(1, linked + 1)]
     store.save_plan_outcome([*keep, *mine], [], [], [], [], sources=["jira"], now=now)
+
+
+EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)"> & *bold* | `tick`'
+
+
+def simulate_weeks(folder: Path, weeks: int, *, title: str = "NPS",
+                   note: str = "blocked on vendor") -> Path:
+    """`weeks` weeks from Monday 2024-01-01: Monday check-ins for every KR (bob stops after
+    week 2, cat's confidence falls in week 4), epics of both teams, and a rhythm run every
+    working day at 17:00. Returns the config path."""
+    from datetime import UTC, date, time, timedelta
+
+    from core.model import CheckIn
+    from syncer.catalog import load_catalog
+    from syncer.config import load_config
+    from syncer.rhythm.run import tick
+
+    cfg = write_org(folder, kr_c_title=title)
+    config = load_config(cfg)
+    catalog = load_catalog(config.catalog_path)
+    with Store.open(config.store_path) as store:
+        for week in range(1, weeks + 1):
+            monday = date(2024, 1, 1) + timedelta(weeks=week - 1)
+            at = datetime.combine(monday, time(10), UTC)
+            done = 100 * ((monday - date(2024, 1, 1)).days + 1) / 91
+            put_epics(store, "PAY", 4, 4, now=at, titles=[title])
+            put_epics(store, "WEB", 10, 8 if week < 3 else 3, now=at, kr_id="KR-C",
+                      titles=[title])
+            store.add_checkin(CheckIn("KR-A", done, at, confidence=0.8, note=note))
+            if week <= 2:
+                store.add_checkin(CheckIn("KR-B", done, at, confidence=0.7))
+            store.add_checkin(CheckIn("KR-C", done, at, confidence=0.8 if week < 4 else 0.2,
+                                      note=note))
+            for offset in range(5):
+                now = datetime.combine(monday + timedelta(days=offset), time(17), UTC)
+                tick(store, catalog, config, now=now, environ={})
+    return cfg
