@@ -30,7 +30,8 @@ def title_of(review: Review) -> str:
 
 
 def _value(value: float | None, unit: str) -> str:
-    return num(value) + (f" {unit}" if unit and value is not None else "")
+    shown = num(None if value is None else float(f"{value:.4g}"))
+    return shown + (f" {unit}" if unit and value is not None else "")
 
 
 def _kr_cells(review: Review) -> list[list[str]]:
@@ -149,7 +150,10 @@ h1{font-size:1.3em;margin:0 0 4px}h2{font-size:1.1em;margin:20px 0 6px}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;width:100%;font-size:.92em}
 th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #d0d7de;vertical-align:top;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
+@media (max-width:600px){thead{display:none}tr{display:block;padding:6px 0;
+border-bottom:1px solid #d0d7de}td{display:block;border:0;padding:1px 0}
+td::before{content:attr(data-label) ": ";font-weight:600;color:#57606a}}
 .chart{width:100%;max-width:640px;height:auto}
 .legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.9em}
 .muted{color:#57606a}.bad{color:#cf222e;font-weight:600}
@@ -159,7 +163,8 @@ overflow-wrap:anywhere}
 def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> Markup:
     if not rows:
         return Markup('<p class="muted">none</p>')
-    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f'<td data-label="{escape(h)}">{escape(c)}</td>'
+                                    for h, c in zip(head, row, strict=False)) + "</tr>"
                    for row in rows)
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     return Markup(f'<div class="scroll"><table><thead><tr>{header}</tr></thead>'
