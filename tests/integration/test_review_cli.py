@@ -99,3 +99,27 @@ def test_bad_config_exits_2_naming_file_and_key(tmp_path: Path,
     cfg.write_text('[people.ann]\nteam = "ghost"\n')
     code, _, err = run(["review", "weekly", "-c", str(cfg)], capsys)
     assert code == 2 and "people.ann.team" in err and "Traceback" not in err
+
+
+def test_status_and_dashboard_show_open_escalations(
+        config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    from starlette.testclient import TestClient
+
+    from syncer.config import load_config
+    from syncer.web.app import create_app
+
+    code, out, _ = run(["status", "--json", "-c", str(config)], capsys)
+    assert code == 0
+    shown = {(e["rule"], e["subject"]) for e in json.loads(out)["escalations"]}
+    assert ("overdue-sponsor", "KR-B") in shown and ("team-lagging", "web") in shown
+    code, out, _ = run(["status", "-c", str(config)], capsys)
+    assert "open escalations: 4" in out and "overdue-sponsor KR-B → sam" in out
+    app = create_app(load_config(config), now=lambda: datetime(2024, 2, 9, 12, tzinfo=UTC))
+    with TestClient(app) as client:
+        data = client.get("/rhythm", params={"format": "json"}).json()
+        html = client.get("/rhythm").text
+    assert {(e["rule"], e["subject"]) for e in data["escalations"] if e["open"]} == shown
+    assert "team web lagging for 2 weeks" in html
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
