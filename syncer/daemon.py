@@ -55,6 +55,10 @@ class DaemonSettings:
     report_lookback: timedelta = timedelta(hours=1)
     unhealthy_after: int = 3
     measure_every: float = 0.0
+    rhythm_enabled: bool = False
+    """Run `okrsync remind` after each sync and send the reviews on their crons."""
+    review_crons: dict[str, str] = field(default_factory=dict)
+    """Review kind (weekly, monthly, quarterly) → cron, read in `report_timezone`."""
 
 
 @dataclass
@@ -68,6 +72,7 @@ class DaemonState:
     last_duration: float = 0.0
     consecutive_failures: int = 0
     reports_sent: int = 0
+    reviews_sent: int = 0
     measures: dict[str, int] = field(default_factory=dict)
     pending_writebacks: int = 0
     syncing: bool = False
@@ -124,6 +129,7 @@ class Daemon:
             "started", interval=self.settings.interval, report_cron=self.settings.report_cron
         )
         report_checked = window_start(self._now(), self.settings.report_lookback)
+        review_checked = report_checked
         measured_at: float | None = None
         try:
             while not self._stop.is_set():
@@ -142,6 +148,13 @@ class Daemon:
                     report_checked = now
                     if fires:
                         self._report_once(fires[-1])
+                if self.settings.rhythm_enabled:
+                    self._run_child(self._okrsync("remind"))
+                    for kind, fire in due_reviews(self.settings.review_crons,
+                                                  self.settings.report_timezone,
+                                                  review_checked, now):
+                        self._review_once(kind, fire)
+                    review_checked = now
                 delay = next_sync_delay(
                     self.settings.interval, self.settings.jitter,
                     self.state.consecutive_failures, self.rng,
@@ -265,6 +278,15 @@ class Daemon:
                 self.state.reports_sent += 1
         self._emit("report", scheduled_for=fire.isoformat(), exit_code=code)
 
+    def _review_once(self, kind: str, fire: datetime) -> None:
+        """One review to its audiences; the store's claim keeps it to once per period even
+        when a restarted daemon sees the same fire time again."""
+        code = self._run_child(self._okrsync("review", kind, "--email"))
+        if code == 0:
+            with self.state.lock:
+                self.state.reviews_sent += 1
+        self._emit("review", kind=kind, scheduled_for=fire.isoformat(), exit_code=code)
+
     # --- output ------------------------------------------------------------------------------
 
     def _emit(self, event: str, **fields: Any) -> None:
@@ -305,6 +327,7 @@ class Daemon:
                 last_duration=self.state.last_duration,
                 consecutive_failures=self.state.consecutive_failures,
                 reports_sent=self.state.reports_sent, sources=self.state.sources,
+                reviews_sent=self.state.reviews_sent,
             )
 
     def _start_http(self) -> None:
@@ -339,6 +362,18 @@ class Daemon:
         ).start()
         self._emit("health_listening", url=f"http://{self.settings.health_host}:{bound}/healthz")
 
+
+
+def due_reviews(crons: dict[str, str], timezone: str, after: datetime,
+                until: datetime) -> list[tuple[str, datetime]]:
+    """The reviews whose cron fired in (after, until], each once (its latest fire), in
+    time order: a daemon that slept past two fires sends the review once."""
+    due = []
+    for kind, expression in crons.items():
+        fires = cron_fires(expression, timezone, after, until)
+        if fires:
+            due.append((kind, fires[-1]))
+    return sorted(due, key=lambda d: d[1])
 
 
 def _failures_of(output: bytes, code: int, stderr_tail: str) -> list[tuple[str, str]]:

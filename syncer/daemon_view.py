@@ -96,6 +96,7 @@ class _Snapshot(Collector):
     consecutive_failures: int
     reports_sent: int
     sources: Mapping[str, SourceView]
+    reviews_sent: int = 0
 
     def collect(self) -> Iterator[Metric]:
         runs = CounterMetricFamily("okrsync_sync_runs", "Sync runs by result.", labels=["result"])
@@ -113,6 +114,9 @@ class _Snapshot(Collector):
                                 self.consecutive_failures)
         yield CounterMetricFamily("okrsync_reports_sent", "Weekly reports sent by this daemon.",
                                   self.reports_sent)
+        yield CounterMetricFamily("okrsync_reviews_sent",
+                                  "Rhythm reviews (weekly, monthly, quarterly) sent.",
+                                  self.reviews_sent)
         yield from self._per_source()
 
     def _per_source(self) -> Iterator[Metric]:
@@ -142,13 +146,13 @@ class _Snapshot(Collector):
 def metrics_text(
     *, runs: Mapping[str, int], last_success_at: float | None, pending_writebacks: int,
     last_duration: float, consecutive_failures: int, reports_sent: int,
-    sources: Mapping[str, SourceView],
+    sources: Mapping[str, SourceView], reviews_sent: int = 0,
 ) -> str:
     """The `/metrics` page in the Prometheus text exposition format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(
         runs=runs, last_success_at=last_success_at, pending_writebacks=pending_writebacks,
         last_duration=last_duration, consecutive_failures=consecutive_failures,
-        reports_sent=reports_sent, sources=sources,
+        reports_sent=reports_sent, sources=sources, reviews_sent=reviews_sent,
     ))
     return generate_latest(registry).decode()
