@@ -26,6 +26,7 @@ from syncer.store_rhythm import ChatDelivery
 
 if TYPE_CHECKING:
     from syncer.config import Config
+    from syncer.mail import RetryPolicy
     from syncer.store import Store
 
 
@@ -108,6 +109,7 @@ def send_review(
     store: Store, catalog: Catalog, config: Config, kind: ReviewKind, *, now: datetime,
     team: str | None = None, force: bool = False, environ: Mapping[str, str] | None = None,
     transport: httpx.BaseTransport | None = None, sleep: Sleeper = time.sleep,
+    retry: RetryPolicy | None = None,
 ) -> ReviewSend:
     """Mail every audience and post the chat summary, each at most once per period (unless
     `force`); a failed send gives its claim back so the next run tries again."""
@@ -126,7 +128,7 @@ def send_review(
             result.outcomes.append({"kind": aud.kind, "to": who, "status": "skipped"})
             continue
         try:
-            send_message(config.smtp, msg)
+            send_message(config.smtp, msg, retry=retry)
         except MailError as exc:
             if not force:
                 store.release_report_claim(review.period, aud.kind, who)
