@@ -1,7 +1,7 @@
 """Slack and Teams messages delivered to a loopback webhook receiver over real HTTP, each
 validated against the payload shape its vendor documents (Slack: incoming webhooks take
 `text` plus Block Kit `blocks`, at most 50; a header's plain_text at most 150 characters, a
-section's text at most 3000, docs.slack.dev/reference/block-kit. Teams: an incoming webhook
+section's text at most 3000, api.slack.com/reference/block-kit/blocks. Teams: an incoming webhook
 takes a `message` whose attachment is an Adaptive Card, learn.microsoft.com "Send Adaptive
 Cards using an Incoming Webhook"). Hostile text is escaped for each and pings nobody. A
 receiver answering 500 or never answering: retried, then recorded; `okrsync remind` exits 1

@@ -313,6 +313,9 @@ def test_every_config_key_is_documented() -> None:
         "store": c.StoreSection, "okrs": c.OkrsSection, "labels": c.LabelSettings,
         "sync": c.SyncSettings, "smtp": c.SmtpSettings, "report": c.ReportSettings,
         "daemon": c.DaemonConfig, "teams.payments": c.Team, "web": c.WebSettings,
+        "rhythm": c.CadenceSettings, "escalation": c.EscalationSettings,
+        "scorecard": c.ScorecardSettings, "review": c.ReviewSettings, "chat": c.ChatSettings,
+        'people."Dana Lee"': c.Person,
     }
     for section, model in sections.items():
         assert f"[{section}]" in doc
