@@ -57,6 +57,8 @@ class DaemonSettings:
     measure_every: float = 0.0
     rhythm_enabled: bool = False
     """Run `okrsync remind` after each sync and send the reviews on their crons."""
+    remind_email: bool = False
+    """`okrsync remind --email`: some person has an email to be reminded at."""
     review_crons: dict[str, str] = field(default_factory=dict)
     """Review kind (weekly, monthly, quarterly) → cron, read in `report_timezone`."""
 
@@ -149,7 +151,7 @@ class Daemon:
                     if fires:
                         self._report_once(fires[-1])
                 if self.settings.rhythm_enabled:
-                    self._run_child(self._okrsync("remind"))
+                    self._remind_once()
                     for kind, fire in due_reviews(self.settings.review_crons,
                                                   self.settings.report_timezone,
                                                   review_checked, now):
@@ -277,6 +279,14 @@ class Daemon:
             with self.state.lock:
                 self.state.reports_sent += 1
         self._emit("report", scheduled_for=fire.isoformat(), exit_code=code)
+
+    def _remind_once(self) -> None:
+        """Reminders and escalations after each sync; a failed delivery (exit 1) is recorded
+        by the child and logged here, and never stops the syncs."""
+        args = ("remind", "--email") if self.settings.remind_email else ("remind",)
+        code = self._run_child(self._okrsync(*args))
+        if code != 0:
+            self._emit("remind", result="failures" if code == 1 else "error", exit_code=code)
 
     def _review_once(self, kind: str, fire: datetime) -> None:
         """One review to its audiences; the store's claim keeps it to once per period even

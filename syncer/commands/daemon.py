@@ -76,6 +76,7 @@ def daemon(
         unhealthy_after=cfg.daemon.unhealthy_after,
         measure_every=float(cfg.daemon.measure_every),
         rhythm_enabled=bool(cfg.rhythm.people) and not no_report,
+        remind_email=any(p.email for p in cfg.rhythm.people.values()),
         review_crons={"weekly": cfg.rhythm.review.weekly_cron,
                       "monthly": cfg.rhythm.review.monthly_cron,
                       "quarterly": cfg.rhythm.review.quarterly_cron},

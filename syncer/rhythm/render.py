@@ -35,12 +35,14 @@ def _value(value: float | None, unit: str) -> str:
 
 
 def _kr_cells(review: Review) -> list[list[str]]:
-    return [[k.kr_id, k.title, k.owner, _value(k.value, k.unit), pct(k.progress),
+    return [[k.kr_id, k.title, k.owner, _value(k.value, k.unit), _value(k.target, k.unit),
+             pct(k.progress),
               k.confidence_status, k.pace, ("due " if not k.missing else "MISSING since ")
               + k.due] for k in review.krs]
 
 
-KR_HEAD = ["KR", "title", "owner", "value", "progress", "confidence", "pace", "check-in"]
+KR_HEAD = ["KR", "title", "owner", "value", "target", "progress", "confidence", "pace",
+           "check-in"]
 CARD_HEAD = ["team", "traceable", "hypothesis", "fresh", "lag (d)", "stated", "lagging"]
 ESC_HEAD = ["rule", "subject", "to", "opened", "state", "detail"]
 
@@ -74,7 +76,8 @@ def render_text(review: Review) -> str:
                                      subsequent_indent="    ") or [""])
         out.append("")
 
-    section("Key results", [f"{k.kr_id} {k.title} ({k.owner}): {_value(k.value, k.unit)}, "
+    section("Key results", [f"{k.kr_id} {k.title} ({k.owner}): {_value(k.value, k.unit)} "
+                            f"of {_value(k.target, k.unit)}, "
                             f"{pct(k.progress)} of the way; confidence {k.confidence_status}, "
                             f"pace {k.pace}; check-in "
                             + ("MISSING since " if k.missing else "due ") + k.due
