@@ -31,7 +31,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from core.errors import ExitCode
 from core.handoff import TokenHandoff
-from syncer.daemon_view import SourceView, health_body, metrics_text, read_sources
+from syncer.daemon_view import (
+    SourceView,
+    health_body,
+    metrics_text,
+    read_open_escalations,
+    read_sources,
+)
 from syncer.schedule import MAX_BACKOFF_FACTOR, cron_fires, next_sync_delay, window_start
 from syncer.source_health import failed_sources
 
@@ -75,6 +81,7 @@ class DaemonState:
     consecutive_failures: int = 0
     reports_sent: int = 0
     reviews_sent: int = 0
+    escalations: dict[str, int] = field(default_factory=dict)
     measures: dict[str, int] = field(default_factory=dict)
     pending_writebacks: int = 0
     syncing: bool = False
@@ -285,6 +292,9 @@ class Daemon:
         by the child and logged here, and never stops the syncs."""
         args = ("remind", "--email") if self.settings.remind_email else ("remind",)
         code = self._run_child(self._okrsync(*args))
+        escalations = read_open_escalations(self.settings.store_path)
+        with self.state.lock:
+            self.state.escalations = escalations
         if code != 0:
             self._emit("remind", result="failures" if code == 1 else "error", exit_code=code)
 
@@ -338,6 +348,7 @@ class Daemon:
                 consecutive_failures=self.state.consecutive_failures,
                 reports_sent=self.state.reports_sent, sources=self.state.sources,
                 reviews_sent=self.state.reviews_sent,
+                escalations=dict(self.state.escalations),
             )
 
     def _start_http(self) -> None:

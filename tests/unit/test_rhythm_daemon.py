@@ -57,3 +57,20 @@ def test_daemon_reminds_after_each_sync_and_sends_reviews_on_schedule(tmp_path: 
     assert reviews == [["review", "weekly", "--email"], ["review", "monthly", "--email"],
                        ["review", "quarterly", "--email"]]
     assert "okrsync_reviews_sent_total 3.0" in daemon.metrics()
+
+
+def test_metrics_show_open_escalations_by_rule(tmp_path: Path) -> None:
+    from syncer.config import load_config
+    from tests.helpers.rhythm_helpers import simulate_weeks
+
+    store_path = load_config(simulate_weeks(tmp_path, 6)).store_path
+    start = datetime(2024, 2, 9, 8, tzinfo=UTC).timestamp()
+    settings = DaemonSettings(
+        config_path=tmp_path / "okrsync.toml", store_path=store_path, interval=3600,
+        jitter=0, report_cron="0 8 * * 1", report_timezone="UTC", report_enabled=False,
+        rhythm_enabled=True, review_crons={}, report_lookback=timedelta(0))
+    daemon = Recording(settings, [start, start + 3600])
+    daemon.run()
+    text = daemon.metrics()
+    assert 'okrsync_open_escalations{rule="overdue-lead"} 1.0' in text
+    assert 'okrsync_open_escalations{rule="team-lagging"} 2.0' in text
