@@ -5,6 +5,7 @@ HTML-escaped, Markdown-escaped, or stripped of control characters for text."""
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -72,7 +73,8 @@ def render_text(review: Review) -> str:
     def section(name: str, lines: Sequence[str]) -> None:
         out.append(name)
         for line in lines or ["(none)"]:
-            out.extend(textwrap.wrap(printable(line), 78, initial_indent="  ",
+            kept = re.sub(r"(\d) (%|d\b)", "\\1\u00a0\\2", printable(line))
+            out.extend(textwrap.wrap(kept, 78, initial_indent="  ",
                                      subsequent_indent="    ") or [""])
         out.append("")
 

@@ -7,7 +7,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -49,12 +49,15 @@ def _verdicts(store: Store, catalog: Catalog, cycle: str, now: datetime) -> dict
 def load_review(store: Store, catalog: Catalog, config: Config, kind: ReviewKind, *,
                 now: datetime, team: str | None = None) -> Review:
     found = assess_store(store, catalog, config, now)
-    snaps = store.report_snapshots(SCORECARD_SNAPSHOT, 14)
+    snaps = [s for s in store.report_snapshots(SCORECARD_SNAPSHOT, 27)
+             if s.week <= found.week][-14:]
     trace = [(s.week, {c["team"]: c["traceable"] for c in s.data.get("teams", [])
                        if team is None or c["team"] == team}) for s in snaps]
     verdicts = _verdicts(store, catalog, found.window.label, now) if (
         kind is ReviewKind.QUARTERLY) else None
-    return build_review(kind, found, catalog, store.checkins(), store.escalations(),
+    as_of = [e if e.closed_at is None or e.closed_at <= now else replace(e, closed_at=None)
+             for e in store.escalations() if e.opened_at <= now]
+    return build_review(kind, found, catalog, store.checkins(), as_of,
                         day_in(config.report.timezone), team=team, traceable_weeks=trace,
                         verdicts=verdicts)
 
