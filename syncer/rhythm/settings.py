@@ -130,6 +130,9 @@ class ChatSettings(_Table):
         if value and not _ENV_NAME.match(value):
             raise ValueError("must be the NAME of an environment variable (the URL is a "
                              "secret and never goes in the file)")
+        if value.upper().startswith("OKRSYNC_"):
+            raise ValueError("OKRSYNC_* variables are settings; name the webhook's variable "
+                             "otherwise, e.g. SLACK_WEBHOOK_URL")
         return value
 
 

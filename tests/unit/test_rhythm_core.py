@@ -102,6 +102,7 @@ def test_checkin_command_quotes_the_kr() -> None:
     ('[chat]\nteams_webhook_env = "https://x.webhook.office.com/abc"\n',
      "chat.teams_webhook_env"),
     ('[people.ann]\nphone = "1"\n', "people.ann.phone"),
+    ('[chat]\nslack_webhook_env = "OKRSYNC_SLACK"\n', "chat.slack_webhook_env"),
 ])
 def test_bad_rhythm_config_names_file_and_key(tmp_path: Path, toml: str, key: str) -> None:
     cfg = tmp_path / "okrsync.toml"
