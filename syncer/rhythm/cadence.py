@@ -6,11 +6,9 @@ check-in carries the owner's confidence and note."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from core.model import CheckIn
 from syncer.rhythm.period import Window
 
 CADENCES = ("weekly", "biweekly", "monthly")
@@ -40,13 +38,6 @@ def working_days_after(start: date, end: date, working: frozenset[int]) -> int:
                if (start + timedelta(days=n)).weekday() in working)
 
 
-def person_checkins(checkins: Iterable[CheckIn], kr_id: str, until: date,
-                    day_of: Callable[[CheckIn], date]) -> list[CheckIn]:
-    """A KR's check-ins by people up to `until` (inclusive), oldest first."""
-    own = [c for c in checkins if c.kr_id == kr_id and not c.measured and day_of(c) <= until]
-    return sorted(own, key=lambda c: c.at)
-
-
 @dataclass(frozen=True)
 class Due:
     """A KR's check-in state on a day: when the next one is due and how late it is."""
@@ -64,8 +55,4 @@ def due_state(kr_id: str, cadence: str, last: date | None, window: Window, today
     base = last if last is not None and last >= window.start else window.start
     due = add_interval(base, cadence)
     return Due(kr_id, due, last, working_days_after(due, today, working), today >= due)
-
-
-def last_days(checkins: Sequence[CheckIn], day_of: Callable[[CheckIn], date]) -> date | None:
-    return day_of(checkins[-1]) if checkins else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -162,6 +162,3 @@ def _mail(config: Config, msg: ChatMessage, address: str, now: datetime) -> Chat
         return ChatDelivery("email", msg.kind, msg.subject, "failed", 1, str(exc), now)
     return ChatDelivery("email", msg.kind, msg.subject, "sent", 1, "", now)
 
-
-def open_escalations(store: Store) -> Sequence[EscalationRow]:
-    return store.escalations(open_only=True)
