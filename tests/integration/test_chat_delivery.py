@@ -171,5 +171,12 @@ def test_remind_records_a_failed_delivery_and_exits_1(
     assert "s3cr3tpath" not in out + err
     dump = "\n".join(sqlite3.connect(config.store_path).iterdump())
     assert "s3cr3tpath" not in dump
+    try:
+        main(["status", "--json", "--config", str(cfg)])
+    except SystemExit as exc:
+        assert not exc.code
+    failures = json.loads(capsys.readouterr().out)["chat_failures"]
+    assert len(failures) == 6 and {f["channel"] for f in failures} == {"slack"}
+    assert all(f["detail"] == "HTTP 500 after 2 attempts" for f in failures)
     teams_text = json.dumps(teams_bodies)
     assert "okrsync checkin KR-B 5 --confidence" in teams_text
