@@ -63,6 +63,7 @@ from syncer.store_rows import (
     ticket_params,
     ts,
 )
+from syncer.store_suggest import SuggestInputsStore
 
 __all__ = [
     "JournalRow", "KeyRange", "OutboxItem", "ReportSnapshot", "RunRow", "SentReport",
@@ -135,7 +136,7 @@ giving up: a check-in during a large sync's planning waits instead of failing.""
 
 
 class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralStore,
-            DecisionsStore, MeasuredStore, RhythmStore):
+            DecisionsStore, MeasuredStore, RhythmStore, SuggestInputsStore):
     """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
 
     @classmethod
