@@ -41,6 +41,16 @@ from core.errors import ConfigError
 from core.redact import clean_secret
 from core.teams import team_of
 from core.tomlfile import read_toml
+from syncer.rhythm.settings import (
+    ChatSection,
+    EscalationSection,
+    Person,
+    ReviewSection,
+    RhythmConfig,
+    RhythmSection,
+    ScorecardSection,
+    team_references,
+)
 
 CONFIG_ENV = "OKRSYNC_CONFIG"
 DEFAULT_NAME = "okrsync.toml"
@@ -123,6 +133,8 @@ class Team(_Section):
 
     name: str = ""
     owner: str = Field(min_length=1)
+    lead: str = ""
+    """Who the team's stalled check-ins escalate to (a `[people.<name>]`); empty: `owner`."""
     email: str = ""
     projects: list[str] = Field(default_factory=list)
 
@@ -240,6 +252,17 @@ class _Layered(_EnvFirst):
     daemon: DaemonSection = DaemonSection()
     web: WebSection = WebSection()
     suggest: SuggestSection = SuggestSection()
+    people: dict[str, Person] = Field(default_factory=dict)
+    rhythm: RhythmSection = RhythmSection()
+    escalation: EscalationSection = EscalationSection()
+    scorecard: ScorecardSection = ScorecardSection()
+    review: ReviewSection = ReviewSection()
+    chat: ChatSection = ChatSection()
+
+    def rhythm_config(self) -> RhythmConfig:
+        return RhythmConfig(people=dict(self.people), cadence=self.rhythm,
+                            escalation=self.escalation, scorecard=self.scorecard,
+                            review=self.review, chat=self.chat)
 
 
 @dataclass(frozen=True)
@@ -261,6 +284,7 @@ class Config:
     suggest: SuggestSection = field(default_factory=SuggestSection)
     warnings: tuple[str, ...] = field(default=(), compare=False)
     web: WebSection = field(default_factory=WebSection)
+    rhythm: RhythmConfig = field(default_factory=RhythmConfig)
 
     def team_of(self, project: str) -> Team | None:
         """The team owning a project (`core.teams.team_of`)."""
@@ -281,7 +305,13 @@ class Config:
             "daemon": _mask(self.daemon),
             "web": _mask(self.web),
             "suggest": _mask(self.suggest),
+            "people": _mask(self.rhythm.people),
+            **{k: _mask(getattr(self.rhythm, a)) for k, a in _RHYTHM_SECTIONS},
         }
+
+
+_RHYTHM_SECTIONS = (("rhythm", "cadence"), ("escalation", "escalation"),
+                    ("scorecard", "scorecard"), ("review", "review"), ("chat", "chat"))
 
 
 def _mask(value: Any, name: str = "") -> Any:
@@ -347,6 +377,9 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
     sources = _build_sources(_merge_env_sources(raw.sources), text, managed, environ,
                              problems, credentials=credentials)
     teams = _build_teams(raw.teams, text, environ, problems)
+    if layered is not None:
+        problems += [problem(loc, msg, text, environ)
+                     for loc, msg in team_references(layered.people, set(teams))]
     if problems:
         raise config_error(problems, file)
     assert layered is not None
@@ -369,6 +402,7 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
         suggest=layered.suggest,
         warnings=tuple(warnings),
         web=layered.web,
+        rhythm=layered.rhythm_config(),
     )
 
 

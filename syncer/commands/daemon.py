@@ -36,6 +36,8 @@ def daemon(
 ) -> None:
     """Run forever: sync every interval (with jitter, backing off after failures) and send the
     weekly report on `[report].send_cron` in `[report].timezone` (default Monday 08:00).
+    With `[people.*]` configured, also run `okrsync remind` after each sync and send each
+    review on its `[review]` cron, once per period per audience.
 
     Never runs two syncs at once. SIGTERM/SIGINT: the write-back in flight is finished or safely
     abandoned (it stays pending in the outbox) and the daemon exits 0 within a few seconds.
@@ -71,6 +73,11 @@ def daemon(
         report_lookback=timedelta(hours=1),
         unhealthy_after=cfg.daemon.unhealthy_after,
         measure_every=float(cfg.daemon.measure_every),
+        rhythm_enabled=bool(cfg.rhythm.people) and not no_report,
+        remind_email=any(p.email for p in cfg.rhythm.people.values()),
+        review_crons={"weekly": cfg.rhythm.review.weekly_cron,
+                      "monthly": cfg.rhythm.review.monthly_cron,
+                      "quarterly": cfg.rhythm.review.quarterly_cron},
     )
     runner = Daemon(settings)
     runner.install_signal_handlers()

@@ -81,7 +81,7 @@ host = "127.0.0.1"          # `okrsync serve` listens here (port 8080 unless --p
 """
 
 DEMO_FILES = ("okrsync.toml", "okrs.toml", "rules.toml", "okrsync.db", "okrsync.db-wal",
-              "okrsync.db-shm", "okrsync.db.lock")
+              "okrsync.db-shm", "okrsync.db.lock", "okrsync.db.suggest-model.npz")
 """What a demo writes into its folder: all it removes when run again there."""
 
 

@@ -313,6 +313,9 @@ def test_every_config_key_is_documented() -> None:
         "store": c.StoreSection, "okrs": c.OkrsSection, "labels": c.LabelsSection,
         "sync": c.SyncSection, "smtp": c.SmtpSection, "report": c.ReportSection,
         "daemon": c.DaemonSection, "teams.payments": c.Team, "web": c.WebSection,
+        "rhythm": c.RhythmSection, "escalation": c.EscalationSection,
+        "scorecard": c.ScorecardSection, "review": c.ReviewSection, "chat": c.ChatSection,
+        'people."Dana Lee"': c.Person,
     }
     for section, model in sections.items():
         assert f"[{section}]" in doc

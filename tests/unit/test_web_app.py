@@ -29,7 +29,7 @@ from tests.helpers.reports_helpers import (
     write_config,
 )
 
-PAGES = ("/portfolio", "/untraceable", "/teams", "/runs")
+PAGES = ("/portfolio", "/untraceable", "/teams", "/rhythm", "/runs")
 
 
 @pytest.fixture()
