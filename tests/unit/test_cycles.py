@@ -196,3 +196,14 @@ def test_a_catalog_without_cycles_behaves_as_before() -> None:
                    updated=NOW - timedelta(days=400))
     assert [lk.kr_id for lk in map_ticket(late, parse_rules(tomllib.loads(text), cat),
                                           cat).links] == ["KR-OLD"]
+
+
+def test_the_review_window_is_the_current_cycle() -> None:
+    from syncer.rhythm.period import cycle_window
+
+    window = cycle_window(_catalog(), date(2026, 11, 2))
+    assert (window.label, window.start, window.end) == ("Q4", Q4.start, Q4.end)
+    marked = replace(_catalog(), cycles=(Q3, replace(Q4, current=True)))
+    assert cycle_window(marked, date(2026, 8, 2)).label == "Q4"  # an early rollover
+    plain = Catalog((Objective("O-1", "t", "Ana", "2026-Q3"),), (kr("KR-1"),))
+    assert cycle_window(plain, date(2026, 8, 2)).label == "2026-Q3"  # the calendar quarter
