@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from core.cycles import Cycle
+
 if TYPE_CHECKING:
     from core.kr_source import KrSource
 
@@ -71,6 +73,8 @@ class Objective:
     title: str
     owner: str
     cycle: str
+    sponsor: str = ""
+    """Who a stalled objective escalates to (issue 20); empty: its owner."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class KeyResult:
     direction: Direction = Direction.UP
     min_move: float | None = None
     """δ, the smallest change of this KR that matters; None: a share of the target gap."""
+    checkin: str = "weekly"
+    """How often its owner checks in: weekly, biweekly or monthly (docs/rhythm.md)."""
     source: KrSource | None = field(default=None, compare=False)
     """Where the KR's value is measured from (`okrsync measure`); None: check-ins only."""
 
@@ -112,6 +118,23 @@ class Catalog:
     objectives: tuple[Objective, ...]
     key_results: tuple[KeyResult, ...]
     verdicts: VerdictSettings = VerdictSettings()
+    cycles: tuple[Cycle, ...] = ()
+    """`[[cycle]]` tables; empty: no cycles, every key result is current (`core.cycles`)."""
+    current_cycle: str | None = None
+    """The id of the current cycle, resolved when the catalog was loaded; None: no cycles."""
+
+    def cycle(self, cycle_id: str) -> Cycle | None:
+        return next((c for c in self.cycles if c.id == cycle_id), None)
+
+    def cycle_of(self, kr_id: str) -> str | None:
+        """The cycle a key result belongs to (its objective's); None when unknown."""
+        kr = self.kr(kr_id)
+        objective = self.objective(kr.objective_id) if kr is not None else None
+        return objective.cycle if objective is not None else None
+
+    def is_current(self, kr_id: str) -> bool:
+        """Whether a KR belongs to the current cycle; every KR does without cycles."""
+        return self.current_cycle is None or self.cycle_of(kr_id) == self.current_cycle
 
     def kr(self, kr_id: str) -> KeyResult | None:
         for kr in self.key_results:

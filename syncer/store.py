@@ -44,6 +44,7 @@ from syncer.store_measured import MeasuredStore
 from syncer.store_ownership import OwnershipStore
 from syncer.store_parking import ParkingStore
 from syncer.store_records import RecordsStore
+from syncer.store_rhythm import RhythmStore
 from syncer.store_rows import (
     BET_COLUMNS,
     TICKET_COLUMNS,
@@ -135,7 +136,7 @@ giving up: a check-in during a large sync's planning waits instead of failing.""
 
 
 class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralStore,
-            DecisionsStore, MeasuredStore, SuggestInputsStore):
+            DecisionsStore, MeasuredStore, RhythmStore, SuggestInputsStore):
     """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
 
     @classmethod

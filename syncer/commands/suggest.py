@@ -24,17 +24,16 @@ _CONFIG = typer.Option(
 
 
 def _open(config: Path | None) -> tuple[Any, Any, Any, Any]:
-    from mappings.rules import load_rules
-    from syncer.catalog import load_catalog
     from syncer.config import load_config
+    from syncer.inputs import resolve_inputs
     from syncer.store import Store
 
     cfg = load_config(config)
     if not cfg.store_path.exists():
         raise UserError(f"no store at {cfg.store_path} yet", hint="run `okrsync sync` first")
-    catalog = load_catalog(cfg.catalog_path)
-    ruleset = load_rules(cfg.rules_path, catalog, explicit_prefix=cfg.labels.explicit_prefix)
-    return cfg, catalog, ruleset, Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout)
+    inputs = resolve_inputs(cfg)
+    return cfg, inputs.catalog, inputs.rules, Store.open(cfg.store_path,
+                                                         busy_timeout=cfg.store_busy_timeout)
 
 
 def suggestion_json(s: Any) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from typing import Any
 
 import typer
 
+from core.clock import SYSTEM
 from core.errors import UserError
-from syncer.cli import app
+from syncer.cli import app, exit_with
 
 CONFIG_HELP = "okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"
 
@@ -46,24 +47,28 @@ def validate(
     Exit 0 when valid; exit 2 with the file, key and line of the first problem otherwise.
     `--verbose` prints the effective configuration with every secret shown as `***`.
     """
-    from mappings.rules import load_rules
-    from syncer.catalog import load_catalog
     from syncer.config import load_config
+    from syncer.inputs import resolve_inputs
 
     try:
         cfg = load_config(config)
-        catalog = load_catalog(cfg.catalog_path)
-        rules = load_rules(cfg.rules_path, catalog, explicit_prefix=cfg.labels.explicit_prefix)
+        inputs = resolve_inputs(cfg)
+        catalog, rules = inputs.catalog, inputs.rules
     except UserError as exc:
         if not as_json:
             raise
         typer.echo(json.dumps(_error_json(exc), indent=2))
-        raise SystemExit(int(exc.exit_code)) from None
+        exit_with(exc.exit_code)
 
-    warnings = list(cfg.warnings)
+
+    from core.cycles import cycle_notes
+
+    warnings = list(cfg.warnings) + cycle_notes(catalog.cycles, SYSTEM.now().date())
     ruled = {r.kr_id for r in rules.rules}
-    unruled = [kr.id for kr in catalog.key_results if kr.id not in ruled]
-    cycles = sorted({o.cycle for o in catalog.objectives})
+    unruled = [kr.id for kr in catalog.key_results
+               if kr.id not in ruled and catalog.is_current(kr.id)]
+    cycles = ([c.id for c in sorted(catalog.cycles, key=lambda c: c.start)] if catalog.cycles
+              else sorted({o.cycle for o in catalog.objectives}))
     result: dict[str, Any] = {
         "ok": True,
         "config": str(cfg.path),
@@ -72,6 +77,7 @@ def validate(
         "catalog": {
             "path": str(cfg.catalog_path),
             "cycles": cycles,
+            "current_cycle": catalog.current_cycle,
             "objectives": len(catalog.objectives),
             "key_results": len(catalog.key_results),
         },
@@ -91,7 +97,8 @@ def validate(
     typer.echo(f"ok  config   {cfg.path}  (sources: {sources}; teams: {len(cfg.teams)})")
     typer.echo(
         f"ok  catalog  {cfg.catalog_path}  ({_n(len(catalog.objectives), 'objective')}, "
-        f"{_n(len(catalog.key_results), 'key result')}; cycles: {', '.join(cycles)})"
+        f"{_n(len(catalog.key_results), 'key result')}; cycles: {', '.join(cycles)}"
+        + (f", current {catalog.current_cycle})" if catalog.current_cycle else ")")
     )
     typer.echo(f"ok  rules    {cfg.rules_path}  ({_n(len(rules.rules), 'rule')})")
     if unruled:
