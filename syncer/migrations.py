@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from core.errors import StoreError
+from syncer.store_base import SqlDatabase as Database
 
 Migration = Callable[[Database], None]
+"""A migration takes either backend's database: plain SQLite-spelled DDL through
+`db.execute` runs on PostgreSQL too (`syncer.store_dialect` rewrites the column types)."""
 
 _V1 = (
     """create table tickets (
