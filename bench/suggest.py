@@ -66,7 +66,7 @@ def build(work: Path, org: str, epics: int, seed: int) -> tuple[Path, float]:
     cfg = load_config(cfg_path)
     catalog, rules = load_inputs(cfg)
     now = datetime.now(UTC)
-    with Store.open(cfg.store_path) as store:
+    with Store.open(cfg.store_target) as store:
         run_id = store.start_run("sync", dry_run=False, now=now)
         for source, tickets in _tickets(ORGS[org](epics, seed)).items():
             for at in range(0, len(tickets), 100):
@@ -100,7 +100,7 @@ def suggestions_time(cfg_path: Path) -> dict[str, Any]:
     cfg = load_config(cfg_path)
     catalog = load_catalog(cfg.catalog_path)
     rules = load_rules(cfg.rules_path, catalog)
-    with Store.open(cfg.store_path) as store:
+    with Store.open(cfg.store_target) as store:
         started = time.perf_counter()
         model, tickets, found = sg.suggest_untraceable(store, catalog, cfg, rules)
         done = time.perf_counter()

@@ -43,7 +43,8 @@ STOP_GRACE_SECONDS = 5.0
 @dataclass
 class DaemonSettings:
     config_path: Path
-    store_path: Path
+    store_path: Path | str
+    """The SQLite file, or the PostgreSQL URL (`Config.store_target`)."""
     interval: float
     jitter: float
     report_cron: str

@@ -527,7 +527,7 @@ def run_sync(
 ) -> RunSummary:
     """One sync run under the lock; the run is recorded whatever happens."""
     load_inputs(config)  # fail fast with exit 2 before taking the lock or touching the store
-    store = Store.open(config.store_path)
+    store = Store.open(config.store_target)
     try:
         with RunLock(lock_path(config), command="sync"):
             store.close_interrupted_runs(LOCKED_RUN_KINDS, now=datetime.now(UTC))

@@ -280,7 +280,7 @@ def send_weekly_report(
 
     now = now or datetime.now(UTC)
     catalog = load_catalog(config.catalog_path)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         run_id = store.start_run("report", dry_run=False, now=now)
         result = SendResult(week="")
         try:

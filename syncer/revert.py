@@ -122,7 +122,7 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertO
     """Plan the inverse of a run; unless dry, queue it in the outbox and apply it."""
     catalog, rules = load_inputs(config)
     outcome = RevertOutcome(run_id=run_id, dry_run=dry_run)
-    store = Store.open(config.store_path)
+    store = Store.open(config.store_target)
     try:
         with RunLock(lock_path(config), command="revert"):
             if store.run(run_id) is None:
@@ -196,7 +196,7 @@ def _holds(
 
 def release_holds(config: Config, run_id: int) -> int:
     """`okrsync revert --release RUN_ID`: let the next sync re-apply what the revert undid."""
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         if store.run(run_id) is None:
             raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
         return store.release_run(run_id)

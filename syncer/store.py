@@ -26,6 +26,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 from sqlite_utils import Database
 
 from core.errors import StoreError
@@ -131,6 +132,17 @@ def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
+def store_exists(target: Path | str) -> bool:
+    """A store is there to read: the SQLite file exists, or a PostgreSQL URL is configured
+    (the server is asked when the store is opened)."""
+    return store_pg.is_url(target) or Path(target).exists()
+
+
+def store_label(target: Path | str) -> str:
+    """How messages name a store: its file, or its URL without a password."""
+    return store_pg.display_url(str(target)) if store_pg.is_url(target) else str(target)
+
+
 BUSY_TIMEOUT = 30.0
 """Seconds a write waits for another connection's transaction (a sync plans in one) before
 giving up: a check-in during a large sync's planning waits instead of failing."""
@@ -198,7 +210,7 @@ class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralSto
                 version = migrations.migrate(db, Path(store_pg.display_url(url)))
             finally:
                 raw.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK])
-        except store_pg.psycopg.Error as exc:
+        except psycopg.Error as exc:
             db.close()
             raise store_pg.pg_error(url, exc) from exc
         except BaseException:
@@ -318,7 +330,7 @@ class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralSto
             )
             while batch := cur.fetchmany(500):
                 yield from map(ticket_of, batch)
-        except (sqlite3.Error, store_pg.psycopg.Error) as exc:
+        except (sqlite3.Error, psycopg.Error) as exc:
             raise self.error(exc) from exc
 
     def tickets(self, source: str | None = None) -> list[Ticket]:

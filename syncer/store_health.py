@@ -10,8 +10,9 @@ OUTBOX_STATES: dict[str, str] = {
     "deferred": "deferred_until > {now}",
 }
 """Named subsets of the pending outbox rows, as SQL conditions over `outbox` (a parked or
-deferred row stays `status = 'pending'`); `{now}` and `{now_utc}` are the dialect's clock. A feature that adds such a state adds its condition
-here; a state without one counts 0, so every consumer shows the same keys."""
+deferred row stays `status = 'pending'`); `{now}` and `{now_utc}` stand for the dialect's
+clock. A feature that adds such a state adds its condition here; a state without one counts 0,
+so every consumer shows the same keys."""
 
 OUTBOX_COUNT_KEYS = ("pending", "parked", "deferred")
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import pq
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from core.errors import StoreError, StoreUnavailable
 from core.redact import scrub
@@ -67,21 +67,16 @@ def pg_error(url: str, exc: BaseException) -> StoreError:
     """What the user reads when PostgreSQL refuses: the server (no password), and why."""
     text = scrub(str(exc).strip(), secrets_of(url)) or type(exc).__name__
     where = display_url(url)
-    if isinstance(exc, psycopg.OperationalError | psycopg_pool_timeout()):
+    if isinstance(exc, psycopg.OperationalError | PoolTimeout):
         return StoreUnavailable(
             f"{where}: cannot reach the PostgreSQL store ({text})",
             hint=f"check [store].url, that the server runs, and {PASSWORD_ENV}",
         )
-    if isinstance(exc, psycopg.errors.InsufficientPrivilege | psycopg.errors.ReadOnlySqlTransaction):
+    refused = psycopg.errors.InsufficientPrivilege | psycopg.errors.ReadOnlySqlTransaction
+    if isinstance(exc, refused):
         return StoreUnavailable(f"{where}: the store refused a write ({text})",
                                 hint="writing needs a role with write access to the tables")
     return StoreError(f"{where}: store error: {text}")
-
-
-def psycopg_pool_timeout() -> type[Exception]:
-    from psycopg_pool import PoolTimeout
-
-    return PoolTimeout
 
 
 _pools: dict[tuple[str, str], ConnectionPool[psycopg.Connection[Any]]] = {}
@@ -183,7 +178,7 @@ class PgConnection:
             cur = self.raw.execute(to_postgres(sql, {}), _params(params) or None)
             return PgCursor(cur)
         query = self.translate(sql)
-        cur = self.raw.execute(query, _params(params))  # type: ignore[call-overload]
+        cur = self.raw.execute(query, _params(params))
         lastrowid = None
         if query.endswith(" returning id"):
             row = cur.fetchone()
@@ -193,7 +188,7 @@ class PgConnection:
     def executemany(self, sql: str, rows: Any) -> PgCursor:
         query = self.translate(sql).removesuffix(" returning id")
         cur = self.raw.cursor()
-        cur.executemany(query, [_params(r) for r in rows])  # type: ignore[call-overload]
+        cur.executemany(query, [_params(r) for r in rows])
         return PgCursor(cur)
 
     @property

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("okrsync", deadline=None)
 settings.load_profile("okrsync")
 """Property tests judge results, not speed: a shared 2-core machine under load can take longer
 than hypothesis' default 200 ms per example, and speed is measured in bench/, not asserted."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store-backend", choices=("both", "sqlite", "postgresql"), default="both",
+        help="run the store-backed tests on SQLite, PostgreSQL or both (the default)",
+    )

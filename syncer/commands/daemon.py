@@ -61,7 +61,7 @@ def daemon(
     port = health_port if health_port is not None else cfg.daemon.health_port
     settings = DaemonSettings(
         config_path=Path(cfg.path),
-        store_path=Path(cfg.store_path),
+        store_path=cfg.store_target,
         interval=every,
         jitter=float(cfg.daemon.jitter_seconds),
         report_cron=cron,

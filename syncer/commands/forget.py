@@ -40,7 +40,7 @@ def forget(
     if source in cfg.sources:
         raise UserError(f"source {source!r} is still configured; remove it from the config "
                         "first", file=str(cfg.path), key=f"sources.{source}")
-    store = Store.open(cfg.store_path)
+    store = Store.open(cfg.store_target)
     try:
         stored = sorted(store.orphaned_sources(cfg.sources))
         if source not in stored:

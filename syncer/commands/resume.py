@@ -37,7 +37,7 @@ def resume(
         raise UserError(f"no source named {source}; configured: "
                         f"{', '.join(sorted(cfg.sources)) or 'none'}",
                         file=str(cfg.path), key="--source")
-    with Store.open(cfg.store_path) as store:
+    with Store.open(cfg.store_target) as store:
         count = store.resume(source=source, ids=ids or (), now=datetime.now(UTC))
     if as_json:
         print(json.dumps({"resumed": count}))

@@ -44,7 +44,7 @@ def runs(
     from syncer.store import Store
 
     cfg = load_config(config, credentials=False)
-    store = Store.open(cfg.store_path)
+    store = Store.open(cfg.store_target)
     try:
         rows = [_row(r) for r in store.runs(limit)]
     finally:

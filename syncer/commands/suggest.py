@@ -27,14 +27,14 @@ def _open(config: Path | None) -> tuple[Any, Any, Any, Any]:
     from mappings.rules import load_rules
     from syncer.catalog import load_catalog
     from syncer.config import load_config
-    from syncer.store import Store
+    from syncer.store import Store, store_exists
 
     cfg = load_config(config)
-    if not cfg.store_path.exists():
+    if not store_exists(cfg.store_target):
         raise UserError(f"no store at {cfg.store_path} yet", hint="run `okrsync sync` first")
     catalog = load_catalog(cfg.catalog_path)
     ruleset = load_rules(cfg.rules_path, catalog, explicit_prefix=cfg.labels.explicit_prefix)
-    return cfg, catalog, ruleset, Store.open(cfg.store_path)
+    return cfg, catalog, ruleset, Store.open(cfg.store_target)
 
 
 def suggestion_json(s: Any) -> dict[str, Any]:

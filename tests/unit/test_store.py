@@ -1,4 +1,5 @@
-"""The store against real SQLite files in tmp_path: schema, transactions, ledger semantics."""
+"""The store against real SQLite files in tmp_path and a real PostgreSQL server (every test
+taking `store` runs on both): schema, transactions, ledger semantics."""
 
 from __future__ import annotations
 
@@ -39,6 +40,11 @@ from core.model import (
 from syncer import migrations
 from syncer.plan import goals_digest
 from syncer.store import BUSY_TIMEOUT, Store
+from tests.helpers.store_backends import (  # noqa: F401
+    postgres_server,
+    refuse_inserts,
+    store_target,
+)
 from tests.helpers.store_helpers import (
     T0,
     add_label,
@@ -52,8 +58,8 @@ APPLIED = ApplyResult(ApplyStatus.APPLIED)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "okrsync.db") as s:
+def store(store_target: Path | str) -> Iterator[Store]:
+    with Store.open(store_target) as s:
         yield s
 
 
@@ -325,9 +331,7 @@ def test_store_page_upserts_and_keeps_first_seen(store: Store) -> None:
 def test_store_page_is_one_transaction_a_failed_cursor_write_stores_nothing(
     store: Store,
 ) -> None:
-    store.db.execute(
-        "create trigger no_cursor before insert on cursors begin select raise(abort, 'x'); end"
-    )
+    refuse_inserts(store, "cursors")
     with pytest.raises(StoreError):
         store.store_page("jira", Page((ticket("WEB-1"),), cursor="c"), 1, now=T0)
     assert store.ticket_count() == 0
@@ -560,9 +564,7 @@ def test_mark_done_twice_or_for_an_unknown_item_is_refused(store: Store) -> None
 def test_mark_done_is_one_transaction(store: Store) -> None:
     store.store_page("jira", Page((ticket("WEB-1"),)), 1, now=T0)
     store.enqueue(1, [add_label("goal:KR1")], now=T0)
-    store.db.execute(
-        "create trigger no_journal before insert on journal begin select raise(abort, 'x'); end"
-    )
+    refuse_inserts(store, "journal")
     with pytest.raises(StoreError):
         store.mark_done(store.pending()[0].id, APPLIED, 1, now=at(1))
     assert len(store.pending()) == 1
