@@ -120,7 +120,8 @@ class RecordsStore(StoreBase):
         """Per KR, the value of the newest row of `table` at or before `stamp`."""
         rows = self._rows(
             f"select kr_id, value from (select kr_id, value, row_number() over (partition by "
-            f"kr_id order by {newest_first}) as n from {table} where at <= ?) as latest where n = 1",
+            f"kr_id order by {newest_first}) as n from {table} where at <= ?) as latest "
+            "where n = 1",
             [stamp],
         )
         return {str(kr): float(v) for kr, v in rows}
@@ -146,7 +147,8 @@ class RecordsStore(StoreBase):
         self.db.execute(
             "insert into sent_reports (week, kind, recipient, sent_at, message_id) "
             "values (?, ?, ?, ?, ?) on conflict (week, kind, recipient) do update set "
-            "sent_at = excluded.sent_at, message_id = excluded.message_id, times = sent_reports.times + 1",
+            "sent_at = excluded.sent_at, message_id = excluded.message_id, "
+            "times = sent_reports.times + 1",
             [week, kind, recipient, ts(now), message_id],
         )
 

@@ -5,6 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
+from tests.helpers.store_backends import (  # noqa: F401  (fixtures for every test)
+    postgres_server,
+    store_backend_env,
+    store_target,
+)
+
 settings.register_profile("okrsync", deadline=None)
 settings.load_profile("okrsync")
 """Property tests judge results, not speed: a shared 2-core machine under load can take longer

@@ -6,7 +6,7 @@ with the password in `OKRSYNC_STORE__PASSWORD` as a deployment passes it.
 whose CLI runs and in-process `load_config` calls read the environment. `--store-backend
 sqlite|postgresql` runs one of them only (default: both).
 
-Use: `from tests.helpers.store_backends import postgres_server, store_target  # noqa: F401`.
+The fixtures are registered for every test in `tests/conftest.py`.
 """
 
 from __future__ import annotations

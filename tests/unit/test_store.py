@@ -40,11 +40,7 @@ from core.model import (
 from syncer import migrations
 from syncer.plan import goals_digest
 from syncer.store import BUSY_TIMEOUT, Store
-from tests.helpers.store_backends import (  # noqa: F401
-    postgres_server,
-    refuse_inserts,
-    store_target,
-)
+from tests.helpers.store_backends import refuse_inserts
 from tests.helpers.store_helpers import (
     T0,
     add_label,
