@@ -30,7 +30,7 @@ from syncer.backlog import backlog_json, write_budget
 from syncer.catalog import load_catalog
 from syncer.config import Config
 from syncer.decided import accepted_of, with_accepted
-from syncer.lock import RunLock
+from syncer.lock import run_lock
 from syncer.outbox import apply_pending
 from syncer.parking import RetryPolicy
 from syncer.plan import Plan, PlanSettings, goal_ref, plan, rule_mapper
@@ -173,6 +173,12 @@ def retry_policy(config: Config) -> RetryPolicy:
 
 def lock_path(config: Config) -> Path:
     return Path(str(config.store_path) + ".lock")
+
+
+def per_source_scope(config: Config, sources: Iterable[str]) -> list[str] | None:
+    """The sources a run locks one by one (a PostgreSQL store: workers per source run side by
+    side), or None when the whole store is locked at once (the SQLite file)."""
+    return sorted(sources) if config.store_url else None
 
 
 async def _pull_source(
@@ -528,10 +534,13 @@ def run_sync(
     """One sync run under the lock; the run is recorded whatever happens."""
     load_inputs(config)  # fail fast with exit 2 before taking the lock or touching the store
     store = Store.open(config.store_target)
+    locked = per_source_scope(config, selected_sources(config, only_sources))
     try:
-        with RunLock(lock_path(config), command="sync"):
-            store.close_interrupted_runs(LOCKED_RUN_KINDS, now=datetime.now(UTC))
-            run_id = store.start_run("sync", dry_run=dry_run, now=datetime.now(UTC))
+        with run_lock(config.store_target, locked or (), command="sync"):
+            store.close_interrupted_runs(LOCKED_RUN_KINDS, now=datetime.now(UTC),
+                                         sources=locked)
+            run_id = store.start_run("sync", dry_run=dry_run, now=datetime.now(UTC),
+                                     sources=locked)
             try:
                 summary = asyncio.run(
                     _run(config, store, run_id, dry_run=dry_run, full=full,

@@ -27,9 +27,8 @@ from syncer.engine import (
     close_failed_run,
     link_templates,
     load_inputs,
-    lock_path,
 )
-from syncer.lock import RunLock
+from syncer.lock import run_lock
 from syncer.outbox import apply_pending
 from syncer.plan import Mapper, goal_ref, rule_mapper
 from syncer.store import JournalRow, Store
@@ -124,7 +123,7 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertO
     outcome = RevertOutcome(run_id=run_id, dry_run=dry_run)
     store = Store.open(config.store_target)
     try:
-        with RunLock(lock_path(config), command="revert"):
+        with run_lock(config.store_target, config.sources, command="revert"):
             if store.run(run_id) is None:
                 raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
             outcome.planned, outcome.left_alone = inverse_writebacks(

@@ -61,7 +61,8 @@ _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _INSERT_OR = re.compile(r"^\s*insert\s+or\s+(replace|ignore)\s+into\s+(\w+)\s*\(([^)]*)\)",
                         re.IGNORECASE | re.DOTALL)
 _DDL = re.compile(r"^\s*(create\s+table|alter\s+table)\b", re.IGNORECASE)
-_AUTO_ID = re.compile(r"\binteger\s+primary\s+key\s+autoincrement\b", re.IGNORECASE)
+_AUTO_ID = re.compile(r"\binteger\s+primary\s+key(\s+autoincrement)?\b", re.IGNORECASE)
+"""SQLite's `integer primary key` (with or without `autoincrement`) numbers rows itself."""
 _EMPTY_IN = re.compile(r"\bin\s*\(\s*\)", re.IGNORECASE)
 _LIMIT = re.compile(r"\blimit\s+\?", re.IGNORECASE)
 

@@ -175,7 +175,7 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
         if sql.lstrip().lower().startswith(("create ", "alter ", "drop ")):
             self.schema_changed()
-            cur = self.raw.execute(to_postgres(sql, {}), _params(params) or None)
+            cur = self.raw.execute(to_postgres(sql, {}), _params(params))
             return PgCursor(cur)
         query = self.translate(sql)
         cur = self.raw.execute(query, _params(params))

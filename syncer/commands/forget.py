@@ -32,8 +32,7 @@ def forget(
 
     from core.errors import UserError
     from syncer.config import load_config
-    from syncer.engine import lock_path
-    from syncer.lock import RunLock
+    from syncer.lock import run_lock
     from syncer.store import Store
 
     cfg = load_config(config, credentials=False)
@@ -47,7 +46,7 @@ def forget(
             known = ", ".join(stored) or "none"
             raise UserError(f"the store holds no epics of an unconfigured source named "
                             f"{source!r} (orphaned sources: {known})", key="SOURCE")
-        with RunLock(lock_path(cfg), command="forget"):
+        with run_lock(cfg.store_target, [source], command="forget"):
             run_id = store.start_run("forget", dry_run=False, now=datetime.now(UTC))
             removed = store.forget(source)
             store.finish_run(run_id, status="ok", summary={"source": source, "removed": removed},
