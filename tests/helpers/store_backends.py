@@ -11,6 +11,8 @@ The fixtures are registered for every test in `tests/conftest.py`.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,8 @@ from syncer import store_pg
 from syncer.store import Store
 from tests.helpers.postgres import PostgresServer, postgres_server
 
-__all__ = ["BACKENDS", "postgres_server", "refuse_inserts", "store_backend_env", "store_target"]
+__all__ = ["BACKENDS", "postgres_server", "refuse_inserts", "sqlite_store",
+           "store_backend_env", "store_target"]
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -67,6 +70,18 @@ def refuse_inserts(store: Store, table: str) -> None:
                      "$$ begin raise exception 'refused by the test'; end $$")
     store.db.execute(f"create trigger {name} before insert on {table} for each row "
                      f"execute function {name}()")
+
+
+@contextlib.contextmanager
+def sqlite_store() -> Iterator[None]:
+    """Inside: configs load with the SQLite file again (a reference run of another project
+    in the same test must not share the PostgreSQL store under test)."""
+    saved = os.environ.pop("OKRSYNC_STORE__URL", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["OKRSYNC_STORE__URL"] = saved
 
 
 @pytest.fixture
