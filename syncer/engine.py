@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -485,11 +486,12 @@ async def _run(
             summary.unchanged = applied.unchanged
             summary.failed = applied.failed
             summary.dropped.extend(applied.dropped)
-            counts = store.outbox_counts()
+            own = list(sources) if only_sources else None
+            counts = _outbox_counts(store, own)
             summary.pending = counts["pending"] - counts["deferred"]
             summary.parked = counts["parked"]
             summary.waiting = counts["waiting"]
-            summary.due = store.due_count(datetime.now(UTC))
+            summary.due = store.due_count(datetime.now(UTC), sources=own)
             summary.deferred = backlog_json(applied.deferred, sources)
             summary.apply_seconds = round(time.monotonic() - apply_started, 3)
             owning.record_inspections(store, connectors, now=now)
@@ -508,6 +510,17 @@ async def _run(
         await asyncio.gather(*(c.aclose() for c in connectors.values()), return_exceptions=True)
     summary.duration = round(time.monotonic() - started, 3)
     return summary
+
+
+def _outbox_counts(store: Store, sources: Iterable[str] | None) -> dict[str, int]:
+    """The outbox counts a run reports: of the whole store, or of the run's own sources
+    (a worker per source does not report, nor fail for, another worker's write-backs)."""
+    if sources is None:
+        return store.outbox_counts()
+    total: Counter[str] = Counter()
+    for name in sources:
+        total.update(store.outbox_counts(name))
+    return total
 
 
 LOCKED_RUN_KINDS = ("sync", "revert")
