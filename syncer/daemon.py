@@ -56,6 +56,8 @@ class DaemonSettings:
     report_lookback: timedelta = timedelta(hours=1)
     unhealthy_after: int = 3
     measure_every: float = 0.0
+    sources: tuple[str, ...] = ()
+    """Only these sources are synced (a worker per source); empty: all."""
 
 
 @dataclass
@@ -220,7 +222,8 @@ class Daemon:
             self.state.syncing = True
         self._last_stderr = ""
         with tempfile.TemporaryFile() as out:
-            code = self._run_child(self._okrsync("sync", "--json"), stdout=out)
+            only = [arg for name in self.settings.sources for arg in ("--source", name)]
+            code = self._run_child(self._okrsync("sync", "--json", *only), stdout=out)
             out.seek(0)
             failed = _failures_of(out.read(), code, self._last_stderr)
         duration = time.monotonic() - started
