@@ -66,6 +66,7 @@ from syncer.store_rows import (
     ticket_params,
     ts,
 )
+from syncer.store_views import ensure_views
 
 __all__ = [
     "JournalRow", "KeyRange", "OutboxItem", "ReportSnapshot", "RunRow", "SentReport",
@@ -188,6 +189,7 @@ class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralSto
             conn.execute("pragma foreign_keys = on")
             db = WriterDatabase(conn)
             version = migrations.migrate(db, path)
+            ensure_views(db, postgres=False)
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -208,6 +210,7 @@ class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralSto
             try:
                 _refuse_foreign_pg(db, url)
                 version = migrations.migrate(db, Path(store_pg.display_url(url)))
+                ensure_views(db, postgres=True)
             finally:
                 raw.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK])
         except psycopg.Error as exc:

@@ -820,3 +820,28 @@ def test_kr_values_match_a_reference_model(
                 latest_checkin[kr] = (minute, value)
         expected.update({kr: v for kr, (_, v) in latest_checkin.items()})
         assert s.kr_values(at(when)) == expected
+
+
+def test_bi_views_read_the_tables_on_both_backends(store: Store) -> None:
+    store.store_page("jira", Page((ticket("WEB-1"), ticket("WEB-2"))), 1, now=T0)
+    store.save_plan_outcome(
+        [Link("jira", "WEB-1", "KR1", Origin.RULE, "r1", "label web")], [],
+        [Bet("jira", "WEB-1", "KR1", BetStatus.ACTIVE, "faster", T0)], ["jira:WEB-2"], [],
+        sources=["jira"], now=at(1))
+    store.add_checkin(CheckIn("KR1", 42.5, at(2), note="from Dana"))
+    store.snapshot_kr_values({"KR1": 40.0}, now=at(3))
+    run_id = store.start_run("sync", dry_run=False, now=at(4))
+
+    def view(name: str, columns: str) -> list[tuple[object, ...]]:
+        return [tuple(r) for r in store.db.execute(f"select {columns} from {name} "
+                                                   "order by 1, 2").fetchall()]
+
+    assert view("okrsync_untraceable", "source, ticket_key, title") == [
+        ("jira", "WEB-2", "Epic WEB-2")]
+    assert view("okrsync_links", "ticket_key, kr_id, origin, rule_id, title") == [
+        ("WEB-1", "KR1", "rule", "r1", "Epic WEB-1")]
+    assert view("okrsync_bets", "ticket_key, kr_id, status, hypothesis") == [
+        ("WEB-1", "KR1", "active", "faster")]
+    assert view("okrsync_kr_values", "kr_id, value, origin, note") == [
+        ("KR1", 40.0, "snapshot", ""), ("KR1", 42.5, "checkin", "from Dana")]
+    assert view("okrsync_runs", "id, kind, status") == [(run_id, "sync", "running")]
