@@ -66,6 +66,7 @@ from syncer.store_rows import (
     ticket_params,
     ts,
 )
+from syncer.store_suggest import SuggestInputsStore
 from syncer.store_views import ensure_views
 
 __all__ = [
@@ -164,7 +165,7 @@ def _refuse_foreign_pg(db: store_pg.PgDatabase, url: str) -> None:
 
 
 class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralStore,
-            DecisionsStore, MeasuredStore):
+            DecisionsStore, MeasuredStore, SuggestInputsStore):
     """The store. Open with `Store.open(path or url)`; use as a context manager or `close()`."""
 
     @classmethod

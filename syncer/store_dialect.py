@@ -30,6 +30,14 @@ class Dialect:
     def elements(self, column: str) -> str:
         return self.json_elements.format(column=column)
 
+    def sorted_join(self, column: str, source: str) -> str:
+        """A scalar subquery: the values of `column` from `source` (`from ... where ...`),
+        sorted and joined with commas (NULL when there are none)."""
+        if self.name == "sqlite":
+            return (f"(select group_concat({column}, ',') from (select {column} {source} "
+                    f"order by {column}))")
+        return f"(select string_agg({column}, ',' order by {column}) {source})"
+
     def pick(self, column: str, *keys: str) -> str:
         """A JSON object text of `keys` picked from the JSON object in `column` (a missing
         key as an empty list)."""

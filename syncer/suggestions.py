@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 from core.model import Catalog, Link, Origin, Ticket
 from mappings.labels import is_ktlo
 from mappings.rules import RuleSet, map_ticket
-from mappings.suggest.features import Prefixes
-from mappings.suggest.model import Evidence, Example, Ranked, Suggester, fit
+from mappings.suggest.features import DESCRIPTION_CHARS, Prefixes
+from mappings.suggest.model import Example, Suggester, fit
+from mappings.suggest.ranker import Evidence, Ranked, Ranker
 from syncer.store_decisions import Decision, SuggestionDecision
 
 if TYPE_CHECKING:
@@ -97,15 +98,34 @@ def learn(store: Store, catalog: Catalog, config: Config,
                declared_ktlo(tickets, links, config))
 
 
+def ranker_for(store: Store, catalog: Catalog, config: Config) -> Ranker:
+    """The model for the store's links: the kept one if it was fitted on the same training
+    set, else a fresh fit (kept for the next run)."""
+    from syncer.suggest_cache import load_model, model_path, save_model, training_digest
+
+    rows = store.training_rows(DESCRIPTION_CHARS)
+    teams = {project: team_name(config, project) for project in {r[5] for r in rows}}
+    digest = training_digest(rows, catalog, prefixes_of(config), config.labels.ktlo, teams)
+    path = model_path(config.store_path)
+    kept = load_model(path, digest)
+    if kept is not None:
+        return kept
+    ranker = learn(store, catalog, config).ranker
+    save_model(path, digest, ranker)
+    return ranker
+
+
 def suggest_untraceable(
     store: Store, catalog: Catalog, config: Config, ruleset: RuleSet | None, *,
     team: str | None = None, source: str | None = None,
-) -> tuple[Suggester, list[Ticket], list[EpicSuggestion]]:
-    """Learn and suggest for every untraceable epic (of `team` / `source`), reading the
-    store's tickets once: the model, the epics asked about and the suggestions."""
-    tickets = store.tickets()
-    model = learn(store, catalog, config, tickets)
-    wanted = untraceable_tickets(store, tickets, team=team, source=source, config=config)
+) -> tuple[Ranker, list[Ticket], list[EpicSuggestion]]:
+    """Suggest for every untraceable epic (of `team` / `source`) with the kept or a fresh
+    model, reading only the untraceable epics in full: the model, the epics asked about and
+    the suggestions."""
+    model = ranker_for(store, catalog, config)
+    wanted = [t for t in store.untraceable_tickets()
+              if (source is None or t.source == source)
+              and (team is None or team_name(config, t.project) == team)]
     found = suggest(model, wanted, config, catalog, ruleset=ruleset,
                     rejected=rejected_of(store.decisions()))
     return model, wanted, found
@@ -127,7 +147,7 @@ def near_miss(ticket: Ticket, kr_id: str, ruleset: RuleSet | None, catalog: Cata
 
 
 def suggest(
-    model: Suggester,
+    model: Ranker | Suggester,
     tickets: Sequence[Ticket],
     config: Config,
     catalog: Catalog,
@@ -145,23 +165,35 @@ def suggest(
         if t.project not in by_project:
             by_project[t.project] = team_name(config, t.project)
     teams = [by_project[t.project] for t in tickets]
-    chosen: list[tuple[Ticket, str | None, Ranked]] = []
-    for t, team, ranked in zip(tickets, teams, model.rank(tickets, teams), strict=True):
+    ranker = model.ranker if isinstance(model, Suggester) else model
+    q = ranker.vectors(tickets, teams)
+    chosen: list[tuple[int, Ranked]] = []
+    for i, (t, ranked) in enumerate(zip(tickets, ranker.rank_vectors(q), strict=True)):
         no = rejected.get((t.source, t.key), frozenset())
         if no:
             keep = [(k, c) for k, c in zip(ranked.kr_ids, ranked.confidences, strict=True)
                     if k not in no]
             ranked = Ranked(tuple(k for k, _ in keep), tuple(c for _, c in keep), ranked.margin)
         if ranked.kr_ids and ranked.confidences[0] > 0 and ranked.confidences[0] >= threshold:
-            chosen.append((t, team, ranked))
-    evidence = model.evidence([c[0] for c in chosen], [c[1] for c in chosen],
-                              [c[2].kr_ids[0] for c in chosen])
+            chosen.append((i, ranked))
+    evidence = ranker.evidence_vectors(q[[i for i, _ in chosen]],
+                                       [r.kr_ids[0] for _, r in chosen])
     prefix = config.labels.explicit_prefix
     return [
-        EpicSuggestion(t, team, ranked, ev, near_miss(t, ranked.kr_ids[0], ruleset, catalog),
+        EpicSuggestion(tickets[i], teams[i], ranked, ev,
+                       near_miss(tickets[i], ranked.kr_ids[0], ruleset, catalog),
                        f"{prefix}{ranked.kr_ids[0]}")
-        for (t, team, ranked), ev in zip(chosen, evidence, strict=True)
+        for (i, ranked), ev in zip(chosen, evidence, strict=True)
     ]
+
+
+def leaning(model: Ranker | Suggester, tickets: Sequence[Ticket],
+            config: Config) -> dict[str, str]:
+    """Ticket uid -> the KR each epic leans to, where that KR is more likely than serving
+    no KR at all, whatever the threshold (what a proposed rule's agreement is judged by)."""
+    teams = [team_name(config, t.project) for t in tickets]
+    return {t.uid: r.kr_ids[0] for t, r in zip(tickets, model.rank(tickets, teams), strict=True)
+            if r.kr_ids and r.confidences[0] > max(0.0, 1.0 - sum(r.confidences))}
 
 
 def rejected_of(decisions: Iterable[SuggestionDecision]) -> dict[tuple[str, str], frozenset[str]]:
@@ -170,10 +202,3 @@ def rejected_of(decisions: Iterable[SuggestionDecision]) -> dict[tuple[str, str]
         if d.decision is Decision.REJECTED:
             out.setdefault((d.source, d.ticket_key), set()).add(d.kr_id)
     return {k: frozenset(v) for k, v in out.items()}
-
-
-def untraceable_tickets(store: Store, tickets: Iterable[Ticket], *, team: str | None = None,
-                        source: str | None = None, config: Config) -> list[Ticket]:
-    flagged = store.untraceable()
-    return [t for t in tickets if t.uid in flagged and (source is None or t.source == source)
-            and (team is None or team_name(config, t.project) == team)]

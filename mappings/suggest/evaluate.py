@@ -3,8 +3,10 @@
 Every linked epic is asked for a suggestion with itself left out of the model and its own
 labels and links hidden. precision@1: share of answered epics whose top KR is the one the
 organisation chose; precision@3: share whose top three hold it; coverage: share answered at
-the threshold. The confidence used here is calibrated on the other half of the epics (by
-position), never on the epic being scored.
+the threshold. The confidence model is cross-fitted: the epics are split into `FOLDS`
+groups by position and each group is scored by a confidence model fitted on the others, so
+no epic's own answer ever shapes its confidence (its labels and links are hidden from its
+similarities already).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from core.model import Ticket
-from mappings.suggest.model import Suggester
+from mappings.suggest.model import TOP, Suggester
 
 OldMethod = Callable[[Ticket], Sequence[str]]
 """The previous suggestion method: KR ids best first for an epic (its labels withheld)."""
@@ -25,6 +28,7 @@ OLD_SAMPLE = 5000
 """The previous method looks at every rule for every epic (~0.5 ms each); above this many
 linked epics it is measured on an evenly spaced sample of them, which the output says."""
 CURVE = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+FOLDS = 10
 
 
 @dataclass(frozen=True)
@@ -78,39 +82,50 @@ _ALL = "\0all"
 
 def _tally(outcomes: Sequence[tuple[str | None, bool, bool, bool]]) -> dict[str | None, Figures]:
     """(team, answered, top1, top3) per epic -> figures per team and overall."""
-    out: dict[str | None, Figures] = {}
+    counts: dict[str | None, list[int]] = {_ALL: [0, 0, 0, 0]}
     for team, answered, hit1, hit3 in outcomes:
         for key in (_ALL, team):
-            f = out.get(key, Figures(0, 0, 0, 0))
-            out[key] = replace(f, epics=f.epics + 1, answered=f.answered + answered,
-                               top1=f.top1 + (answered and hit1), top3=f.top3 + (answered and hit3))
-    out.setdefault(_ALL, Figures(0, 0, 0, 0))
+            c = counts.setdefault(key, [0, 0, 0, 0])
+            c[0] += 1
+            if answered:
+                c[1] += 1
+                c[2] += hit1
+                c[3] += hit3
+    out = {k: Figures(*c) for k, c in counts.items()}
     return dict(sorted(out.items(), key=lambda kv: (kv[0] != _ALL, kv[0] is None, kv[0] or "")))
 
 
-def cross_fitted_confidence(model: Suggester) -> tuple[np.ndarray, np.ndarray]:
-    """Leave-one-out hits and confidences, each half calibrated on the other half."""
+def cross_fitted(model: Suggester) -> npt.NDArray[np.float64]:
+    """(examples, KRs): each example's KR probabilities from a confidence model fitted on the
+    other folds' leave-one-out similarities."""
     loo = model.leave_one_out()
-    hits = np.array([1.0 if r and r[0] == t else 0.0 for r, t in zip(loo.ranked, loo.truth,
-                                                                    strict=True)])
-    conf = np.zeros(len(hits))
-    idx = np.arange(len(hits))
-    for part in (0, 1):
-        mine, other = idx[idx % 2 == part], idx[idx % 2 != part]
+    probs = np.zeros(loo.scores.shape)
+    fold = np.arange(len(loo.truth)) % FOLDS
+    for f in range(FOLDS):
+        mine = np.flatnonzero(fold == f)
         if len(mine):
-            conf[mine] = model.calibrate(loo.signals[other], hits[other]).predict(
-                loo.signals[mine])
-    return hits, conf
+            stacker = model.stacker(np.flatnonzero(fold != f))
+            probs[mine] = stacker.probabilities(loo.scores[mine])
+    probs[loo.scores.max(axis=1, initial=0.0) <= 0] = 0.0
+    return probs
 
 
 def evaluate(model: Suggester, *, min_confidence: float,
              old_method: OldMethod | None = None) -> Evaluation:
     loo = model.leave_one_out()
-    _, conf = cross_fitted_confidence(model)
+    probs = cross_fitted(model)
+    ranked = np.argsort(-probs, axis=1, kind="stable")[:, :TOP]
+    conf = probs.max(axis=1, initial=0.0)
+
+    truth = loo.truth
+    hit1 = (ranked[:, 0] == truth).tolist() if len(truth) else []
+    hit3 = (ranked == truth[:, None]).any(axis=1).tolist() if len(truth) else []
+    teams = [ex.team for ex in model.examples]
+    confs = conf.tolist()
+
     def learned(threshold: float) -> list[tuple[str | None, bool, bool, bool]]:
-        return [(ex.team, bool(conf[i] >= threshold), bool(r and r[0] == t), t in r)
-                for i, (ex, r, t) in enumerate(zip(model.examples, loo.ranked, loo.truth,
-                                                   strict=True))]
+        return [(team, c > 0 and c >= threshold, h1, h3)
+                for team, c, h1, h3 in zip(teams, confs, hit1, hit3, strict=True)]
 
     previous = []
     n = len(model.examples)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ DESCRIPTION_CHARS = 400
 """Only the start of a description: it is where the theme is said, and it bounds the cost."""
 
 _NON_WORD = re.compile(r"[^\w]+")
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,22 @@ def epic_text(ticket: Ticket, team: str | None, prefixes: Prefixes) -> str:
     fields.extend(field_token("label", lab) for lab in input_labels(ticket, prefixes))
     text = " ".join((ticket.title, ticket.title, ticket.description[:DESCRIPTION_CHARS]))
     return f"{text.replace(FIELDS, ' ')}{FIELDS}{' '.join(fields)}"
+
+
+def strip_accents(text: str) -> str:
+    """`café` -> `cafe`, as scikit-learn's `strip_accents="unicode"` does."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    if decomposed == text:
+        return text
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased, accent-free words of two or more characters (scikit-learn's default
+    tokenisation), spelled out here so that ranking with a stored model needs no
+    scikit-learn: stop words are left out of the vocabulary when it is fitted, so words that
+    are not in it are simply not counted."""
+    return _TOKEN.findall(strip_accents(text.lower()))
 
 
 def make_analyzer(words: Callable[[str], list[str]]) -> Callable[[str], list[str]]:

@@ -1,37 +1,49 @@
-"""The suggester: TF-IDF over the organisation's linked epics, one centroid per key result.
+"""The suggester: TF-IDF over the organisation's linked epics, one centroid per key result,
+and a confidence model stacked on the centroids' similarities.
 
-Why a centroid per KR (Rocchio, a linear model) rather than a fitted classifier: it learns
-from a handful of examples, starts from the KR's own words, is deterministic for a given
-store, and its leave-one-out answer is exact and cheap (remove one epic's vector from its
-KR's sum), so `suggest --evaluate` measures the very model that suggests, on 50,000 epics in
-seconds. Confidence is calibrated on those leave-one-out answers (Platt scaling: a logistic
-regression of "was the top KR right" on the top score and its lead over the runner-up):
-"0.8" means about 8 in 10 such suggestions named the KR the organisation had chosen.
+Why a centroid per KR (Rocchio) as the first stage: it learns from a handful of examples,
+starts from the KR's own words, is deterministic for a given store, and its leave-one-out
+answer is exact and cheap (remove one epic's vector from its KR's sum), so `suggest
+--evaluate` measures the very model that suggests, on 50,000 epics in seconds.
+
+Why a second stage: cosine similarity to a centroid knows nothing of how often each KR is
+chosen nor of how similar its neighbours are, so two KRs of one theme look alike and the
+rarer one wins as often as the usual one. A multinomial logistic regression over each epic's
+leave-one-out similarities to every KR (and how far each is behind the best) learns both,
+and its probability is the confidence: "0.8" means about 8 in 10 such suggestions named the
+KR the organisation had chosen. Epics declared run/maintenance work are a class of their own
+("serves no KR"), so what resembles them loses confidence. Its regularisation is chosen by
+cross-validated log-loss on the training rows (once per model; `suggest --evaluate`
+refits the weights without each fold but keeps it), never by the threshold's figures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize
 
 from core.model import Catalog, Ticket
-from mappings.suggest.features import (
-    LABEL,
-    Prefixes,
-    display_term,
-    kr_text,
-    make_analyzer,
-    texts,
+from mappings.suggest.features import LABEL, Prefixes, kr_text, make_analyzer, texts, words
+from mappings.suggest.ranker import (
+    TOP,
+    Evidence,
+    Neighbour,
+    Ranked,
+    Ranker,
+    Stacker,
+    stack_features,
+    unit_rows,
 )
 
-TOP = 3
+__all__ = ["TOP", "Evidence", "Example", "LeaveOneOut", "Neighbour", "Ranked", "Suggester",
+           "choose_strength", "fit", "fit_stacker"]
+
 PRIOR_WEIGHT = 1.0
 """The KR's own text counts as this many linked epics."""
 MAX_DF = 0.5
@@ -39,8 +51,17 @@ MAX_DF = 0.5
 nothing about which KR an epic serves; dropping them keeps generic epics from looking close."""
 MEMBERS_CAP = 3000
 """Nearest-epic evidence looks at most this many examples per KR (memory and time bound)."""
+C_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
+"""Inverse regularisation strengths the confidence model chooses from."""
+CV_FOLDS = 3
+CV_ROWS = 1500
+"""The regularisation is chosen on at most this many evenly spaced rows (time bound)."""
+FIT_ROWS = 6000
+"""The confidence model is fitted on at most this many evenly spaced rows: it has a few
+dozen weights, which that many examples pin down (time and memory bound)."""
 
 Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -53,159 +74,67 @@ class Example:
 
 
 @dataclass(frozen=True)
-class Ranked:
-    """The top key results for one epic, best first, with calibrated confidences."""
-
-    kr_ids: tuple[str, ...]
-    confidences: tuple[float, ...]
-    margin: float
-
-
-@dataclass(frozen=True)
-class Neighbour:
-    source: str
-    key: str
-    title: str
-    similarity: float
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What a person can check: the closest linked epics of the KR and the deciding words."""
-
-    neighbours: tuple[Neighbour, ...]
-    words: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class LeaveOneOut:
-    """Each example's answer with itself (and its labels) withheld; `truth` its real KR."""
+    """Each example's similarities to every KR with itself (and its labels) withheld, and its
+    real KR's index."""
 
-    ranked: tuple[tuple[int, ...], ...]
-    signals: Floats
-    """Per example: (lead of the top KR over the runner-up, top score)."""
-    truth: tuple[int, ...]
+    scores: Floats
+    truth: Ints
+
+    @property
+    def ranked(self) -> tuple[tuple[int, ...], ...]:
+        """KR indexes by similarity alone, best first (ties: KR id order)."""
+        order = np.argsort(-self.scores, axis=1, kind="stable")[:, :TOP]
+        return tuple(tuple(int(v) for v in row) for row in order)
 
 
 class Suggester:
-    """A fitted model. Build it with `fit`; it never changes after."""
+    """A fitted model. Build it with `fit`; it never changes after. `ranker` is all a sync
+    needs of it; the rest (the examples and their leave-one-out) serves `suggest --evaluate`."""
 
-    def __init__(self, vectorizer: TfidfVectorizer, kr_ids: tuple[str, ...], x: sparse.csr_matrix,
-                 labels: npt.NDArray[np.int64], sums: sparse.csr_matrix,
-                 examples: Sequence[Example], prefixes: Prefixes,
-                 negatives: Sequence[tuple[Ticket, str | None]] = ()) -> None:
-        self.vectorizer = vectorizer
-        self.kr_ids = kr_ids
+    def __init__(self, ranker: Ranker, x: sparse.csr_matrix, labels: Ints,
+                 sums: sparse.csr_matrix, examples: Sequence[Example],
+                 negative_scores: Floats) -> None:
+        self.ranker = ranker
+        self.kr_ids = ranker.kr_ids
         self.x = x
         self.labels = labels
         self.sums = sums
-        self.centroids = normalize(sums)
         self.examples = tuple(examples)
-        self.prefixes = prefixes
-        self.terms = vectorizer.get_feature_names_out()
-        self.label_columns = np.flatnonzero(np.char.startswith(self.terms.astype(str), LABEL))
-        self.members = {
-            k: np.flatnonzero(labels == k)[:MEMBERS_CAP] for k in range(len(kr_ids))
-        }
+        self.negative_scores = negative_scores
         self.loo = self._leave_one_out()
-        self.negative_signals = self._negative_signals(negatives)
-        self.calibrator = self.calibrate(self.loo.signals, _hits(self.loo))
-
-    # ----------------------------------------------------------------- ranking
-
-    def vectors(self, tickets: Sequence[Ticket], teams: Sequence[str | None]) -> sparse.csr_matrix:
-        return self.vectorizer.transform(texts(tickets, teams, self.prefixes))
+        self.strength: float | None = None
+        """The confidence model's regularisation, chosen once for these examples."""
 
     def rank(self, tickets: Sequence[Ticket], teams: Sequence[str | None]) -> list[Ranked]:
-        """The top key results for each epic, best first."""
-        if not tickets or not self.kr_ids:
-            return [Ranked((), (), 0.0) for _ in tickets]
-        scores = np.asarray((self.vectors(tickets, teams) @ self.centroids.T).todense())
-        orders, signals = _orders(scores)
-        confs = self.calibrator.predict(signals)
-        confs[scores.max(axis=1) <= 0] = 0.0  # nothing in common with any KR: abstain
-        return [Ranked(tuple(self.kr_ids[i] for i in order),
-                       _shares(row, order, float(conf)), float(signal[0]))
-                for row, order, signal, conf in zip(scores, orders, signals, confs, strict=True)]
-
-    def confidence(self, signals: Floats) -> Floats:
-        return self.calibrator.predict(signals)
-
-    def calibrate(self, signals: Floats, hits: Floats) -> Calibration:
-        """A calibration on these leave-one-out answers plus the epics known to serve no KR
-        (declared run/maintenance work): whatever they lean to is a miss by definition, which
-        teaches the calibration what an epic unlike any KR's work looks like."""
-        neg = self.negative_signals
-        return Calibration(np.vstack((signals.reshape(-1, 2), neg)),
-                           np.concatenate((hits, np.zeros(len(neg)))), len(self.kr_ids))
-
-    def _negative_signals(self, negatives: Sequence[tuple[Ticket, str | None]]) -> Floats:
-        if not negatives or not self.kr_ids:
-            return np.zeros((0, 2))
-        q = self.vectors([t for t, _ in negatives], [team for _, team in negatives])
-        q.data[np.isin(q.indices, self.label_columns)] = 0.0
-        scores = np.asarray((normalize(q) @ self.centroids.T).todense())
-        return _orders(scores)[1]
+        return self.ranker.rank(tickets, teams)
 
     def evidence(self, tickets: Sequence[Ticket], teams: Sequence[str | None],
-                 kr_ids: Sequence[str], *, neighbours: int = 3, words: int = 3,
-                 chunk: int = 512) -> list[Evidence]:
-        """For each epic, the linked epics of its suggested KR closest to it and the words that
-        pulled it there rather than to the runner-up. Batched: one product per KR and chunk."""
-        if not tickets:
-            return []
-        q_all = self.vectors(tickets, teams)
-        wanted = np.array([self.kr_ids.index(k) for k in kr_ids])
-        found = self._deciding_words(q_all, wanted, words)
-        near: list[tuple[Neighbour, ...]] = [()] * len(tickets)
-        for k in sorted(set(wanted.tolist())):
-            idx = np.flatnonzero(wanted == k)
-            members = self.members[k]
-            if not len(members):
-                continue
-            xm = self.x[members].T.tocsc()
-            for at in range(0, len(idx), chunk):
-                part = idx[at:at + chunk]
-                sims = np.asarray((q_all[part] @ xm).todense())
-                best = np.argsort(-sims, axis=1, kind="stable")[:, :neighbours]
-                for r, i in enumerate(part):
-                    near[i] = tuple(
-                        Neighbour(ex.source, ex.key, ex.title, round(float(sims[r, j]), 3))
-                        for j in best[r] if sims[r, j] > 0
-                        for ex in (self.examples[int(members[j])].ticket,))
-        return [Evidence(n, w) for n, w in zip(near, found, strict=True)]
-
-    def _deciding_words(self, q: sparse.csr_matrix, wanted: npt.NDArray[np.int64],
-                        words: int) -> list[tuple[str, ...]]:
-        """Per epic, its terms with the largest share of (score of its KR - score of the
-        runner-up): one element-wise product for all epics."""
-        scores = np.asarray((q @ self.centroids.T).todense())
-        scores[np.arange(len(wanted)), wanted] = -np.inf
-        rival = np.argmax(scores, axis=1)
-        pull = self.centroids[wanted] - self.centroids[rival]
-        contrib = q.multiply(pull).tocsr()
-        out = []
-        for r in range(contrib.shape[0]):
-            lo, hi = contrib.indptr[r], contrib.indptr[r + 1]
-            vals, cols = contrib.data[lo:hi], contrib.indices[lo:hi]
-            best = [int(cols[j]) for j in np.lexsort((cols, -vals))[:words] if vals[j] > 0]
-            out.append(tuple(display_term(str(self.terms[i])) for i in best))
-        return out
-
-    # ----------------------------------------------------------------- leave-one-out
+                 kr_ids: Sequence[str], **kw: Any) -> list[Evidence]:
+        return self.ranker.evidence(tickets, teams, kr_ids, **kw)
 
     def leave_one_out(self) -> LeaveOneOut:
-        """Exact leave-one-out: each example ranked against the KR sums without itself, its
+        """Exact leave-one-out: each example scored against the KR sums without itself, its
         own labels hidden from it (computed once, when the model is fitted)."""
         return self.loo
+
+    def stacker(self, rows: Ints | None = None) -> Stacker:
+        """The confidence model fitted on these examples' leave-one-out similarities (only
+        `rows` of them, if given) and on every declared run/maintenance epic."""
+        loo = self.loo
+        if self.strength is None:
+            self.strength = choose_strength(loo.scores, loo.truth, self.negative_scores,
+                                            len(self.kr_ids))
+        if rows is None:
+            rows = np.arange(len(loo.truth))
+        return fit_stacker(loo.scores[rows], loo.truth[rows], self.negative_scores,
+                           len(self.kr_ids), self.strength)
 
     def _leave_one_out(self) -> LeaveOneOut:
         n = self.x.shape[0]
         if n == 0:
-            return LeaveOneOut((), np.zeros(0), ())
-        q = self.x.copy()
-        q.data[np.isin(q.indices, self.label_columns)] = 0.0
-        q = normalize(q)
+            return LeaveOneOut(np.zeros((0, len(self.kr_ids))), np.zeros(0, dtype=np.int64))
+        q = unit_rows(_hide_labels(self.x, self.ranker.terms))
         dots = np.asarray((q @ self.sums.T).todense())
         own = np.asarray(q.multiply(self.x).sum(axis=1)).ravel()
         rows = np.arange(n)
@@ -215,88 +144,143 @@ class Suggester:
         dots[rows, self.labels] -= own
         norms[rows, self.labels] = np.sqrt(
             np.maximum(norms2[self.labels] - 2 * x_dot_sum + 1.0, 1e-12))
-        scores = dots / np.maximum(norms, 1e-12)
-        orders, signals = _orders(scores)
-        return LeaveOneOut(tuple(tuple(o) for o in orders), signals,
-                           tuple(int(v) for v in self.labels))
+        return LeaveOneOut(dots / np.maximum(norms, 1e-12), self.labels.copy())
+
+
+def _hide_labels(x: sparse.csr_matrix, terms: Sequence[str]) -> sparse.csr_matrix:
+    """`x` with the label columns zeroed: what an epic looks like without its labels."""
+    label_columns = np.flatnonzero(np.char.startswith(np.asarray(terms, dtype=str), LABEL))
+    q = sparse.csr_matrix(x, copy=True)
+    q.data[np.isin(q.indices, label_columns)] = 0.0
+    return q
 
 
 def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes,
         negatives: Sequence[tuple[Ticket, str | None]] = ()) -> Suggester:
     """Learn from the linked epics (any order: they are sorted, so the model is the same);
-    `negatives` (epic, team) are epics known to serve no KR, used only to calibrate."""
+    `negatives` (epic, team) are epics known to serve no KR."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
     kr_ids = tuple(sorted(kr.id for kr in catalog.key_results))
     index = {k: i for i, k in enumerate(kr_ids)}
     chosen = sorted((e for e in examples if e.kr_id in index),
                     key=lambda e: (e.ticket.source, e.ticket.key, e.kr_id))
     docs = texts([e.ticket for e in chosen], [e.team for e in chosen], prefixes)
     priors = [kr_text(kr, catalog) for kr in sorted(catalog.key_results, key=lambda k: k.id)]
-    words = TfidfVectorizer(ngram_range=(1, 1), strip_accents="unicode",
-                            stop_words="english").build_analyzer()
+    analyze = make_analyzer(words)
+
+    def analyzer(doc: str) -> list[str]:
+        return [t for t in analyze(doc) if t not in ENGLISH_STOP_WORDS]
+
     vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float64, max_df=MAX_DF,
-                                 analyzer=make_analyzer(words))
+                                 analyzer=analyzer)
     both = vectorizer.fit_transform(docs + priors).tocsr()
     x, prior = both[:len(docs)], both[len(docs):]
     labels = np.array([index[e.kr_id] for e in chosen], dtype=np.int64)
     onehot = sparse.csr_matrix(
         (np.ones(len(chosen)), (labels, np.arange(len(chosen)))), shape=(len(kr_ids), len(chosen)))
-    sums = (onehot @ x + PRIOR_WEIGHT * prior).tocsr()
+    sums = sparse.csr_matrix(onehot @ x + PRIOR_WEIGHT * prior)
+    centroids = unit_rows(sums)
+    terms = tuple(str(t) for t in vectorizer.get_feature_names_out())
+    members = np.sort(np.concatenate(
+        [np.flatnonzero(labels == k)[:MEMBERS_CAP] for k in range(len(kr_ids))]
+        or [np.zeros(0, dtype=np.int64)])).astype(np.int64)
+    draft = Ranker(kr_ids, terms, np.asarray(vectorizer.idf_, dtype=np.float64), centroids,
+                   Stacker(np.zeros((1, 2 * len(kr_ids))), np.zeros(1),
+                           np.zeros(1, dtype=np.int64), len(kr_ids)),
+                   sparse.csr_matrix(x[members]), labels[members],
+                   tuple((chosen[i].ticket.source, chosen[i].ticket.key, chosen[i].ticket.title)
+                         for i in members.tolist()), prefixes, len(chosen))
     negatives = sorted(negatives, key=lambda n: (n[0].source, n[0].key))
-    return Suggester(vectorizer, kr_ids, x, labels, sums, chosen, prefixes, negatives)
+    negative_scores = np.zeros((0, len(kr_ids)))
+    if negatives and kr_ids:
+        q = draft.vectors([t for t, _ in negatives], [team for _, team in negatives])
+        negative_scores = draft.similarities(unit_rows(_hide_labels(q, terms)))
+    model = Suggester(draft, x, labels, sums, chosen, negative_scores)
+    model.ranker = replace(draft, stacker=model.stacker())
+    return model
 
 
-def _orders(scores: Floats) -> tuple[list[list[int]], Floats]:
-    """Row-wise `_order` and (lead, top score) for a whole score matrix at once."""
-    if scores.shape[0] == 0:
-        return [], np.zeros((0, 2))
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :TOP]
-    rows = np.arange(scores.shape[0])
-    first = scores[rows, top[:, 0]]
-    second = scores[rows, top[:, 1]] if top.shape[1] > 1 else np.zeros(len(rows))
-    return top.tolist(), np.column_stack((first - second, first))
+def _evenly(n: int, cap: int) -> Ints:
+    """At most `cap` of `n` row indexes, evenly spaced (deterministic)."""
+    if n <= cap:
+        return np.arange(n, dtype=np.int64)
+    return np.unique(np.linspace(0, n - 1, cap).round().astype(np.int64))
 
 
-def _order(row: Floats) -> list[int]:
-    """The top KR indexes by score; ties by KR id (the index order), so runs agree."""
-    return [int(i) for i in np.argsort(-row, kind="stable")[:TOP]]
+def _rows(scores: Floats, truth: Ints, negative_scores: Floats,
+          kr_count: int) -> tuple[Floats, Ints]:
+    x = stack_features(np.vstack((scores.reshape(-1, kr_count),
+                                  negative_scores.reshape(-1, kr_count))))
+    y = np.concatenate((truth, np.full(len(negative_scores), kr_count))).astype(np.int64)
+    return x, y
 
 
-def _shares(row: Floats, order: Sequence[int], conf: float) -> tuple[float, ...]:
-    """The first KR's calibrated confidence; the rest of the belief shared by score."""
-    rest = np.maximum(row[list(order[1:])], 0.0)
-    total = float(rest.sum())
-    others = [(1 - conf) * float(v) / total if total else 0.0 for v in rest]
-    return tuple(round(v, 3) for v in (conf, *others))
+def choose_strength(scores: Floats, truth: Ints, negative_scores: Floats,
+                    kr_count: int) -> float:
+    """The confidence model's `C`, by cross-validated log-loss on at most `CV_ROWS` rows."""
+    x, y = _rows(scores, truth, negative_scores, kr_count)
+    if len(np.unique(y)) < 2:
+        return C_GRID[0]
+    cv = _evenly(len(y), CV_ROWS)
+    with _one_thread():
+        return _choose_c(x[cv], y[cv])
 
 
-def _hits(loo: LeaveOneOut) -> Floats:
-    return np.array([1.0 if r and r[0] == t else 0.0 for r, t in zip(loo.ranked, loo.truth,
-                                                                    strict=True)])
+def fit_stacker(scores: Floats, truth: Ints, negative_scores: Floats, kr_count: int,
+                strength: float) -> Stacker:
+    """The confidence model on leave-one-out similarities (`truth`: each row's KR index) and
+    on epics known to serve no KR (class `kr_count`), regularised by `strength` (`C`)."""
+    x_all, y_all = _rows(scores, truth, negative_scores, kr_count)
+    classes = np.unique(y_all)
+    if len(classes) < 2:
+        # One answer seen so far: right as often as the rule of succession allows; the
+        # other class is a placeholder that names no KR.
+        p = (len(y_all) + 1) / (len(y_all) + 2)
+        seen = int(classes[0]) if len(classes) else kr_count
+        return Stacker(np.zeros((2, x_all.shape[1])), np.array([np.log(p / (1 - p)), 0.0]),
+                       np.array([seen, kr_count + 1], dtype=np.int64), kr_count)
+    from sklearn.linear_model import LogisticRegression
+
+    rows = _evenly(len(y_all), FIT_ROWS)
+    with _one_thread():
+        lr = LogisticRegression(C=strength, max_iter=2000).fit(x_all[rows], y_all[rows])
+    coef, intercept = np.asarray(lr.coef_), np.asarray(lr.intercept_)
+    if len(lr.classes_) == 2:  # binary: one logit; as two classes it is the same softmax
+        coef, intercept = np.vstack((np.zeros_like(coef), coef)), np.array([0.0, intercept[0]])
+    return Stacker(coef, intercept, np.asarray(lr.classes_, dtype=np.int64), kr_count)
 
 
-TIE_ANCHORS = 5
-"""Pseudo-observations of ties (lead 0) at scores 0..1, each right by chance only."""
+def _one_thread() -> AbstractContextManager[object]:
+    """BLAS on one thread: these problems are small (a few dozen weights), and on a shared
+    2-core machine several BLAS threads per fit made it ten times slower (bench/README.md)."""
+    from threadpoolctl import threadpool_limits
+
+    limits: AbstractContextManager[object] = threadpool_limits(limits=1)
+    return limits
 
 
-class Calibration:
-    """P(the top KR is right | its lead and score), fitted on leave-one-out hits. Ties are
-    added as right 1 time in `kr_count`, so an epic that leans to no KR never borrows the
-    confidence of an organisation that is easy to predict."""
+def _choose_c(x: Floats, y: Ints) -> float:
+    """The regularisation with the lowest cross-validated log-loss (folds by position; ties:
+    the stronger regularisation)."""
+    from sklearn.linear_model import LogisticRegression
 
-    def __init__(self, signals: Floats, hits: Floats, kr_count: int) -> None:
-        chance = 1.0 / max(kr_count, 1)
-        ties = np.column_stack((np.zeros(TIE_ANCHORS), np.linspace(0.0, 1.0, TIE_ANCHORS)))
-        x = np.vstack((ties, ties, signals.reshape(-1, 2)))
-        y = np.concatenate((np.ones(TIE_ANCHORS), np.zeros(TIE_ANCHORS), hits))
-        weights = np.concatenate((np.full(TIE_ANCHORS, chance), np.full(TIE_ANCHORS, 1 - chance),
-                                  np.ones(len(hits))))
-        self.constant = float(np.average(y, weights=weights))
-        self.model: LogisticRegression | None = None
-        if len(set(y.tolist())) == 2:
-            self.model = LogisticRegression(C=100.0).fit(x, y, sample_weight=weights)
-
-    def predict(self, signals: Floats) -> Floats:
-        signals = np.asarray(signals, dtype=np.float64).reshape(-1, 2)
-        if self.model is None:
-            return np.full(len(signals), self.constant)
-        return np.asarray(self.model.predict_proba(signals)[:, 1], dtype=np.float64)
+    classes = np.unique(y)
+    col = {int(c): i for i, c in enumerate(classes)}
+    fold = np.arange(len(y)) % CV_FOLDS
+    best, best_loss = C_GRID[0], np.inf
+    for c in C_GRID:
+        loss, count = 0.0, 0
+        for f in range(CV_FOLDS):
+            train, test = fold != f, fold == f
+            if len(np.unique(y[train])) < 2 or not test.any():
+                continue
+            lr = LogisticRegression(C=c, max_iter=2000).fit(x[train], y[train])
+            p = np.full((int(test.sum()), len(classes)), 1e-6)
+            p[:, [col[int(k)] for k in lr.classes_]] = lr.predict_proba(x[test])
+            truth = p[np.arange(len(p)), [col[int(k)] for k in y[test]]]
+            loss -= float(np.log(np.clip(truth, 1e-6, 1.0)).sum())
+            count += len(truth)
+        if count and loss / count < best_loss - 1e-9:
+            best, best_loss = c, loss / count
+    return best

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from core.model import Catalog, Ticket
@@ -51,15 +51,18 @@ def propose_rules(
     feature_labels: Sequence[Sequence[str]],
     ktlo: Sequence[str],
     managed_prefix: str = "goal:",
+    leaning: Mapping[str, str] | None = None,
 ) -> list[ProposedRule]:
     """`suggested`: (untraceable epic, its top KR); `feature_labels`: each one's labels that
-    are features (not link labels), in the same order."""
+    are features (not link labels), in the same order. `leaning`: ticket uid -> the KR an
+    untraceable epic leans to even below the threshold (more likely than serving no KR);
+    an epic a rule would catch agrees with it if it leans to the rule's KR."""
     groups: dict[tuple[str, str, str], list[Ticket]] = {}
     for (ticket, kr_id), labels in zip(suggested, feature_labels, strict=True):
         for field, _ in _FIELDS:
             for value in dict.fromkeys(_values(ticket, field, labels)):
                 groups.setdefault((kr_id, field, value), []).append(ticket)
-    top_kr = {t.uid: kr for t, kr in suggested}
+    top_kr = {**(leaning or {}), **{t.uid: kr for t, kr in suggested}}
     holders = _holders(tickets)
     floor = min((r.priority for r in ruleset.rules), default=0) - 1
     used = {r.id.casefold() for r in ruleset.rules}

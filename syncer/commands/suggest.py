@@ -75,10 +75,11 @@ def suggest_command(
         if evaluate:
             _evaluate(sg.learn(store, catalog, cfg), cfg, catalog, ruleset, as_json)
             return
-        _, tickets, found = sg.suggest_untraceable(store, catalog, cfg, ruleset, team=team,
-                                                   source=source)
+        model, tickets, found = sg.suggest_untraceable(store, catalog, cfg, ruleset, team=team,
+                                                       source=source)
         if rules:
-            _rules(found, store.tickets(), cfg, catalog, ruleset, as_json)
+            _rules(found, store.tickets(), cfg, catalog, ruleset, as_json,
+                   sg.leaning(model, tickets, cfg))
             return
     if as_json:
         typer.echo(json.dumps({"min_confidence": cfg.suggest.min_confidence,
@@ -130,7 +131,7 @@ def _evaluate(model: Any, cfg: Any, catalog: Any, ruleset: Any, as_json: bool) -
 
 
 def _rules(found: Any, tickets: Any, cfg: Any, catalog: Any, ruleset: Any,
-           as_json: bool) -> None:
+           as_json: bool, leaning: Any) -> None:
     from mappings.suggest.features import input_labels
     from mappings.suggest.rules_from import propose_rules, rule_toml
     from syncer.suggestions import prefixes_of
@@ -139,7 +140,7 @@ def _rules(found: Any, tickets: Any, cfg: Any, catalog: Any, ruleset: Any,
     proposals = propose_rules(
         [(s.ticket, s.kr_id) for s in found], tickets, ruleset, catalog,
         feature_labels=[input_labels(s.ticket, prefixes) for s in found],
-        ktlo=cfg.labels.ktlo, managed_prefix=cfg.labels.managed_prefix)
+        ktlo=cfg.labels.ktlo, managed_prefix=cfg.labels.managed_prefix, leaning=leaning)
     if as_json:
         typer.echo(json.dumps([{
             "toml": rule_toml(p), "rule_id": p.rule.id, "kr_id": p.rule.kr_id,

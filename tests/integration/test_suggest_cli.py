@@ -6,15 +6,20 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from core.model import Page, Ticket
 from sandbox import Sandbox, sandbox
 from sandbox.data import THEMES, generate
 from syncer.engine import run_sync
 from syncer.store import Store
+from syncer.suggest_cache import model_path
 from tests.helpers.e2e import config, okrsync, project, remote_state
 
 EPICS = 300
@@ -166,3 +171,47 @@ def test_bad_input_is_a_clear_error(org: tuple[Sandbox, Path]) -> None:
     assert done.returncode == 2 and "KR-NOPE" in done.stderr
     done = okrsync("suggest", "--team", "nobody", "--config", str(cfg), sb=sb)
     assert done.returncode == 2 and "--team" in done.stderr
+
+
+def _kept_digest(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as arrays:
+        return str(arrays["digest"])
+
+
+def test_the_model_is_kept_between_runs_until_what_it_learned_from_changes(
+    org: tuple[Sandbox, Path], tmp_path: Path
+) -> None:
+    sb, cfg = org
+    work = tmp_path / "copy"
+    shutil.copytree(cfg.parent, work)
+    copy_cfg = config(work / cfg.name, sb)
+    kept = model_path(copy_cfg.store_path)
+    kept.unlink(missing_ok=True)
+    first = _json("suggest", sb=sb, cfg=work / cfg.name)
+    digest = _kept_digest(kept)
+    assert digest is not None
+    assert kept.stat().st_mode & 0o077 == 0  # linked epics' titles: the owner's, like the store
+    assert _json("suggest", sb=sb, cfg=work / cfg.name) == first  # from the kept model
+
+    def edit(pick: Callable[[Store], Ticket]) -> None:
+        with Store.open(copy_cfg.store_path) as store:
+            t = pick(store)
+            store.store_page(t.source, Page((replace(t, title=t.title + " (edited)"),)), None,
+                             now=datetime.now(UTC))
+
+    # An untraceable epic's edit is not something the model learned from...
+    edit(lambda store: store.untraceable_tickets()[0])
+    assert _json("suggest", sb=sb, cfg=work / cfg.name) is not None
+    assert _kept_digest(kept) == digest
+    # ...a linked epic's is: the next run refits.
+    edit(lambda store: next(t for t in store.tickets()
+                            if (t.source, t.key) == (store.links()[0].source,
+                                                     store.links()[0].ticket_key)))
+    _json("suggest", sb=sb, cfg=work / cfg.name)
+    assert _kept_digest(kept) not in (None, digest)
+    # A damaged file is only a cache: ignored, refitted, replaced.
+    kept.write_bytes(b"PK\x03\x04 not a model")
+    assert _json("suggest", sb=sb, cfg=work / cfg.name) is not None
+    assert _kept_digest(kept) is not None

@@ -845,3 +845,15 @@ def test_bi_views_read_the_tables_on_both_backends(store: Store) -> None:
     assert view("okrsync_kr_values", "kr_id, value, origin, note") == [
         ("KR1", 40.0, "snapshot", ""), ("KR1", 42.5, "checkin", "from Dana")]
     assert view("okrsync_runs", "id, kind, status") == [(run_id, "sync", "running")]
+
+
+def test_suggestion_inputs_read_the_same_on_both_backends(store: Store) -> None:
+    store.store_page("jira", Page((ticket("WEB-1"), ticket("WEB-2"))), 1, now=T0)
+    store.save_plan_outcome(
+        [Link("jira", "WEB-1", "KR2", Origin.RULE, "r"), Link("jira", "WEB-1", "KR1",
+                                                             Origin.RULE, "r")],
+        [], [], ["jira:WEB-2"], [], sources=["jira"], now=at(1))
+    rows = store.training_rows(5)
+    assert [(r[0], r[1], r[3], r[-1]) for r in rows] == [
+        ("jira", "WEB-1", "", "KR1,KR2"), ("jira", "WEB-2", "", None)]
+    assert [t.key for t in store.untraceable_tickets()] == ["WEB-2"]
