@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,8 @@ def build(work: Path, org: str, epics: int, seed: int) -> tuple[Path, float]:
     the config path and the planner's time."""
     from syncer.commands.demo import write_demo_files
     from syncer.config import load_config
-    from syncer.engine import load_inputs, plan_store
+    from syncer.engine import load_inputs, plan_settings
+    from syncer.planning import apply_batch, make_planner, plan_batches
     from syncer.store import Store
 
     cfg_path = write_demo_files(
@@ -73,15 +75,13 @@ def build(work: Path, org: str, epics: int, seed: int) -> tuple[Path, float]:
             for at in range(0, len(tickets), 100):
                 store.store_page(source, Page(tuple(tickets[at:at + 100])), run_id, now=now)
         healthy = frozenset(cfg.sources)
-
-        def save(part: Any, within: Any) -> None:
-            store.save_plan_outcome(part.links, part.broken, part.bets, part.untraceable,
-                                    part.overrides, sources=healthy, now=now, within=within)
-
         started = time.perf_counter()
+        planner = make_planner(store, catalog, rules, plan_settings(cfg), healthy=healthy,
+                               now=now, replan=False)
         with store.transaction():
-            plan_store(cfg, store, catalog, rules, healthy, cfg.sources.values(), now,
-                       lambda wbs: None, save)
+            for batch in plan_batches(store, planner):
+                apply_batch(store, replace(batch, plan=replace(batch.plan, writebacks=())),
+                            run_id=run_id, sources=healthy, now=now)
         planning = time.perf_counter() - started
     return cfg_path, planning
 
@@ -94,15 +94,14 @@ def suggestions_time(cfg_path: Path) -> dict[str, Any]:
     from syncer import suggestions as sg
 
     import_s = time.perf_counter() - imported
-    from mappings.rules import load_rules
-    from syncer.catalog import load_catalog
     from syncer.config import load_config
+    from syncer.inputs import resolve_inputs
     from syncer.store import Store
     from syncer.suggest_cache import model_path
 
     cfg = load_config(cfg_path)
-    catalog = load_catalog(cfg.catalog_path)
-    rules = load_rules(cfg.rules_path, catalog)
+    inputs = resolve_inputs(cfg)
+    catalog, rules = inputs.catalog, inputs.rules
     model_path(cfg.store_path).unlink(missing_ok=True)
     with Store.open(cfg.store_target) as store:
         started = time.perf_counter()

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -80,7 +80,6 @@ class PullOptions:
     hypothesis_pattern: str | None = None
 
 
-@runtime_checkable
 class Connector(Protocol):
     """One configured source. Pull epics changed since a cursor; apply one write-back."""
 

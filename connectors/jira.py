@@ -392,7 +392,7 @@ class JiraConnector:
             for op in batch:
                 op.result.cancel()
             raise
-        except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+        except Exception as exc:  # handed to every waiting caller
             for op in batch:
                 if not op.result.done():
                     op.result.set_exception(exc)
@@ -437,12 +437,8 @@ class JiraConnector:
         }
 
     def _fallback_url(self, kr_id: str) -> str:
-        template = self.config.link_url_template
-        if template:
-            try:
-                return template.format(kr_id=quote(kr_id, safe=""))
-            except (KeyError, IndexError, ValueError):
-                log.warning("%s: link_url_template is not usable; using a JQL link", self.name)
+        """Where a goal link points when its source has no `link_url_template` (the planner
+        fills `GoalRef.url` from the template otherwise): the epics carrying the KR's label."""
         jql = 'labels = "' + self.config.managed_label_prefix + kr_id + '"'
         return f"{self.config.site_url}/issues/?jql={quote(jql, safe='')}"
 

@@ -80,13 +80,17 @@ def wiki_to_text(text: str, limit: int = MAX_DESCRIPTION) -> str:
 
 
 def valid_hypothesis_pattern(value: str) -> str:
-    """`value` if it compiles as a regex (a source's `hypothesis_pattern`); else ValueError,
-    so a bad pattern fails `okrsync validate` instead of every sync."""
-    if value:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"hypothesis_pattern is not a valid regex: {exc}") from None
+    """`value` if it is a usable `hypothesis_pattern` (`[sync]` or a source's): a regex with a
+    named group `h`; else ValueError, so a bad pattern fails `okrsync validate` instead of
+    every sync. The one definition of the setting's rule."""
+    if not value:
+        return value
+    try:
+        compiled = re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"hypothesis_pattern is not a valid regex: {exc}") from None
+    if "h" not in compiled.groupindex:
+        raise ValueError("the pattern needs a named group `h`, e.g. (?P<h>.+)")
     return value
 
 

@@ -71,6 +71,8 @@ class Objective:
     title: str
     owner: str
     cycle: str
+    sponsor: str = ""
+    """Who a stalled objective escalates to (issue 20); empty: its owner."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class KeyResult:
     direction: Direction = Direction.UP
     min_move: float | None = None
     """δ, the smallest change of this KR that matters; None: a share of the target gap."""
+    checkin: str = "weekly"
+    """How often its owner checks in: weekly, biweekly or monthly (docs/rhythm.md)."""
     source: KrSource | None = field(default=None, compare=False)
     """Where the KR's value is measured from (`okrsync measure`); None: check-ins only."""
 

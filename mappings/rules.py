@@ -66,9 +66,6 @@ class RuleSet:
     path: str = ""
     explicit_prefix: str = "okr:"
 
-    def rule(self, rule_id: str) -> Rule | None:
-        return next((r for r in self.rules if r.id == rule_id), None)
-
 
 @dataclass(frozen=True)
 class RuleExplanation:

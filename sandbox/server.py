@@ -62,7 +62,7 @@ class RunningServer:
     def _run(self) -> None:
         try:
             asyncio.run(self._server.serve(sockets=[self._sock]))
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+        except BaseException as exc:  # reported to the starting thread
             self._error = exc
 
     def start(self) -> RunningServer:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -34,6 +34,7 @@ class _KeyResultIn(BaseModel):
     direction: Direction | None = None
     min_move: float | None = Field(default=None, gt=0)
     source: KrSource | None = None
+    checkin: Literal["weekly", "biweekly", "monthly"] = "weekly"
 
     @field_validator("owner")
     @classmethod
@@ -57,6 +58,7 @@ class _ObjectiveIn(BaseModel):
     title: str = Field(min_length=1)
     owner: str
     cycle: str | None = None
+    sponsor: str = ""
     key_result: list[_KeyResultIn] = Field(default_factory=list)
 
     @field_validator("owner")
@@ -122,7 +124,8 @@ def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.tom
             problems_.append(((*here, "cycle"), msg))
         if not obj.key_result:
             problems_.append((here, f"objective {obj.id} has no [[objective.key_result]]"))
-        objectives.append(Objective(obj.id, obj.title, obj.owner, cycle or ""))
+        objectives.append(Objective(obj.id, obj.title, obj.owner, cycle or "",
+                                    sponsor=obj.sponsor.strip()))
         for j, kr in enumerate(obj.key_result):
             at: tuple[str | int, ...] = (*here, "key_result", j)
             _unique(kr.id, at, seen, problems_)
@@ -153,6 +156,7 @@ def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.tom
                     direction=direction or Direction.UP,
                     min_move=kr.min_move,
                     source=kr.source,
+                    checkin=kr.checkin,
                 )
             )
     if problems_:

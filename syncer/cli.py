@@ -7,6 +7,7 @@ import importlib
 import os
 import pkgutil
 import sys
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -29,6 +30,12 @@ app = typer.Typer(
 )
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def exit_with(code: int) -> NoReturn:
+    """The one way a command ends with an exit code (README's table): click turns it into
+    the process's code, after the command's output."""
+    raise typer.Exit(int(code))
 
 
 def _load_commands() -> None:
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="okrsync", standalone_mode=True)
     except SystemExit:
         raise
-    except BaseException as exc:  # noqa: BLE001 - the one place errors become user output
+    except BaseException as exc:  # the one place errors become user output
         explained = explain_error(exc)
         err_console.print(f"[bold red]error:[/] {escape(explained.message)}", markup=True)
         if explained.hint:

@@ -7,7 +7,6 @@ Secrets (`smtp.password`, source tokens) stay `SecretStr`; `Config.masked()` is 
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.base import SourceConfig, load_all
+from connectors.text import valid_hypothesis_pattern
 from core.config_env import ENV_PREFIX, env_list, is_list_field, unknown_variables
 from core.config_problems import (
     Problem,
@@ -40,7 +40,18 @@ from core.config_problems import (
 )
 from core.errors import ConfigError
 from core.redact import clean_secret
+from core.teams import team_of
 from core.tomlfile import read_toml
+from syncer.rhythm.settings import (
+    ChatSection,
+    EscalationSection,
+    Person,
+    ReviewSection,
+    RhythmConfig,
+    RhythmSection,
+    ScorecardSection,
+    team_references,
+)
 
 CONFIG_ENV = "OKRSYNC_CONFIG"
 DEFAULT_NAME = "okrsync.toml"
@@ -92,7 +103,7 @@ class OkrsSection(_Section):
     rules: Path = Path("rules.toml")
 
 
-class LabelSettings(_Section):
+class LabelsSection(_Section):
     """Label conventions: people's explicit labels, the service's own, and run/maintenance."""
 
     explicit_prefix: str = Field(default="okr:", min_length=1)
@@ -100,7 +111,7 @@ class LabelSettings(_Section):
     ktlo: list[str] = Field(default_factory=lambda: ["ktlo"])
 
     @model_validator(mode="after")
-    def _prefixes_distinct(self) -> LabelSettings:
+    def _prefixes_distinct(self) -> LabelsSection:
         a, b = self.explicit_prefix.casefold(), self.managed_prefix.casefold()
         if a.startswith(b) or b.startswith(a):
             raise ValueError(
@@ -110,7 +121,7 @@ class LabelSettings(_Section):
         return self
 
 
-class SyncSettings(_Section):
+class SyncSection(_Section):
     hypothesis_pattern: str = ""
     full_pull_every_hours: float = Field(default=24.0, ge=0)
     """A source's pull is complete (every epic, ignoring the cursor) when its last complete
@@ -123,18 +134,7 @@ class SyncSettings(_Section):
     """Wait after a write-back's first refusal, doubled after each further one (at most a
     day); 0 retries it on every run."""
 
-    @field_validator("hypothesis_pattern")
-    @classmethod
-    def _needs_group_h(cls, value: str) -> str:
-        if not value:
-            return value
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
-        if "h" not in compiled.groupindex:
-            raise ValueError("the pattern needs a named group `h`, e.g. (?P<h>.+)")
-        return value
+    _valid_pattern = field_validator("hypothesis_pattern")(valid_hypothesis_pattern)
 
 
 def _one_line_addresses(value: Any) -> Any:
@@ -151,17 +151,15 @@ class Team(_Section):
 
     name: str = ""
     owner: str = Field(min_length=1)
+    lead: str = ""
+    """Who the team's stalled check-ins escalate to (a `[people.<name>]`); empty: `owner`."""
     email: str = ""
     projects: list[str] = Field(default_factory=list)
 
     _email_one_line = field_validator("email")(_one_line_addresses)
 
-    def owns(self, project: str) -> bool:
-        wanted = project.casefold()
-        return any(fnmatch.fnmatchcase(wanted, p.casefold()) for p in self.projects)
 
-
-class SmtpSettings(_Section):
+class SmtpSection(_Section):
     host: str = "localhost"
     port: int = Field(default=25, ge=1, le=65535)
     username: str = ""
@@ -173,7 +171,7 @@ class SmtpSettings(_Section):
     _sender_one_line = field_validator("sender", "username")(_one_line_addresses)
 
 
-class ReportSettings(_Section):
+class ReportSection(_Section):
     recipients: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
     send_cron: str = "0 8 * * 1"
@@ -207,14 +205,14 @@ class ReportSettings(_Section):
         return value
 
 
-class SuggestSettings(_Section):
+class SuggestSection(_Section):
     """`[suggest]`: suggestions below `min_confidence` (a calibrated probability that the
     top key result is the one a person would pick) are not shown."""
 
     min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
-class DaemonConfig(_Section):
+class DaemonSection(_Section):
     interval_seconds: float = Field(default=900.0, gt=0)
     jitter_seconds: float = Field(default=60.0, ge=0)
     health_port: int = Field(default=9464, ge=0, le=65535)
@@ -223,7 +221,7 @@ class DaemonConfig(_Section):
     """Seconds between `okrsync measure` runs of the daemon; 0 turns measuring off."""
 
 
-class WebSettings(_Section):
+class WebSection(_Section):
     """`okrsync serve` and the daemon's dashboard: loopback unless configured; optional auth."""
 
     host: str = "127.0.0.1"
@@ -263,15 +261,26 @@ class _Layered(_EnvFirst):
 
     store: StoreSection = StoreSection()
     okrs: OkrsSection = OkrsSection()
-    labels: LabelSettings = LabelSettings()
-    sync: SyncSettings = SyncSettings()
+    labels: LabelsSection = LabelsSection()
+    sync: SyncSection = SyncSection()
     sources: dict[str, dict[str, Any]] = Field(default_factory=dict)
     teams: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    smtp: SmtpSettings = SmtpSettings()
-    report: ReportSettings = ReportSettings()
-    daemon: DaemonConfig = DaemonConfig()
-    web: WebSettings = WebSettings()
-    suggest: SuggestSettings = SuggestSettings()
+    smtp: SmtpSection = SmtpSection()
+    report: ReportSection = ReportSection()
+    daemon: DaemonSection = DaemonSection()
+    web: WebSection = WebSection()
+    suggest: SuggestSection = SuggestSection()
+    people: dict[str, Person] = Field(default_factory=dict)
+    rhythm: RhythmSection = RhythmSection()
+    escalation: EscalationSection = EscalationSection()
+    scorecard: ScorecardSection = ScorecardSection()
+    review: ReviewSection = ReviewSection()
+    chat: ChatSection = ChatSection()
+
+    def rhythm_config(self) -> RhythmConfig:
+        return RhythmConfig(people=dict(self.people), cadence=self.rhythm,
+                            escalation=self.escalation, scorecard=self.scorecard,
+                            review=self.review, chat=self.chat)
 
 
 @dataclass(frozen=True)
@@ -282,30 +291,23 @@ class Config:
     store_path: Path
     catalog_path: Path
     rules_path: Path
-    labels: LabelSettings
-    sync: SyncSettings
+    labels: LabelsSection
+    sync: SyncSection
     sources: dict[str, SourceConfig]
     teams: dict[str, Team]
-    smtp: SmtpSettings
-    report: ReportSettings
-    daemon: DaemonConfig
+    smtp: SmtpSection
+    report: ReportSection
+    daemon: DaemonSection
     store_keep_days: int = 180
     store_url: str | None = None
-    suggest: SuggestSettings = field(default_factory=SuggestSettings)
+    suggest: SuggestSection = field(default_factory=SuggestSection)
     warnings: tuple[str, ...] = field(default=(), compare=False)
-    web: WebSettings = field(default_factory=WebSettings)
+    web: WebSection = field(default_factory=WebSection)
+    rhythm: RhythmConfig = field(default_factory=RhythmConfig)
 
     def team_of(self, project: str) -> Team | None:
-        """The team owning a Jira project key or GitHub owner/repo: an exact (case-insensitive)
-        entry beats a glob; otherwise the first team in file order whose glob matches."""
-        wanted = project.casefold()
-        for team in self.teams.values():
-            if any(p.casefold() == wanted for p in team.projects):
-                return team
-        for team in self.teams.values():
-            if team.owns(project):
-                return team
-        return None
+        """The team owning a project (`core.teams.team_of`)."""
+        return team_of(project, self.teams)
 
     @property
     def store_target(self) -> Path | str:
@@ -328,7 +330,13 @@ class Config:
             "daemon": _mask(self.daemon),
             "web": _mask(self.web),
             "suggest": _mask(self.suggest),
+            "people": _mask(self.rhythm.people),
+            **{k: _mask(getattr(self.rhythm, a)) for k, a in _RHYTHM_SECTIONS},
         }
+
+
+_RHYTHM_SECTIONS = (("rhythm", "cadence"), ("escalation", "escalation"),
+                    ("scorecard", "scorecard"), ("review", "review"), ("chat", "chat"))
 
 
 def _mask(value: Any, name: str = "") -> Any:
@@ -394,10 +402,13 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
         problems.append(Problem("store.password", "a password does not belong in the file: "
                                 "set OKRSYNC_STORE__PASSWORD in the environment instead"))
     raw = _RawTables(**{k: v for k, v in data.items() if k in ("sources", "teams")})
-    managed = layered.labels.managed_prefix if layered else LabelSettings().managed_prefix
+    managed = layered.labels.managed_prefix if layered else LabelsSection().managed_prefix
     sources = _build_sources(_merge_env_sources(raw.sources), text, managed, environ,
                              problems, credentials=credentials)
     teams = _build_teams(raw.teams, text, environ, problems)
+    if layered is not None:
+        problems += [problem(loc, msg, text, environ)
+                     for loc, msg in team_references(layered.people, set(teams))]
     if problems:
         raise config_error(problems, file)
     assert layered is not None
@@ -421,6 +432,7 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
         suggest=layered.suggest,
         warnings=tuple(warnings),
         web=layered.web,
+        rhythm=layered.rhythm_config(),
     )
 
 

@@ -31,7 +31,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from core.errors import ExitCode
 from core.handoff import TokenHandoff
-from syncer.daemon_view import SourceView, health_body, metrics_text, read_sources
+from syncer.daemon_view import (
+    SourceView,
+    health_body,
+    metrics_text,
+    read_open_escalations,
+    read_sources,
+)
 from syncer.schedule import MAX_BACKOFF_FACTOR, cron_fires, next_sync_delay, window_start
 from syncer.source_health import failed_sources
 
@@ -58,6 +64,12 @@ class DaemonSettings:
     measure_every: float = 0.0
     sources: tuple[str, ...] = ()
     """Only these sources are synced (a worker per source); empty: all."""
+    rhythm_enabled: bool = False
+    """Run `okrsync remind` after each sync and send the reviews on their crons."""
+    remind_email: bool = False
+    """`okrsync remind --email`: some person has an email to be reminded at."""
+    review_crons: dict[str, str] = field(default_factory=dict)
+    """Review kind (weekly, monthly, quarterly) → cron, read in `report_timezone`."""
 
 
 @dataclass
@@ -71,6 +83,8 @@ class DaemonState:
     last_duration: float = 0.0
     consecutive_failures: int = 0
     reports_sent: int = 0
+    reviews_sent: int = 0
+    escalations: dict[str, int] = field(default_factory=dict)
     measures: dict[str, int] = field(default_factory=dict)
     pending_writebacks: int = 0
     syncing: bool = False
@@ -127,6 +141,7 @@ class Daemon:
             "started", interval=self.settings.interval, report_cron=self.settings.report_cron
         )
         report_checked = window_start(self._now(), self.settings.report_lookback)
+        review_checked = report_checked
         measured_at: float | None = None
         try:
             while not self._stop.is_set():
@@ -145,6 +160,13 @@ class Daemon:
                     report_checked = now
                     if fires:
                         self._report_once(fires[-1])
+                if self.settings.rhythm_enabled:
+                    self._remind_once()
+                    for kind, fire in due_reviews(self.settings.review_crons,
+                                                  self.settings.report_timezone,
+                                                  review_checked, now):
+                        self._review_once(kind, fire)
+                    review_checked = now
                 delay = next_sync_delay(
                     self.settings.interval, self.settings.jitter,
                     self.state.consecutive_failures, self.rng,
@@ -174,7 +196,7 @@ class Daemon:
                 return -1
             env, handoff, write = self._handoff.open(os.environ)
             try:
-                child = subprocess.Popen(  # noqa: S603 - argv built from our own executable
+                child = subprocess.Popen(  # argv built from our own executable
                     argv, stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL if stdout is None else stdout,
                     stderr=subprocess.PIPE, start_new_session=True, env=env, pass_fds=(write,),
@@ -269,6 +291,26 @@ class Daemon:
                 self.state.reports_sent += 1
         self._emit("report", scheduled_for=fire.isoformat(), exit_code=code)
 
+    def _remind_once(self) -> None:
+        """Reminders and escalations after each sync; a failed delivery (exit 1) is recorded
+        by the child and logged here, and never stops the syncs."""
+        args = ("remind", "--email") if self.settings.remind_email else ("remind",)
+        code = self._run_child(self._okrsync(*args))
+        escalations = read_open_escalations(self.settings.store_path)
+        with self.state.lock:
+            self.state.escalations = escalations
+        if code != 0:
+            self._emit("remind", result="failures" if code == 1 else "error", exit_code=code)
+
+    def _review_once(self, kind: str, fire: datetime) -> None:
+        """One review to its audiences; the store's claim keeps it to once per period even
+        when a restarted daemon sees the same fire time again."""
+        code = self._run_child(self._okrsync("review", kind, "--email"))
+        if code == 0:
+            with self.state.lock:
+                self.state.reviews_sent += 1
+        self._emit("review", kind=kind, scheduled_for=fire.isoformat(), exit_code=code)
+
     # --- output ------------------------------------------------------------------------------
 
     def _emit(self, event: str, **fields: Any) -> None:
@@ -309,13 +351,15 @@ class Daemon:
                 last_duration=self.state.last_duration,
                 consecutive_failures=self.state.consecutive_failures,
                 reports_sent=self.state.reports_sent, sources=self.state.sources,
+                reviews_sent=self.state.reviews_sent,
+                escalations=dict(self.state.escalations),
             )
 
     def _start_http(self) -> None:
         daemon = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 if self.path == "/healthz":
                     status, body = daemon.health()
                     payload = json.dumps(body).encode()
@@ -331,7 +375,7 @@ class Daemon:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         port = self.settings.health_port or 0
@@ -343,6 +387,18 @@ class Daemon:
         ).start()
         self._emit("health_listening", url=f"http://{self.settings.health_host}:{bound}/healthz")
 
+
+
+def due_reviews(crons: dict[str, str], timezone: str, after: datetime,
+                until: datetime) -> list[tuple[str, datetime]]:
+    """The reviews whose cron fired in (after, until], each once (its latest fire), in
+    time order: a daemon that slept past two fires sends the review once."""
+    due = []
+    for kind, expression in crons.items():
+        fires = cron_fires(expression, timezone, after, until)
+        if fires:
+            due.append((kind, fires[-1]))
+    return sorted(due, key=lambda d: d[1])
 
 
 def _failures_of(output: bytes, code: int, stderr_tail: str) -> list[tuple[str, str]]:

@@ -53,6 +53,24 @@ def read_sources(store_path: Path | str) -> dict[str, SourceView]:
         return {}
 
 
+def read_open_escalations(store_path: Path | str) -> dict[str, int]:
+    """Open escalations per rule (the rhythm, schema v10), read-only; empty without a store."""
+    from syncer.store import Store, store_exists
+
+    if not store_exists(store_path):
+        return {}
+    try:
+        with Store.open_read_only(store_path) as store:
+            if store.version < 10:
+                return {}
+            out: dict[str, int] = {}
+            for e in store.escalations(open_only=True):
+                out[e.rule] = out.get(e.rule, 0) + 1
+            return out
+    except StoreError:
+        return {}
+
+
 def health_body(
     *, age: float | None, uptime: float, stale_after: float, consecutive_failures: int,
     unhealthy_after: int, last_exit_code: int | None, pending_writebacks: int, syncing: bool,
@@ -96,6 +114,8 @@ class _Snapshot(Collector):
     consecutive_failures: int
     reports_sent: int
     sources: Mapping[str, SourceView]
+    reviews_sent: int = 0
+    escalations: Mapping[str, int] = field(default_factory=dict)
 
     def collect(self) -> Iterator[Metric]:
         runs = CounterMetricFamily("okrsync_sync_runs", "Sync runs by result.", labels=["result"])
@@ -113,6 +133,14 @@ class _Snapshot(Collector):
                                 self.consecutive_failures)
         yield CounterMetricFamily("okrsync_reports_sent", "Weekly reports sent by this daemon.",
                                   self.reports_sent)
+        yield CounterMetricFamily("okrsync_reviews_sent",
+                                  "Rhythm reviews (weekly, monthly, quarterly) sent.",
+                                  self.reviews_sent)
+        open_esc = GaugeMetricFamily("okrsync_open_escalations",
+                                     "The rhythm's open escalations, by rule.", labels=["rule"])
+        for rule, n in sorted(self.escalations.items()):
+            open_esc.add_metric([rule], n)
+        yield open_esc
         yield from self._per_source()
 
     def _per_source(self) -> Iterator[Metric]:
@@ -142,13 +170,15 @@ class _Snapshot(Collector):
 def metrics_text(
     *, runs: Mapping[str, int], last_success_at: float | None, pending_writebacks: int,
     last_duration: float, consecutive_failures: int, reports_sent: int,
-    sources: Mapping[str, SourceView],
+    sources: Mapping[str, SourceView], reviews_sent: int = 0,
+    escalations: Mapping[str, int] | None = None,
 ) -> str:
     """The `/metrics` page in the Prometheus text exposition format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(
         runs=runs, last_success_at=last_success_at, pending_writebacks=pending_writebacks,
         last_duration=last_duration, consecutive_failures=consecutive_failures,
-        reports_sent=reports_sent, sources=sources,
+        reports_sent=reports_sent, sources=sources, reviews_sent=reviews_sent,
+        escalations=escalations or {},
     ))
     return generate_latest(registry).decode()

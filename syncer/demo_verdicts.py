@@ -108,7 +108,7 @@ def serve_history(csvs: dict[str, str]) -> Iterator[str]:
     """Serve `/kr/<KR-ID>.csv` on 127.0.0.1 (an ephemeral port); yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:  # http.server's naming
             match = re.fullmatch(r"/kr/([A-Za-z0-9._\-]+)\.csv", self.path)
             body = csvs.get(match.group(1), "") if match else ""
             self.send_response(200 if body else 404)
@@ -117,7 +117,7 @@ def serve_history(csvs: dict[str, str]) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body.encode())
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

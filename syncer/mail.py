@@ -33,7 +33,7 @@ from syncer.reports.model import ReportKind, WeeklyReport
 from syncer.reports.render import subject
 
 if TYPE_CHECKING:
-    from syncer.config import Config, SmtpSettings
+    from syncer.config import Config, SmtpSection
 
 
 class MailError(RemoteError):
@@ -151,7 +151,7 @@ def _safe(text: object, secret: str) -> str:
 
 
 def _deliver(
-    smtp: SmtpSettings, msg: EmailMessage, context: ssl.SSLContext | None
+    smtp: SmtpSection, msg: EmailMessage, context: ssl.SSLContext | None
 ) -> dict[str, Any]:
     """One attempt: connect, secure, log in, send. Returns the recipients the server refused."""
     where = f"SMTP {smtp.host}:{smtp.port}"
@@ -199,7 +199,7 @@ def _deliver(
 
 
 def send_message(
-    smtp: SmtpSettings,
+    smtp: SmtpSection,
     msg: EmailMessage,
     *,
     retry: RetryPolicy | None = None,

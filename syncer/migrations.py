@@ -308,9 +308,49 @@ def v9_measured_values(db: Database) -> None:
         db.execute(statement)
 
 
+def v10_review_rhythm(db: Database) -> None:
+    """Schema v10: the review rhythm. `reminders`: one row per check-in reminder sent (a KR and
+    the date its check-in was due), so each goes out once. `escalations`: one row per (rule,
+    subject, week it opened), closed when its cause clears. `chat_deliveries`: every Slack or
+    Teams message tried, with its outcome (a failure is recorded, never dropped)."""
+    for statement in (
+        """create table reminders (
+            kr_id text not null,
+            due text not null,
+            owner text not null,
+            sent_at text not null,
+            channels text not null default '',
+            primary key (kr_id, due)
+        )""",
+        """create table escalations (
+            rule text not null,
+            subject text not null,
+            week text not null,
+            notify text not null,
+            detail text not null,
+            opened_at text not null,
+            closed_at text,
+            primary key (rule, subject, week)
+        )""",
+        "create index escalations_open on escalations (rule, subject) where closed_at is null",
+        """create table chat_deliveries (
+            id integer primary key,
+            channel text not null,
+            kind text not null,
+            subject text not null,
+            status text not null,
+            attempts integer not null,
+            detail text not null default '',
+            at text not null
+        )""",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: list[Migration] = [
     v1_initial, v2_complete_pulls, v3_ownership, v4_held_links, v5_outbox_parking,
     v6_outbox_deferral, v7_suggestion_decisions, v8_ticket_resolved, v9_measured_values,
+    v10_review_rhythm,
 ]
 """Append-only: index i takes the schema from version i to i + 1."""
 

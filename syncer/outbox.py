@@ -36,8 +36,10 @@ from connectors.pacing import Deferred
 from core.errors import AuthError, NotFound, RemoteError, Unavailable
 from core.model import ApplyStatus
 from syncer.parking import RetryPolicy, after_refusal
-from syncer.store import OutboxItem, Store
+from syncer.run_context import utc_now
 from syncer.store_deferral import Deferral
+from syncer.store_ports import OutboxPort
+from syncer.store_rows import OutboxItem
 
 BATCH = 2000
 """Outbox items read and applied per batch: bounds memory and the number of tasks."""
@@ -64,6 +66,13 @@ class ApplyOutcome:
         per[outcome] = per.get(outcome, 0) + 1
 
 
+def is_fresh(item: OutboxItem, run_id: int, carried_over: Set[str] | None) -> bool:
+    """Whether `item` may skip its read (see the module docstring). `carried_over` is None
+    when this run did not just plan from its own pull: then nothing is fresh."""
+    return (carried_over is not None and item.run_id == run_id and item.attempts == 0
+            and item.writeback.key not in carried_over)
+
+
 def _is_refusal(exc: BaseException) -> bool:
     """A failure the next run would meet again (a scoped 403, a redirect, another 4xx)."""
     return isinstance(exc, RemoteError) and not exc.retryable and not isinstance(exc, AuthError)
@@ -76,7 +85,7 @@ def _safe_error(exc: BaseException) -> str:
 
 
 async def apply_pending(
-    store: Store,
+    store: OutboxPort,
     connectors: Mapping[str, Connector],
     run_id: int,
     *,
@@ -84,6 +93,7 @@ async def apply_pending(
     progress: ApplyProgress | None = None,
     carried_over: Set[str] | None = None,
     policy: RetryPolicy | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> ApplyOutcome:
     """Apply every pending outbox item whose source has a connector in this run.
 
@@ -100,7 +110,7 @@ async def apply_pending(
     outcome = ApplyOutcome()
     limits = {name: asyncio.Semaphore(max(1, concurrency.get(name, 8))) for name in connectors}
     refused: set[str] = set()
-    blocked = {s: d for s, d in store.deferrals(datetime.now(UTC)).items() if s in connectors}
+    blocked = {s: d for s, d in store.deferrals(clock()).items() if s in connectors}
     stopped: dict[str, Deferred] = {}
 
     async def one_ticket(source: str, items: list[OutboxItem]) -> None:
@@ -109,8 +119,8 @@ async def apply_pending(
                 if source in refused or source in stopped:
                     return
                 try:
-                    result = await connectors[source].apply(item.writeback,
-                                                            fresh=is_fresh(item))
+                    result = await connectors[source].apply(
+                        item.writeback, fresh=is_fresh(item, run_id, carried_over))
                 except Deferred as exc:
                     if source not in stopped or stopped[source].until < exc.until:
                         stopped[source] = exc
@@ -128,7 +138,7 @@ async def apply_pending(
                         for later in items[position + 1:]:
                             _fail(later, exc)
                     return  # keep this ticket's later write-backs in order for the next run
-                store.mark_done(item.id, result, run_id, now=datetime.now(UTC))
+                store.mark_done(item.id, result, run_id, now=clock())
                 kind = "applied" if result.status is ApplyStatus.APPLIED else "unchanged"
                 if kind == "applied":
                     outcome.applied += 1
@@ -138,13 +148,9 @@ async def apply_pending(
                 if progress:
                     progress(source, kind)
 
-    def is_fresh(item: OutboxItem) -> bool:
-        return (carried_over is not None and item.run_id == run_id and item.attempts == 0
-                and item.writeback.key not in carried_over)
-
     def _fail(item: OutboxItem, exc: BaseException) -> None:
         message = _safe_error(exc)
-        now = datetime.now(UTC)
+        now = clock()
         if _is_refusal(exc):
             then = after_refusal(item.attempts + 1, now, policy)
             store.mark_failed(item.id, message, now=now, next_attempt_at=then.next_attempt_at,
@@ -160,13 +166,13 @@ async def apply_pending(
 
     def _drop(item: OutboxItem, exc: BaseException) -> None:
         reason = f"the ticket is gone: {_safe_error(exc)}"
-        store.mark_dropped(item.id, reason, run_id, now=datetime.now(UTC))
+        store.mark_dropped(item.id, reason, run_id, now=clock())
         outcome.dropped.append((item.writeback.key, reason))
         outcome.count(item.writeback.source, "dropped")
         if progress:
             progress(item.writeback.source, "dropped")
 
-    started = datetime.now(UTC)
+    started = clock()
     ids = store.pending_drain_ids(sorted(set(connectors) - set(blocked)), due=started)
     for start in range(0, len(ids), BATCH):
         by_ticket: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
@@ -175,7 +181,7 @@ async def apply_pending(
             if wb.source not in stopped:
                 by_ticket[(wb.source, wb.ticket_key)].append(item)
         await asyncio.gather(*(one_ticket(src, items) for (src, _), items in by_ticket.items()))
-    now = datetime.now(UTC)
+    now = clock()
     for source, exc in stopped.items():
         until = datetime.fromtimestamp(exc.until, UTC)
         count = store.defer_source(source, until, exc.limit, now=now)

@@ -15,22 +15,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import Connector, create
 from core.errors import ExitCode, UserError
 from core.model import AppliedState, Catalog, WriteBack, WriteBackKind
 from syncer.config import Config
-from syncer.engine import (
-    LOCKED_RUN_KINDS,
-    close_failed_run,
-    link_templates,
-    load_inputs,
-)
-from syncer.lock import run_lock
+from syncer.inputs import resolve_inputs
 from syncer.outbox import apply_pending
 from syncer.plan import Mapper, goal_ref, rule_mapper
+from syncer.run_context import (
+    RunDeps,
+    locked_store,
+    open_connectors,
+    per_source_scope,
+    recorded_run,
+)
 from syncer.store import JournalRow, Store
 
 
@@ -117,64 +116,56 @@ def inverse_writebacks(
     return undo, left_alone
 
 
-def revert_run(config: Config, run_id: int, *, dry_run: bool = False) -> RevertOutcome:
+def revert_run(config: Config, run_id: int, *, dry_run: bool = False,
+               deps: RunDeps | None = None) -> RevertOutcome:
     """Plan the inverse of a run; unless dry, queue it in the outbox and apply it."""
-    catalog, rules = load_inputs(config)
+    deps = deps or RunDeps()
+    inputs = resolve_inputs(config)
+    catalog, settings = inputs.catalog, inputs.plan_settings
     outcome = RevertOutcome(run_id=run_id, dry_run=dry_run)
-    store = Store.open(config.store_target)
-    try:
-        with run_lock(config.store_target, config.sources, command="revert"):
-            if store.run(run_id) is None:
-                raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
-            outcome.planned, outcome.left_alone = inverse_writebacks(
-                store.journal(run_id), store.applied_state(), catalog,
-                link_templates=link_templates(config),
-            )
-            holds = _holds(store, outcome.planned, rule_mapper(
-                rules, catalog, managed_prefix=config.labels.managed_prefix))
-            outcome.held = len(holds)
-            if dry_run:
-                return outcome
-            now = datetime.now(UTC)
-            store.close_interrupted_runs(LOCKED_RUN_KINDS, now=now)
-            revert_id = store.start_run("revert", dry_run=False, now=now)
-            try:
-                _queue_and_apply(config, store, outcome, revert_id, holds, now=now)
-            except BaseException as exc:
-                close_failed_run(store, revert_id, exc)
-                raise
-            store.finish_run(revert_id, status="ok" if outcome.exit_code == 0 else "failures",
-                             summary={"reverted_run": run_id, **outcome.to_json()},
-                             now=datetime.now(UTC))
+    scope = per_source_scope(config, config.sources)
+    with locked_store(config, "revert", scope) as store:
+        if store.run(run_id) is None:
+            raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
+        outcome.planned, outcome.left_alone = inverse_writebacks(
+            store.journal(run_id), store.applied_state(), catalog,
+            link_templates=settings.source_link_templates,
+        )
+        holds = _holds(store, outcome.planned, rule_mapper(
+            inputs.rules, catalog, managed_prefix=settings.managed_prefix))
+        outcome.held = len(holds)
+        if dry_run:
             return outcome
-    finally:
-        store.close()
+        with recorded_run(store, "revert", dry_run=False, clock=deps.clock,
+                          scope=scope) as row:
+            _queue_and_apply(config, store, outcome, row.id, holds, deps=deps)
+            row.finish("ok" if outcome.exit_code == 0 else "failures",
+                       {"reverted_run": run_id, **outcome.to_json()})
+        return outcome
 
 
 def _queue_and_apply(
     config: Config, store: Store, outcome: RevertOutcome, revert_id: int,
-    holds: list[tuple[str, str, frozenset[str]]], *, now: datetime,
+    holds: list[tuple[str, str, frozenset[str]]], *, deps: RunDeps,
 ) -> None:
     """Queue the inverse with the holds in one transaction, then apply it."""
+    now = deps.clock()
     with store.transaction():
         store.enqueue(revert_id, outcome.planned, now=now)
         store.hold_links(outcome.run_id, revert_id, holds, now=now)
-    sources = {wb.source for wb in outcome.planned}
-    connectors: dict[str, Connector] = {
-        name: create(src) for name, src in config.sources.items() if name in sources
-    }
+    involved = {wb.source for wb in outcome.planned}
+    sources = {name: src for name, src in config.sources.items() if name in involved}
 
     async def go() -> None:
-        try:
+        async with open_connectors(sources, deps.connect) as connectors:
             result = await apply_pending(
                 store, connectors, revert_id,
                 concurrency={n: config.sources[n].max_concurrency for n in connectors},
+                clock=deps.clock,
             )
             outcome.applied = result.applied + result.unchanged
             outcome.failed = result.failed
             outcome.pending = result.left_pending
-        finally:
-            await asyncio.gather(*(c.aclose() for c in connectors.values()))
 
     asyncio.run(go())
 

@@ -46,12 +46,6 @@ def validate_cron(expression: str) -> bool:
     return bool(croniter.is_valid(expression))
 
 
-def seconds_until_next_fire(expression: str, timezone: str, now: datetime) -> float:
-    tz = ZoneInfo(timezone)
-    nxt: datetime = croniter(expression, now.astimezone(tz)).get_next(datetime)
-    return max(0.0, (nxt - now).total_seconds())
-
-
 def window_start(now: datetime, lookback: timedelta) -> datetime:
     """Where the first report window starts when the daemon boots: a little in the past, so a
     daemon restarted a minute after the fire time still sends (the store refuses duplicates)."""

@@ -48,6 +48,7 @@ from syncer.store_measured import MeasuredStore
 from syncer.store_ownership import OwnershipStore
 from syncer.store_parking import ParkingStore
 from syncer.store_records import RecordsStore
+from syncer.store_rhythm import RhythmStore
 from syncer.store_rows import (
     BET_COLUMNS,
     TICKET_COLUMNS,
@@ -165,7 +166,7 @@ def _refuse_foreign_pg(db: store_pg.PgDatabase, url: str) -> None:
 
 
 class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralStore,
-            DecisionsStore, MeasuredStore, SuggestInputsStore):
+            DecisionsStore, MeasuredStore, RhythmStore, SuggestInputsStore):
     """The store. Open with `Store.open(path or url)`; use as a context manager or `close()`."""
 
     @classmethod

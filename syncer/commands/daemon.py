@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from core.errors import ConfigError
-from syncer.cli import app
+from syncer.cli import app, exit_with
 
 
 class LogFormat(StrEnum):
@@ -41,20 +41,20 @@ def daemon(
 ) -> None:
     """Run forever: sync every interval (with jitter, backing off after failures) and send the
     weekly report on `[report].send_cron` in `[report].timezone` (default Monday 08:00).
+    With `[people.*]` configured, also run `okrsync remind` after each sync and send each
+    review on its `[review]` cron, once per period per audience.
 
     Never runs two syncs at once. SIGTERM/SIGINT: the write-back in flight is finished or safely
     abandoned (it stays pending in the outbox) and the daemon exits 0 within a few seconds.
     Invalid configuration: says why and exits 2 before doing anything.
     """
-    from mappings.rules import load_rules
-    from syncer.catalog import load_catalog
     from syncer.config import load_config
     from syncer.daemon import Daemon, DaemonSettings
+    from syncer.inputs import resolve_inputs
     from syncer.schedule import validate_cron
 
     cfg = load_config(config)
-    catalog = load_catalog(cfg.catalog_path)
-    load_rules(cfg.rules_path, catalog)
+    resolve_inputs(cfg)
     cron = cfg.report.send_cron
     if not validate_cron(cron):
         raise ConfigError(f"invalid cron expression {cron!r}", file=str(cfg.path),
@@ -84,6 +84,11 @@ def daemon(
         unhealthy_after=cfg.daemon.unhealthy_after,
         measure_every=float(cfg.daemon.measure_every),
         sources=tuple(source or ()),
+        rhythm_enabled=bool(cfg.rhythm.people) and not no_report,
+        remind_email=any(p.email for p in cfg.rhythm.people.values()),
+        review_crons={"weekly": cfg.rhythm.review.weekly_cron,
+                      "monthly": cfg.rhythm.review.monthly_cron,
+                      "quarterly": cfg.rhythm.review.quarterly_cron},
     )
     runner = Daemon(settings)
     runner.install_signal_handlers()
@@ -96,4 +101,4 @@ def daemon(
         dashboard = Dashboard(cfg, cfg.web.host, cfg.web.port)
         dashboard.start_thread(lambda exc: runner._emit("dashboard_failed", error=repr(exc)))
         runner._emit("dashboard_listening", url=dashboard.url)
-    raise typer.Exit(runner.run())
+    exit_with(runner.run())

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from core.errors import UserError
-from syncer.cli import app
+from syncer.cli import app, exit_with
 
 DEMO_CONFIG = """\
 # okrsync demo configuration, written by `okrsync demo` (seed {seed}, {epics} epics).
@@ -81,7 +81,7 @@ host = "127.0.0.1"          # `okrsync serve` listens here (port 8080 unless --p
 """
 
 DEMO_FILES = ("okrsync.toml", "okrs.toml", "rules.toml", "okrsync.db", "okrsync.db-wal",
-              "okrsync.db-shm", "okrsync.db.lock")
+              "okrsync.db-shm", "okrsync.db.lock", "okrsync.db.suggest-model.npz")
 """What a demo writes into its folder: all it removes when run again there."""
 
 
@@ -337,4 +337,4 @@ def _tour(workdir: Path, *, epics: int, seed: int, as_json: bool, serve: bool, p
         console.print(f"[bold]Dashboard[/]: {escape(dashboard.url)} (Ctrl-C to stop)")
         sys.stdout.flush()
         dashboard.serve()
-    raise typer.Exit(int(summary.exit_code))
+    exit_with(summary.exit_code)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from rich.table import Table
 
 from core.errors import ConfigError, ExitCode, OkrsyncError
 from core.model import DoctorCheck
-from syncer.cli import app
+from syncer.cli import app, exit_with
 
 CONFIG_OPTION = typer.Option(
     None, "--config", "-c", help="okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"
@@ -111,4 +110,4 @@ def doctor(
     else:
         render(Console(highlight=False), results)
     if not report["ok"]:
-        sys.exit(int(ExitCode.FAILURES))
+        exit_with(ExitCode.FAILURES)

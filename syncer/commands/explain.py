@@ -132,17 +132,17 @@ def explain(
     `okrsync explain --source jira --project PAY --labels okr:KR-1,checkout --title "..."`.
     """
     from mappings.labels import is_ktlo
-    from mappings.rules import load_rules, map_ticket, suggest_krs
-    from syncer.catalog import load_catalog
+    from mappings.rules import map_ticket, suggest_krs
     from syncer.config import load_config
+    from syncer.inputs import resolve_inputs
 
     described = bool(project or labels or components or title) or source != "cli"
     if key and described:
         raise UserError("give either a ticket KEY or --source/--project/--labels/..., not both",
                         key="KEY")
     cfg = load_config(config, credentials=False)
-    catalog = load_catalog(cfg.catalog_path)
-    ruleset = load_rules(cfg.rules_path, catalog, explicit_prefix=cfg.labels.explicit_prefix)
+    inputs = resolve_inputs(cfg)
+    catalog, ruleset = inputs.catalog, inputs.rules
     decisions: list[Any] = []
     if key:
         ticket, decisions = _stored_ticket(cfg.store_target, key)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from core.errors import UserError
-from syncer.cli import app
+from syncer.cli import app, exit_with
 
 
 @app.command()
@@ -60,4 +60,4 @@ def measure(
                 typer.echo(f"{r.kr_id:<12} {r.kind:<13} {verb} {r.added} of {r.asked} "
                            f"asked{latest}")
     if failed:
-        raise typer.Exit(1)
+        exit_with(1)

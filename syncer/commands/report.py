@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from core.errors import UserError
-from syncer.cli import app
+from syncer.cli import app, exit_with
 from syncer.config import Config, load_config
 from syncer.reports import Format, ReportKind, WeeklyReport, build_report, parse_week, render
 
@@ -119,7 +119,7 @@ def report_command(
                     line += f"; kept in {', '.join(d.saved)}"
                 err.print(escape(line), style="red" if d.status == "failed" else None)
         if result.exit_code:
-            sys.exit(int(result.exit_code))
+            exit_with(result.exit_code)
         return
     if json_out:
         fmt = Format.JSON

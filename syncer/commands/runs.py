@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from syncer.cli import app
+from syncer.cli import app, exit_with
 from syncer.commands.sync import CONFIG_OPTION, describe
 
 
@@ -116,4 +116,4 @@ def revert(
                 f"{verb} {outcome.held} tickets: the next syncs leave them as reverted until "
                 f"a rule or the ticket changes what they map to, or `okrsync revert --release "
                 f"{run_id}`")
-    raise typer.Exit(int(outcome.exit_code))
+    exit_with(outcome.exit_code)

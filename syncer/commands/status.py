@@ -136,7 +136,28 @@ def collect_status(store_path: Path | str, configured: Iterable[str] | None = No
         out["untraceable"] = counts["untraceable"]
         out["ownership"] = ownership_status(
             store, out["tickets"] if names is None else names)
+        out["escalations"] = open_escalations_json(store)
+        out["chat_failures"] = failed_chat_json(store)
     return out
+
+
+def failed_chat_json(store: Store, last: int = 10) -> list[dict[str, Any]]:
+    """The latest chat / reminder-mail deliveries that failed after their retries."""
+    if store.version < 10:
+        return []
+    failed = [d for d in store.chat_deliveries() if d.status == "failed"][-last:]
+    return [{"channel": d.channel, "kind": d.kind, "subject": d.subject,
+             "attempts": d.attempts, "detail": d.detail, "at": d.at.isoformat()}
+            for d in failed]
+
+
+def open_escalations_json(store: Store) -> list[dict[str, Any]]:
+    """The rhythm's open escalations (none in a store older than schema v10)."""
+    if store.version < 10:
+        return []
+    from syncer.rhythm.review import escalation_json
+
+    return [escalation_json(e) for e in store.escalations(open_only=True)]
 
 
 def print_status(console: Console, data: dict[str, Any]) -> None:
@@ -205,6 +226,17 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
             console.print(f"  ... and {len(held) - TERMINAL_PENDING} more (see --json)")
     console.print(f"overrides: {data['overrides']}, broken links: {data['broken_links']}, "
                   f"untraceable epics: {data['untraceable']}")
+    escalations = data.get("escalations") or []
+    if escalations:
+        console.print(f"[yellow]open escalations:[/] {len(escalations)} "
+                      "(`okrsync review weekly` has the details)")
+        for e in escalations[:TERMINAL_PENDING]:
+            console.print(f"  {_show(e['rule'])} {_show(e['subject'])} → "
+                          f"{_show(e['notify'] or 'nobody configured')} since "
+                          f"{e['opened_at'][:10]}")
+    for d in data.get("chat_failures") or []:
+        console.print(f"[red]not delivered:[/] {_show(d['channel'])} {_show(d['kind'])} "
+                      f"{_show(d['subject'])} at {_when(d['at'])}: {_show(d['detail'])}")
     print_ownership(console, data.get("ownership") or {})
 
 

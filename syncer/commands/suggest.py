@@ -24,17 +24,15 @@ _CONFIG = typer.Option(
 
 
 def _open(config: Path | None) -> tuple[Any, Any, Any, Any]:
-    from mappings.rules import load_rules
-    from syncer.catalog import load_catalog
     from syncer.config import load_config
+    from syncer.inputs import resolve_inputs
     from syncer.store import Store, store_exists
 
     cfg = load_config(config)
     if not store_exists(cfg.store_target):
         raise UserError(f"no store at {cfg.store_path} yet", hint="run `okrsync sync` first")
-    catalog = load_catalog(cfg.catalog_path)
-    ruleset = load_rules(cfg.rules_path, catalog, explicit_prefix=cfg.labels.explicit_prefix)
-    return cfg, catalog, ruleset, Store.open(cfg.store_target)
+    inputs = resolve_inputs(cfg)
+    return cfg, inputs.catalog, inputs.rules, Store.open(cfg.store_target)
 
 
 def suggestion_json(s: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from core.model import WriteBack, WriteBackKind
-from syncer.cli import app
+from syncer.cli import app, exit_with
 from syncer.engine import Progress as ProgressFn
 from syncer.engine import RunSummary
 
@@ -134,7 +134,7 @@ def print_summary(console: Console, summary: RunSummary) -> None:
 
 
 def _run(config: Path | None, dry_run: bool, full: bool, source: list[str] | None,
-         as_json: bool) -> None:
+         as_json: bool, *, plan_json: bool = False) -> None:
     from syncer.config import load_config
     from syncer.engine import run_sync
 
@@ -143,11 +143,13 @@ def _run(config: Path | None, dry_run: bool, full: bool, source: list[str] | Non
     with _progress(Console(stderr=True), enabled=not as_json) as progress:
         summary = run_sync(cfg, dry_run=dry_run, full=full, only_sources=source,
                            progress=progress)
-    if as_json:
+    if as_json and plan_json and summary.plan is not None:
+        print(json.dumps(summary.plan.to_json(), indent=2, sort_keys=True))
+    elif as_json:
         print(json.dumps(summary.to_json(), indent=2, default=str))
     else:
         print_summary(console, summary)
-    raise typer.Exit(int(summary.exit_code))
+    exit_with(summary.exit_code)
 
 
 @app.command()
@@ -184,7 +186,15 @@ def plan_command(
     config: Path | None = CONFIG_OPTION,
     full: bool = FULL_OPTION,
     source: list[str] | None = typer.Option(None, "--source", "-s", help="Only this source."),
-    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the whole plan as JSON (see docs/cli.md)."),
 ) -> None:
-    """Same as `sync --dry-run`: show what a sync would write, change nothing remote."""
-    _run(config, True, full, source, as_json)
+    """Show what a sync would write, change nothing remote (`sync --dry-run`).
+
+    With --json, prints the run's plan value itself: each source's pull verdict, and every
+    write-back, link, broken link, flag, override and bet the planner decided. The pull still
+    runs and stores what it read.
+
+    Exit codes: 0 ok, 1 a source failed, 2 invalid config, 3 another run holds the lock.
+    """
+    _run(config, True, full, source, as_json, plan_json=True)

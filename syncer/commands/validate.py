@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from core.errors import UserError
-from syncer.cli import app
+from syncer.cli import app, exit_with
 
 CONFIG_HELP = "okrsync.toml (default: $OKRSYNC_CONFIG or ./okrsync.toml)"
 
@@ -46,19 +46,18 @@ def validate(
     Exit 0 when valid; exit 2 with the file, key and line of the first problem otherwise.
     `--verbose` prints the effective configuration with every secret shown as `***`.
     """
-    from mappings.rules import load_rules
-    from syncer.catalog import load_catalog
     from syncer.config import load_config
+    from syncer.inputs import resolve_inputs
 
     try:
         cfg = load_config(config)
-        catalog = load_catalog(cfg.catalog_path)
-        rules = load_rules(cfg.rules_path, catalog, explicit_prefix=cfg.labels.explicit_prefix)
+        inputs = resolve_inputs(cfg)
+        catalog, rules = inputs.catalog, inputs.rules
     except UserError as exc:
         if not as_json:
             raise
         typer.echo(json.dumps(_error_json(exc), indent=2))
-        raise SystemExit(int(exc.exit_code)) from None
+        exit_with(exc.exit_code)
 
     warnings = list(cfg.warnings)
     ruled = {r.kr_id for r in rules.rules}

@@ -67,7 +67,7 @@ def secrets_of(source: KrSource, environ: Mapping[str, str]) -> list[str]:
             from sqlalchemy.engine import make_url
 
             password = make_url(url).password
-        except Exception:  # noqa: BLE001 - an unparsable URL has no password to find
+        except Exception:  # an unparsable URL has no password to find
             password = None
         if password:
             raw.append(str(password))
@@ -112,7 +112,7 @@ async def fetch_values(source: KrSource, times: Sequence[datetime],
         raise SourceFailed(scrub(str(exc), secrets)) from None
     except OkrsyncError as exc:
         raise SourceFailed(scrub(exc.message, secrets)) from None
-    except Exception as exc:  # noqa: BLE001 - a source's driver may raise anything
+    except Exception as exc:  # a source's driver may raise anything
         raise SourceFailed(scrub(f"{type(exc).__name__}: {exc}", secrets)) from None
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from core.model import Bet, BrokenLink, Catalog, CheckIn, Link, Override, Ticket
+from core.teams import team_of
 from syncer.reports.bets import build_portfolio
 from syncer.reports.figures import previous_figures
 from syncer.reports.kr_history import kr_history, week_ends
@@ -18,7 +19,6 @@ from syncer.reports.untraceable import (
     TeamLike,
     UntraceableInputs,
     build_untraceable,
-    team_of,
 )
 from syncer.reports.weeks import IsoWeek
 

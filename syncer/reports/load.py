@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import UserError
 from core.model import Catalog, Ticket
-from mappings.rules import load_rules, suggest_krs
+from mappings.rules import suggest_krs
 from syncer.backlog import backlog_json
+from syncer.inputs import rules_of
 from syncer.reports.build import ReportSettings, build_weekly_report
 from syncer.reports.figures import bets_summary
 from syncer.reports.model import ParkedItem, ReportKind, Suggestion, WeeklyReport
@@ -19,6 +20,7 @@ from syncer.reports.untraceable import Suggester, snapshot_summary
 from syncer.reports.verdicts import build_verdicts
 from syncer.reports.weeks import IsoWeek, parse_week, week_of
 from syncer.source_health import HISTORY_RUNS, source_health, stale_sources
+from syncer.store_ports import ReportReads
 
 if TYPE_CHECKING:
     from syncer.config import Config
@@ -53,7 +55,7 @@ def resolve_week(week: IsoWeek | str | None, now: datetime, timezone: str) -> Is
     return wanted
 
 
-def trend_history(store: Store, weeks: int) -> list[dict[str, Any]]:
+def trend_history(store: ReportReads, weeks: int) -> list[dict[str, Any]]:
     """Earlier weeks' untraceable summaries, one per week (from any report kind that had one)."""
     found: dict[str, dict[str, Any]] = {}
     for kind in (ReportKind.ALL, ReportKind.UNTRACEABLE):
@@ -67,9 +69,7 @@ def trend_history(store: Store, weeks: int) -> list[dict[str, Any]]:
 def make_suggester(config: Config, catalog: Catalog, store: Store | None = None) -> Suggester:
     """Suggested KRs: learned from the store's links (`syncer.suggestions`), computed once for
     every untraceable epic; without a store, the rule engine's closest rules and shared words."""
-    ruleset = load_rules(
-        config.rules_path, catalog, explicit_prefix=config.labels.explicit_prefix
-    )
+    ruleset = rules_of(config, catalog)
     if store is None:
         def closest(ticket: Ticket) -> Sequence[tuple[str, str]]:
             return suggest_krs(ticket, ruleset, catalog)
@@ -141,7 +141,7 @@ def build_report(
     return report
 
 
-def stale_data(store: Store, config: Config, now: datetime) -> list[str]:
+def stale_data(store: ReportReads, config: Config, now: datetime) -> list[str]:
     """The banner: configured sources whose last successful pull is older than the sync
     schedule (`[daemon].interval_seconds` plus its jitter), or that only ever failed."""
     schedule = timedelta(

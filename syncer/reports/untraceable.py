@@ -8,13 +8,13 @@ which are untraceable and since when; epics carrying a `ktlo` label are listed a
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from core.model import BrokenLink, Override, Ticket, TicketState
+from core.teams import team_of
 from mappings.labels import is_ktlo
 from syncer.reports.model import (
     BrokenItem,
@@ -59,18 +59,6 @@ class UntraceableInputs:
     """Summaries of earlier weeks' snapshots (`snapshot_summary` output), any order."""
     linked: Collection[str] = ()
     """Uids of epics linked to at least one key result."""
-
-
-def team_of(project: str, teams: Mapping[str, TeamLike]) -> TeamLike | None:
-    """Same rule as `Config.team_of`: an exact entry beats a glob; then file order."""
-    wanted = project.casefold()
-    for team in teams.values():
-        if any(p.casefold() == wanted for p in team.projects):
-            return team
-    for team in teams.values():
-        if any(fnmatch.fnmatchcase(wanted, p.casefold()) for p in team.projects):
-            return team
-    return None
 
 
 def _share(items: Sequence[Ticket], flagged: set[str]) -> Share:

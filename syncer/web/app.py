@@ -53,7 +53,7 @@ any sync or edit makes a new one."""
 BETS_SHOWN = 6
 """Bets listed under each KR on the page; the JSON twin has them all."""
 PAGES = (("portfolio", "Portfolio"), ("untraceable", "Untraceable"), ("teams", "Teams"),
-         ("runs", "Runs"))
+         ("rhythm", "Rhythm"), ("runs", "Runs"))
 
 
 class SecurityHeaders:
@@ -226,6 +226,20 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
             data = pages.runs_page(*load_runs(store))
         return page(request, "runs", data)
 
+    def rhythm(request: Request) -> Response:
+        from syncer.catalog import load_catalog
+        from syncer.rhythm.review import ReviewKind
+        from syncer.rhythm.reviews import load_review
+        from syncer.store import Store
+
+        need_store()
+        catalog = load_catalog(config.catalog_path)
+        with Store.open(config.store_target) as store:
+            review = load_review(store, catalog, config, ReviewKind.WEEKLY, now=clock())
+        data = review.to_json()
+        data["week"] = ""
+        return page(request, "rhythm", data)
+
     async def home(request: Request) -> Response:
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(f"/portfolio{query}", status_code=307)
@@ -241,6 +255,7 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
         Route("/portfolio", guarded(portfolio)),
         Route("/untraceable", guarded(untraceable)),
         Route("/teams", guarded(teams)),
+        Route("/rhythm", guarded(rhythm)),
         Route("/runs", guarded(runs)),
         Route("/static/app.css", stylesheet),
         Route("/static/icon.svg", favicon),

@@ -55,7 +55,7 @@ class Dashboard:
         def run() -> None:
             try:
                 self.serve()
-            except BaseException as exc:  # noqa: BLE001 - reported, the daemon keeps syncing
+            except BaseException as exc:  # reported, the daemon keeps syncing
                 if on_error:
                     on_error(exc)
 

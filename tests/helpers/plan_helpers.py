@@ -1,28 +1,23 @@
-"""Builders for planner tests and `simulate_apply`: what the outbox + store do with a plan,
-as a pure function, so "apply, then plan again" can be checked without a database."""
+"""Builders for planner tests. "Apply, then plan again" goes through the real store
+(`tests.helpers.store_apply`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 
 from core.model import (
-    AppliedGoalLinks,
     AppliedState,
     Bet,
     Catalog,
     Direction,
     KeyResult,
     Objective,
-    Override,
     Ticket,
     TicketState,
-    WriteBack,
-    WriteBackKind,
 )
 from mappings.rules import Rule, RuleSet
-from syncer.plan import Plan, PlanSettings, goals_digest, plan
+from syncer.plan import Plan, PlanSettings, plan
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -103,53 +98,6 @@ def run_plan(
         prior_bets=prior_bets,
         settings=settings,
     )
-
-
-def simulate_apply(
-    tickets: Sequence[Ticket],
-    applied: AppliedState,
-    writebacks: Iterable[WriteBack],
-    overrides: Iterable[Override] = (),
-    *,
-    forget_overridden: bool = False,
-) -> tuple[list[Ticket], AppliedState]:
-    """Apply write-backs the way connectors + `Store.mark_done` do, and record new overrides
-    the way `Store.save_plan_outcome` does: the ledger label stays (the override wins), or,
-    with `forget_overridden`, leaves the ledger — the planner must be right either way.
-
-    Pending write-backs stay pending (they belong to an earlier run and are not re-applied).
-    """
-    labels_by_uid = {(t.source, t.key): list(t.labels) for t in tickets}
-    ledger = set(applied.labels)
-    goal_links = dict(applied.goal_links)
-    for wb in writebacks:
-        ident = (wb.source, wb.ticket_key)
-        current = labels_by_uid.setdefault(ident, [])
-        folded = {label.casefold() for label in current}
-        if wb.kind is WriteBackKind.ADD_LABEL:
-            if wb.label.casefold() not in folded:
-                current.append(wb.label)
-            ledger.add((*ident, wb.label))
-        elif wb.kind is WriteBackKind.REMOVE_LABEL:
-            labels_by_uid[ident] = [x for x in current if x.casefold() != wb.label.casefold()]
-            ledger.discard((*ident, wb.label))
-        else:
-            goal_links[ident] = AppliedGoalLinks(
-                kr_ids=tuple(g.kr_id for g in wb.goals),
-                remote_ref=wb.remote_ref or f"ref-{wb.ticket_key}",
-                digest=goals_digest(wb.goals),
-            )
-    new_tickets = [replace(t, labels=tuple(labels_by_uid[(t.source, t.key)])) for t in tickets]
-    new_overrides = applied.overrides | {(o.source, o.ticket_key, o.label) for o in overrides}
-    if forget_overridden:
-        ledger -= new_overrides
-    state = AppliedState(
-        labels=frozenset(ledger),
-        goal_links=goal_links,
-        overrides=frozenset(new_overrides),
-        pending=applied.pending,
-    )
-    return new_tickets, state
 
 
 def merge_bets(prior: Sequence[Bet], changed: Sequence[Bet]) -> list[Bet]:

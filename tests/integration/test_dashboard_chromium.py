@@ -27,7 +27,7 @@ from tests.helpers.dashboard_helpers import (
 from tests.helpers.digest_helpers import big_report
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = ("portfolio", "untraceable", "teams", "runs")
+PAGES = ("portfolio", "untraceable", "teams", "rhythm", "runs")
 WIDTHS = {"desktop": 1280, "phone": 390}
 
 pytestmark = pytest.mark.slow

@@ -152,7 +152,7 @@ def test_a_wrong_password_fails_naming_the_kr_and_source_and_never_shows_it(
 
 
 class _Answers(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:  # the stdlib's name
         answers = {"/metrics.json": (200, b'{"data": {"activation": 0.42}}'),
                    "/broken": (500, b"upstream exploded"),
                    "/words": (200, b'{"data": {"activation": "about half"}}')}

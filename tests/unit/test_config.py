@@ -310,9 +310,12 @@ def test_every_config_key_is_documented() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text()
     sections = {
-        "store": c.StoreSection, "okrs": c.OkrsSection, "labels": c.LabelSettings,
-        "sync": c.SyncSettings, "smtp": c.SmtpSettings, "report": c.ReportSettings,
-        "daemon": c.DaemonConfig, "teams.payments": c.Team, "web": c.WebSettings,
+        "store": c.StoreSection, "okrs": c.OkrsSection, "labels": c.LabelsSection,
+        "sync": c.SyncSection, "smtp": c.SmtpSection, "report": c.ReportSection,
+        "daemon": c.DaemonSection, "teams.payments": c.Team, "web": c.WebSection,
+        "rhythm": c.RhythmSection, "escalation": c.EscalationSection,
+        "scorecard": c.ScorecardSection, "review": c.ReviewSection, "chat": c.ChatSection,
+        'people."Dana Lee"': c.Person,
     }
     for section, model in sections.items():
         assert f"[{section}]" in doc

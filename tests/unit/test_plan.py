@@ -24,9 +24,9 @@ from tests.helpers.plan_helpers import (
     label_rule,
     rules,
     run_plan,
-    simulate_apply,
     ticket,
 )
+from tests.helpers.store_apply import StoreApplier
 
 ADD, REMOVE, SET = (
     WriteBackKind.ADD_LABEL,
@@ -72,7 +72,11 @@ def test_second_plan_after_applying_makes_no_writes() -> None:
     tickets = [ticket("WEB-1", ["checkout"]), ticket("WEB-2", ["okr:kr-2"])]
     first = run_plan(tickets, CAT, RULES)
     assert len(first.writebacks) == 4
-    tickets2, applied = simulate_apply(tickets, AppliedState(), first.writebacks)
+    applier = StoreApplier()
+    try:
+        tickets2, applied = applier.apply(tickets, first.writebacks, now=NOW)
+    finally:
+        applier.close()
     again = run_plan(tickets2, CAT, RULES, applied)
     assert again.writebacks == ()
     assert again.links == first.links
@@ -117,9 +121,12 @@ def test_a_managed_label_removed_by_a_person_is_an_override_never_re_added() -> 
     assert result.writebacks[0].goals == ()
     assert result.untraceable == {"jira:WEB-1"}
 
-    tickets, applied = simulate_apply(
-        [t], linked("WEB-1", "KR-1"), result.writebacks, result.overrides
-    )
+    applier = StoreApplier()
+    try:
+        applier.seed(linked("WEB-1", "KR-1"), (), now=NOW)
+        tickets, applied = applier.apply([t], result.writebacks, result.overrides, now=NOW)
+    finally:
+        applier.close()
     again = run_plan(tickets, CAT, RULES, applied)
     assert again.writebacks == ()
     assert again.overrides == ()

@@ -9,12 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from core.model import ApplyResult, ApplyStatus, Link, Origin, Page, WriteBack, WriteBackKind
-from syncer import engine
+from syncer.batch_plan import PlanTotals
 from syncer.config import load_config
-from syncer.engine import load_inputs, plan_store
+from syncer.engine import load_inputs, plan_settings
+from syncer.planning import make_planner, plan_batches
 from syncer.store import Store
 from tests.helpers.config_helpers import write_project
 from tests.helpers.store_helpers import ticket
@@ -55,19 +54,20 @@ def _seed_store(path: Path) -> None:
                                 sources=["jira", "github"], now=NOW)
 
 
-def _plan(folder: Path, batch: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def _plan(folder: Path, batch: int) -> dict[str, Any]:
     cfg = load_config(folder / "okrsync.toml")
     catalog, rules = load_inputs(cfg)
-    monkeypatch.setattr(engine, "PLAN_BATCH", batch)
     writebacks: list[WriteBack] = []
     with Store.open(cfg.store_path) as store:
-        def save(part: engine.Plan, within: Any) -> None:
-            store.save_plan_outcome(part.links, part.broken, part.bets, part.untraceable,
-                                    part.overrides, sources=["jira", "github"], now=NOW,
-                                    within=within)
-
-        totals = plan_store(cfg, store, catalog, rules, frozenset({"jira", "github"}), [],
-                            NOW, writebacks.extend, save)
+        planner = make_planner(store, catalog, rules, plan_settings(cfg),
+                               healthy=frozenset({"jira", "github"}), now=NOW, replan=False)
+        totals = PlanTotals()
+        for part in plan_batches(store, planner, size=batch):
+            totals.add(part)
+            writebacks.extend(part.plan.writebacks)
+            store.save_plan_outcome(part.plan.links, part.plan.broken, part.plan.bets,
+                                    part.plan.untraceable, part.plan.overrides,
+                                    sources=["jira", "github"], now=NOW, within=part.within)
         return {
             "totals": totals,
             "writebacks": writebacks,
@@ -80,15 +80,13 @@ def _plan(folder: Path, batch: int, monkeypatch: pytest.MonkeyPatch) -> dict[str
         }
 
 
-def test_batched_planning_equals_planning_in_one_go(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_batched_planning_equals_planning_in_one_go(tmp_path: Path) -> None:
     results = {}
     for batch in (1, 4, 10_000):
         folder = tmp_path / f"b{batch}"
         write_project(folder, '[store]\npath = "okrsync.db"\n')
         _seed_store(folder / "okrsync.db")
-        results[batch] = _plan(folder, batch, monkeypatch)
+        results[batch] = _plan(folder, batch)
     whole = results[10_000]
     assert whole["links"] and whole["broken"] and whole["untraceable"] and whole["overrides"]
     assert whole["writebacks"] and whole["bets"]

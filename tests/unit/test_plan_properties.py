@@ -28,14 +28,15 @@ from mappings.rules import RuleSet
 from syncer.plan import Plan, goal_ref, goals_digest
 from tests.helpers.plan_helpers import (
     LATER,
+    NOW,
     catalog,
     label_rule,
     merge_bets,
     rules,
     run_plan,
-    simulate_apply,
     ticket,
 )
+from tests.helpers.store_apply import StoreApplier
 
 KRS = ("KR-1", "KR-2", "KR-3")
 RULE_LABELS = ("checkout", "search", "billing")
@@ -63,6 +64,8 @@ class World:
     rules: RuleSet
     applied: AppliedState
     healthy: frozenset[str]
+    pending: tuple[WriteBack, ...] = ()
+    """The write-backs behind `applied.pending`, queued by an earlier run."""
 
 
 @st.composite
@@ -104,13 +107,15 @@ def worlds(draw: st.DrawFn) -> World:
             refs = [goal_ref(k, cat) for k in cat.key_results if k.id in kr_ids]
             digest = draw(st.sampled_from(("", "stale", goals_digest(refs))))
             goal_links[ident] = AppliedGoalLinks(kr_ids, "ref", digest)
-    possible = [
-        WriteBack(s, k, kind, label=lb if kind is not WriteBackKind.SET_GOAL_LINKS else "").key
-        for s, k in idents
-        for lb in LEDGER_LABELS
-        for kind in WriteBackKind
-    ]
-    pending = draw(st.sets(st.sampled_from(possible), max_size=3)) if possible else set()
+    possible = {
+        wb.key: wb for wb in (
+            WriteBack(s, k, kind, label=lb if kind is not WriteBackKind.SET_GOAL_LINKS else "")
+            for s, k in idents
+            for lb in LEDGER_LABELS
+            for kind in WriteBackKind
+        )
+    }
+    pending = draw(st.sets(st.sampled_from(sorted(possible)), max_size=3)) if possible else set()
     applied = AppliedState(
         labels=frozenset(labels),
         goal_links=goal_links,
@@ -118,7 +123,8 @@ def worlds(draw: st.DrawFn) -> World:
         pending=frozenset(pending),
     )
     healthy = frozenset(draw(st.sets(st.sampled_from(SOURCES))))
-    return World(tickets, cat, ruleset, applied, healthy)
+    return World(tickets, cat, ruleset, applied, healthy,
+                 tuple(possible[key] for key in sorted(pending)))
 
 
 def plan_of(world: World) -> Plan:
@@ -132,9 +138,13 @@ FAST = settings(max_examples=150, deadline=None)
 @given(worlds(), st.booleans())
 def test_applying_a_plan_then_planning_again_writes_nothing(world: World, forget: bool) -> None:
     first = plan_of(world)
-    tickets, applied = simulate_apply(
-        world.tickets, world.applied, first.writebacks, first.overrides, forget_overridden=forget
-    )
+    applier = StoreApplier()
+    try:
+        applier.seed(world.applied, world.pending, now=NOW)
+        tickets, applied = applier.apply(world.tickets, first.writebacks, first.overrides,
+                                         now=NOW, forget_overridden=forget)
+    finally:
+        applier.close()
     again = run_plan(
         tickets,
         world.catalog,
@@ -259,6 +269,10 @@ class SyncMachine(RuleBasedStateMachine):
         self.ever_added: set[tuple[str, str, str]] = set()
         self.ever_overridden: set[tuple[str, str, str]] = set()
         self.forget_overridden = False
+        self.applier = StoreApplier()
+
+    def teardown(self) -> None:
+        self.applier.close()
 
     @initialize(forget=st.booleans())
     def ledger_policy(self, forget: bool) -> None:
@@ -335,11 +349,11 @@ class SyncMachine(RuleBasedStateMachine):
                 self.ever_added.add(ident)
             elif wb.kind is WriteBackKind.REMOVE_LABEL:
                 assert ident in self.ever_added, "removed a label the service never added"
-        new_tickets, self.applied = simulate_apply(
+        new_tickets, self.applied = self.applier.apply(
             tickets,
-            self.applied,
             result.writebacks,
             result.overrides,
+            now=NOW,
             forget_overridden=self.forget_overridden,
         )
         self.tickets = {(t.source, t.key): t for t in new_tickets}

@@ -54,7 +54,8 @@ def test_load_rules_from_file(tmp_path: Path) -> None:
     ruleset = load_rules(write(tmp_path / "rules.toml", RULES_TOML), CATALOG)
     assert [r.id for r in ruleset.rules] == ["r-checkout", "r-fail"]
     assert ruleset.rules[0].labels_any == ("checkout", "payments*")
-    assert ruleset.rule("r-fail") is not None and ruleset.rule("r-fail").priority == 40  # type: ignore[union-attr]
+    fail = next((r for r in ruleset.rules if r.id == "r-fail"), None)
+    assert fail is not None and fail.priority == 40
     assert ruleset.path == str(tmp_path / "rules.toml")
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncer.schedule import cron_fires, next_sync_delay, seconds_until_next_fire
+from syncer.schedule import cron_fires, next_sync_delay
 
 MONDAY_8 = "0 8 * * 1"
 
@@ -60,4 +60,5 @@ def test_sync_delay_backs_off_after_failures_and_caps() -> None:
 
 def test_seconds_until_next_fire_respects_time_zone() -> None:
     now = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)  # 07:30 in Berlin
-    assert seconds_until_next_fire(MONDAY_8, "Europe/Berlin", now) == 30 * 60
+    first = cron_fires(MONDAY_8, "Europe/Berlin", now, now + timedelta(days=8))[0]
+    assert (first - now).total_seconds() == 30 * 60

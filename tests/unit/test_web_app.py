@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from syncer.config import WebSettings, load_config
+from syncer.config import WebSection, load_config
 from syncer.store import Store
 from syncer.web.app import CSP, create_app
 from syncer.web.charts import Series, line_chart
@@ -29,7 +29,7 @@ from tests.helpers.reports_helpers import (
     write_config,
 )
 
-PAGES = ("/portfolio", "/untraceable", "/teams", "/runs")
+PAGES = ("/portfolio", "/untraceable", "/teams", "/rhythm", "/runs")
 
 
 @pytest.fixture()
@@ -48,7 +48,7 @@ def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 def client(config_path: Path, **web: object) -> TestClient:
     config = load_config(config_path)
     if web:
-        config = replace(config, web=WebSettings(**web))  # type: ignore[arg-type]
+        config = replace(config, web=WebSection(**web))  # type: ignore[arg-type]
     return TestClient(create_app(config, now=lambda: NOW))
 
 

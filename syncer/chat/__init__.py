@@ -1,0 +1,1 @@
+"""Chat delivery: Slack and Microsoft Teams incoming webhooks (docs/rhythm.md)."""
