@@ -6,7 +6,9 @@ de-duplication of what the previous pull already saw at its boundary. Write-back
 labels through `update` add/remove ops (never `set`, which races with people's edits) and one
 remote link per linked key result under a stable `globalId` naming the site (never the
 source's config name; see `connectors.ownership`), always sent whole (a globalId
-upsert nulls omitted fields). Writes on one issue are serialised (Jira limits writes per issue).
+upsert nulls omitted fields). A link whose key result changed (a cycle rollover) is edited in
+place by its id, globalId included, rather than a second link created and the old one deleted.
+Writes on one issue are serialised (Jira limits writes per issue).
 """
 
 from __future__ import annotations
@@ -468,21 +470,29 @@ class JiraConnector:
         self._inspections.note(key, others)
         taken = {o.ref for o in others}
         changed: list[str] = []
-        wanted: set[str] = set()
+        wanted = {goal.kr_id for goal in goals}
+        spare = [(kr, link) for kr, link in sorted(ours.items())
+                 if kr not in wanted and isinstance(link.get("id"), int | str)]
+        reused: set[str] = set()
         for goal in goals:
             have = ours.get(goal.kr_id)
             gid = str(have["globalId"]) if have else global_id(
                 self.config.site_url, key, goal.kr_id, taken)
             payload = self.link_payload(key, goal, gid)
-            wanted.add(goal.kr_id)
             if _same_link(have, payload):
                 continue
+            if have is None and spare:  # a KR moved (a cycle rollover): edit the ended link
+                old_kr, old = spare.pop(0)
+                if await self._edit_link(key, old, payload):
+                    reused.add(old_kr)
+                    changed.append(f"edit {old_kr} -> {goal.kr_id}")
+                    continue
             await self._http.request("POST", path, json=payload,
                                      endpoint=f"POST {self._api}/issue/{{key}}/remotelink",
                                      idempotent=True)  # an upsert by globalId
             changed.append(f"upsert {goal.kr_id}")
         for kr, link in sorted(ours.items()):
-            if kr in wanted:
+            if kr in wanted or kr in reused:
                 continue
             await self._http.request(
                 "DELETE", path, params={"globalId": str(link["globalId"])}, expect=(404,),
@@ -492,6 +502,18 @@ class JiraConnector:
         if not changed:
             return ApplyResult(ApplyStatus.UNCHANGED, detail="goal links already as wanted")
         return ApplyResult(ApplyStatus.APPLIED, detail=", ".join(changed))
+
+    async def _edit_link(self, key: str, old: Mapping[str, Any], payload: dict[str, Any]
+                         ) -> bool:
+        """Replace one of okrsync's ended links in place (`PUT remotelink/{id}`, globalId
+        included), so a moved KR is one edit of the same link, never a second link; False
+        when the link is gone meanwhile."""
+        response = await self._http.request(
+            "PUT", f"{self._issue_path(key)}/remotelink/{quote(str(old['id']), safe='')}",
+            json=payload, expect=(404,), idempotent=True,  # the whole link, sent whole
+            endpoint=f"PUT {self._api}/issue/{{key}}/remotelink/{{id}}",
+        )
+        return response.status_code != 404
 
     # -- ownership (connectors.ownership.Owning) -------------------------------------------
 

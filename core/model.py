@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from core.cycles import Cycle
+
 if TYPE_CHECKING:
     from core.kr_source import KrSource
 
@@ -116,6 +118,23 @@ class Catalog:
     objectives: tuple[Objective, ...]
     key_results: tuple[KeyResult, ...]
     verdicts: VerdictSettings = VerdictSettings()
+    cycles: tuple[Cycle, ...] = ()
+    """`[[cycle]]` tables; empty: no cycles, every key result is current (`core.cycles`)."""
+    current_cycle: str | None = None
+    """The id of the current cycle, resolved when the catalog was loaded; None: no cycles."""
+
+    def cycle(self, cycle_id: str) -> Cycle | None:
+        return next((c for c in self.cycles if c.id == cycle_id), None)
+
+    def cycle_of(self, kr_id: str) -> str | None:
+        """The cycle a key result belongs to (its objective's); None when unknown."""
+        kr = self.kr(kr_id)
+        objective = self.objective(kr.objective_id) if kr is not None else None
+        return objective.cycle if objective is not None else None
+
+    def is_current(self, kr_id: str) -> bool:
+        """Whether a KR belongs to the current cycle; every KR does without cycles."""
+        return self.current_cycle is None or self.cycle_of(kr_id) == self.current_cycle
 
     def kr(self, kr_id: str) -> KeyResult | None:
         for kr in self.key_results:

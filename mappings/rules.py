@@ -9,6 +9,10 @@ Precedence (documented in docs/config.md, relied on by the planner):
    id, so the order of rules in the file never matters.
 
 Managed labels (`goal:*`) are the service's outputs and are ignored as inputs.
+
+With `[[cycle]]` in the catalog a ticket is mapped in one cycle (`mapping_cycle`: the current
+one, or the past one an ended epic ran in): only rules whose `cycles` include it decide, and an
+explicit label naming another cycle's KR is history: neither a link nor a broken link.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.cycles import ended_in
 from core.errors import ConfigError
-from core.model import BrokenLink, Catalog, Link, Origin, Ticket, find_kr
+from core.model import BrokenLink, Catalog, Link, Origin, Ticket, TicketState, find_kr
 from core.tomlfile import line_of, read_toml
 from mappings.labels import explicit_kr, glob_match, is_managed
 
@@ -28,7 +33,7 @@ GLOB_CONDITIONS = ("sources", "projects", "issue_types", "components")
 LABEL_CONDITIONS = ("labels_all", "labels_any", "labels_none")
 #: The order conditions are checked in; an explanation names the first one that failed.
 CONDITIONS = (*GLOB_CONDITIONS, *LABEL_CONDITIONS, "title_regex")
-_META_KEYS = ("id", "kr", "priority", "note")
+_META_KEYS = ("id", "kr", "priority", "note", "cycles")
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]*$")
 
 
@@ -48,6 +53,8 @@ class Rule:
     labels_none: tuple[str, ...] = ()
     title_regex: str = ""
     note: str = ""
+    cycles: tuple[str, ...] = ()
+    """The cycles the rule links in (default: the current one); empty without cycles."""
     _regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -212,6 +219,7 @@ def _parse_rule(table: dict[str, Any], i: int, catalog: Catalog, fail: _Fail) ->
         priority=priority,
         title_regex=regex,
         note=note,
+        cycles=_rule_cycles(table, i, name, kr.id, catalog, fail),
         _regex=compiled,
         **values,
     )
@@ -223,6 +231,59 @@ def _parse_rule(table: dict[str, Any], i: int, catalog: Catalog, fail: _Fail) ->
             f"rule[{i}]",
         )
     return rule
+
+
+def _rule_cycles(table: dict[str, Any], i: int, name: str, kr_id: str, catalog: Catalog,
+                 fail: _Fail) -> tuple[str, ...]:
+    """The cycles a rule links in: as written, else the current one; each must be a catalog
+    cycle, and its key result must belong to one of them (an old rule left pointing at last
+    quarter's KR is a mistake, not a link)."""
+    at: tuple[str | int, ...] = ("rule", i, "cycles")
+    key = f"rule[{i}].cycles"
+    raw = table.get("cycles")
+    known = [c.id for c in catalog.cycles]
+    if raw is None:
+        if not known:
+            return ()
+        cycles = (catalog.current_cycle or known[-1],)
+    else:
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list) or not raw or not all(isinstance(c, str) for c in raw):
+            raise fail(f"{name}: cycles must be a list of cycle ids", at, key)
+        if not known:
+            raise fail(f"{name} names cycles but the catalog has no [[cycle]]", at, key)
+        unknown = [c for c in raw if c not in known]
+        if unknown:
+            raise fail(f"{name} names unknown cycle {unknown[0]!r} (cycles: "
+                       f"{', '.join(known)})", at, key)
+        cycles = tuple(dict.fromkeys(raw))
+    kr_cycle = catalog.cycle_of(kr_id)
+    if kr_cycle not in cycles:
+        how = "cycles defaults to the current cycle" if raw is None else "its cycles"
+        raise fail(f"{name} names key result {kr_id} of cycle {kr_cycle} but links in "
+                   f"{', '.join(cycles)} ({how}); point it at a key result of "
+                   f"{', '.join(cycles)}, or set cycles = [\"{kr_cycle}\"] to keep it as "
+                   "history", ("rule", i, "kr") if raw is None else at,
+                   f"rule[{i}].kr" if raw is None else key)
+    return cycles
+
+
+def mapping_cycle(ticket: Ticket, catalog: Catalog) -> str | None:
+    """The cycle a ticket is mapped in: an epic that ended before the current cycle started
+    in the cycle it ran in, every other one in the current cycle; None without cycles."""
+    if catalog.current_cycle is None:
+        return None
+    if ticket.state in (TicketState.DONE, TicketState.WONT_DO):
+        ended = ticket.resolved or ticket.updated
+        past = ended_in(catalog.cycles, catalog.current_cycle, ended.date())
+        if past is not None:
+            return past
+    return catalog.current_cycle
+
+
+def _applies(rule: Rule, cycle: str | None) -> bool:
+    return cycle is None or not rule.cycles or cycle in rule.cycles
 
 
 # --------------------------------------------------------------------------- matching
@@ -319,6 +380,7 @@ def map_ticket(
     With `explain=False` (a sync) the same links and broken labels come back without the
     per-rule explanations: rules stop at the deciding one and only its reason is written."""
     labels = _input_labels(ticket, managed_prefix)
+    cycle = mapping_cycle(ticket, catalog)
     explicit: dict[str, Link] = {}
     broken: dict[tuple[str, str], BrokenLink] = {}
     for label in labels:
@@ -330,19 +392,25 @@ def map_ticket(
             broken.setdefault(
                 (label, written), BrokenLink(ticket.source, ticket.key, label, written)
             )
+        elif cycle is not None and catalog.cycle_of(kr.id) != cycle:
+            continue  # another cycle's KR: history, neither a link now nor a broken one
         elif kr.id not in explicit:
             explicit[kr.id] = Link(
                 ticket.source, ticket.key, kr.id, Origin.LABEL, reason=f"label {label}"
             )
     links = [explicit[k] for k in sorted(explicit, key=lambda k: (k.casefold(), k))]
     if not explain:
-        return Mapping(tuple(links) or _decide(ticket, ruleset, catalog, labels),
+        return Mapping(tuple(links) or _decide(ticket, ruleset, catalog, labels, cycle),
                        tuple(broken[k] for k in sorted(broken)), ())
 
     explanations: list[RuleExplanation] = []
     winner: Rule | None = None
     for rule in sorted(ruleset.rules, key=_precedence):
         checks = _evaluate(rule, ticket, labels)
+        if not _applies(rule, cycle):
+            checks.insert(0, _Check("cycles", False,
+                                    f"cycles: links in {', '.join(rule.cycles)}, the epic is "
+                                    f"mapped in {cycle}"))
         satisfied = sum(c.ok for c in checks)
         failed = next((c for c in checks if not c.ok), None)
         in_catalog = catalog.kr(rule.kr_id) is not None
@@ -392,13 +460,14 @@ def map_ticket(
 
 
 def _decide(
-    ticket: Ticket, ruleset: RuleSet, catalog: Catalog, labels: Sequence[str]
+    ticket: Ticket, ruleset: RuleSet, catalog: Catalog, labels: Sequence[str],
+    cycle: str | None,
 ) -> tuple[Link, ...]:
     """The deciding rule's link for a ticket without explicit labels, if any rule matches."""
     for rule in sorted(ruleset.rules, key=_precedence):
-        if all(_holds(rule, c, ticket, labels) for c in rule.conditions) and catalog.kr(
-            rule.kr_id
-        ) is not None:
+        if (_applies(rule, cycle)
+                and all(_holds(rule, c, ticket, labels) for c in rule.conditions)
+                and catalog.kr(rule.kr_id) is not None):
             detail = "; ".join(c.detail for c in _evaluate(rule, ticket, labels))
             return (Link(ticket.source, ticket.key, rule.kr_id, Origin.RULE, rule_id=rule.id,
                          reason=f"rule {rule.id} (priority {rule.priority}): {detail}"),)
@@ -433,7 +502,7 @@ def suggest_krs(
     labels = _input_labels(ticket, managed_prefix)
     scored: list[tuple[float, int, str, Rule, int]] = []
     for rule in ruleset.rules:
-        if catalog.kr(rule.kr_id) is None:
+        if catalog.kr(rule.kr_id) is None or not catalog.is_current(rule.kr_id):
             continue
         checks = _evaluate(rule, ticket, labels)
         held = sum(c.ok for c in checks)
@@ -448,7 +517,7 @@ def suggest_krs(
     overlaps: list[tuple[int, str, list[str]]] = []
     for kr in catalog.key_results:
         shared = sorted(title_words & _words(f"{kr.title} {kr.metric}"))
-        if shared and kr.id not in out:
+        if shared and kr.id not in out and catalog.is_current(kr.id):
             overlaps.append((-len(shared), kr.id, shared))
     for _, kr_id, shared in sorted(overlaps):
         out[kr_id] = "title shares " + ", ".join(f'"{w}"' for w in shared)

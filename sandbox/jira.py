@@ -380,11 +380,7 @@ class _Api:
                 body = await self.body(request)
             except ValueError:
                 return error(400, "Unexpected character in the request body.")
-            obj = body.get("object") if isinstance(body.get("object"), dict) else {}
-            problems = {k: f"{k.title()} is required." for k in ("title", "url")
-                        if not (obj or {}).get(k)}
-            if len(str(body.get("globalId") or "")) > 255:
-                problems["globalId"] = "The global ID must not exceed 255 characters."
+            problems = _link_problems(body)
             if problems:
                 return error(400, errors=problems)
             link, created = self.state.upsert_remote_link(rec.key, body)
@@ -407,8 +403,19 @@ class _Api:
             return rec
         link_id = int(request.path_params["link_id"])
         refused = self.state.access.link_refusal(rec.project)
-        if request.method == "DELETE" and refused is not None:
+        if request.method in ("PUT", "DELETE") and refused is not None:
             return error(refused.status, *refused.messages)
+        if request.method == "PUT":  # update by id: the whole link, globalId included
+            try:
+                body = await self.body(request)
+            except ValueError:
+                return error(400, "Unexpected character in the request body.")
+            problems = _link_problems(body)
+            if problems:
+                return error(400, errors=problems)
+            if not self.state.update_remote_link(rec.key, link_id, body):
+                return error(404, f"No remote link with ID '{link_id}' was found.")
+            return Response(status_code=204)
         if request.method == "DELETE":
             if not self.state.delete_remote_link(rec.key, link_id=link_id):
                 return error(404, f"No remote link with ID '{link_id}' was found.")
@@ -482,7 +489,7 @@ def build_app(
         Route(p + "/issue/{key}/remotelink", api.route(api.remote_links),
               methods=["GET", "POST", "DELETE"]),
         Route(p + "/issue/{key}/remotelink/{link_id:int}", api.route(api.remote_link_by_id),
-              methods=["GET", "DELETE"]),
+              methods=["GET", "PUT", "DELETE"]),
         Route(p + "/issue/{key}/comment", api.route(api.comments), methods=["GET", "POST"]),
         Route("/rest/applinks/latest/listApplicationlinks", api.application_links),
     ]
@@ -538,3 +545,13 @@ class _Counted:
             await self.app(scope, receive, counting_send)
         finally:
             record()
+
+
+def _link_problems(body: dict[str, Any]) -> dict[str, str]:
+    """What Jira refuses in a remote-link body: no title or url, a globalId over 255."""
+    obj = body.get("object") if isinstance(body.get("object"), dict) else {}
+    problems = {k: f"{k.title()} is required." for k in ("title", "url")
+                if not (obj or {}).get(k)}
+    if len(str(body.get("globalId") or "")) > 255:
+        problems["globalId"] = "The global ID must not exceed 255 characters."
+    return problems

@@ -441,6 +441,22 @@ class JiraState:
             self.touch(rec)
             return link, True
 
+    def update_remote_link(self, key: str, link_id: int, body: dict[str, Any]) -> bool:
+        """PUT remotelink/{id}: the whole link replaced in place (omitted fields nulled)."""
+        with self.lock:
+            rec = self.require(key)
+            for i, existing in enumerate(rec.remotelinks):
+                if existing.get("id") == link_id:
+                    rec.remotelinks[i] = {
+                        "id": link_id, "globalId": body.get("globalId"),
+                        "application": body.get("application"),
+                        "relationship": body.get("relationship"),
+                        "object": dict(body.get("object") or {}),
+                    }
+                    self.touch(rec)
+                    return True
+            return False
+
     def delete_remote_link(self, key: str, *, global_id: str | None = None,
                            link_id: int | None = None) -> bool:
         with self.lock:

@@ -8,11 +8,13 @@ objective and key result, a target that differs from the baseline and agrees wit
 from __future__ import annotations
 
 import math
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.cycles import Cycle, current_cycle, overlaps
 from core.errors import ConfigError
 from core.kr_source import KINDS, KrSource
 from core.model import Catalog, Direction, KeyResult, Objective, VerdictSettings
@@ -80,29 +82,51 @@ class _VerdictsIn(BaseModel):
     min_move_share: float = Field(default=0.1, gt=0, le=1)
 
 
+class _CycleIn(BaseModel):
+    """`[[cycle]]`: one OKR cycle, both days inclusive (docs/config.md, "Cycles")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN)
+    start: date
+    end: date
+    current: bool = False
+
+
+_CYCLE_TABLES = "list[_CycleIn]"
+"""How pydantic names the `[[cycle]]` branch of `_CatalogIn.cycle` in an error's location."""
+
+
 class _CatalogIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cycle: str | None = None
+    cycle: str | list[_CycleIn] | None = None
     verdicts: _VerdictsIn = _VerdictsIn()
     objective: list[_ObjectiveIn] = Field(default_factory=list)
 
 
-def load_catalog(path: Path | str) -> Catalog:
-    """Read and validate `okrs.toml`; every problem is listed in one ConfigError."""
+def load_catalog(path: Path | str, *, today: date | None = None) -> Catalog:
+    """Read and validate `okrs.toml`; every problem is listed in one ConfigError. `today`
+    (default: the UTC date) decides the current cycle."""
     file = Path(path)
     data, text = read_toml(file, what="OKR catalog", hint="`okrsync init DIR` writes a starter")
-    return parse_catalog(data, text, file=str(file))
+    return parse_catalog(data, text, file=str(file), today=today)
 
 
-def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.toml") -> Catalog:
+def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.toml",
+                  today: date | None = None) -> Catalog:
     """Validate already-parsed catalog data (`text` is only used to find line numbers)."""
     try:
         parsed = _CatalogIn.model_validate(data)
     except ValidationError as exc:
         problems = []
+        # `cycle` is a default cycle id or [[cycle]] tables: report only the form written
+        wrong_form = "str" if isinstance(data.get("cycle"), list) else _CYCLE_TABLES
         for err in exc.errors(include_input=False, include_url=False):
-            loc = tuple(p for p in err["loc"] if isinstance(p, str | int) and p not in KINDS)
+            if tuple(err["loc"][:2]) == ("cycle", wrong_form):
+                continue
+            loc = tuple(p for p in err["loc"] if isinstance(p, str | int) and p not in KINDS
+                        and (p not in ("str", _CYCLE_TABLES) or err["loc"][0] != "cycle"))
             msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
@@ -110,6 +134,8 @@ def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.tom
         raise _error(problems, file, text) from None
 
     problems_: list[tuple[tuple[str | int, ...], str]] = []
+    cycles = _cycles(parsed.cycle, problems_)
+    default_cycle = parsed.cycle if isinstance(parsed.cycle, str) else None
     seen: dict[str, tuple[str | int, ...]] = {}
     objectives: list[Objective] = []
     key_results: list[KeyResult] = []
@@ -118,9 +144,14 @@ def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.tom
     for i, obj in enumerate(parsed.objective):
         here: tuple[str | int, ...] = ("objective", i)
         _unique(obj.id, here, seen, problems_)
-        cycle = obj.cycle or parsed.cycle
+        cycle = obj.cycle or default_cycle
         if not cycle:
-            msg = f"objective {obj.id} has no cycle (set it, or a top-level cycle)"
+            msg = (f"objective {obj.id} has no cycle (name one of the [[cycle]] ids)" if cycles
+                   else f"objective {obj.id} has no cycle (set it, or a top-level cycle)")
+            problems_.append(((*here, "cycle"), msg))
+        elif cycles and not any(c.id == cycle for c in cycles):
+            msg = (f"objective {obj.id} names unknown cycle {cycle!r} (cycles: "
+                   f"{', '.join(c.id for c in cycles)})")
             problems_.append(((*here, "cycle"), msg))
         if not obj.key_result:
             problems_.append((here, f"objective {obj.id} has no [[objective.key_result]]"))
@@ -164,8 +195,40 @@ def parse_catalog(data: dict[str, Any], text: str = "", *, file: str = "okrs.tom
     v = parsed.verdicts
     settings = VerdictSettings(evaluate_after_weeks=v.evaluate_after_weeks, min_pre=v.min_pre,
                                min_post=v.min_post, min_move_share=v.min_move_share)
+    current = current_cycle(cycles, today or datetime.now(UTC).date())
     return Catalog(objectives=tuple(objectives), key_results=tuple(key_results),
-                   verdicts=settings)
+                   verdicts=settings, cycles=tuple(cycles),
+                   current_cycle=current.id if current is not None else None)
+
+
+def _cycles(raw: str | list[_CycleIn] | None,
+            problems: list[tuple[tuple[str | int, ...], str]]) -> list[Cycle]:
+    """The `[[cycle]]` tables, checked: unique ids, start before end, no two sharing a day,
+    at most one marked current."""
+    if not isinstance(raw, list):
+        return []
+    cycles: list[Cycle] = []
+    seen: dict[str, tuple[str | int, ...]] = {}
+    where: dict[str, int] = {}
+    for i, table in enumerate(raw):
+        at: tuple[str | int, ...] = ("cycle", i)
+        _unique(table.id, at, seen, problems)
+        if table.end < table.start:
+            problems.append(((*at, "end"), f"cycle {table.id} ends ({table.end}) before it "
+                             f"starts ({table.start})"))
+        where.setdefault(table.id, i)
+        cycles.append(Cycle(table.id, table.start, table.end, table.current))
+    for first, second in overlaps(cycles):
+        problems.append((("cycle", where[second.id], "start"),
+                         f"cycles {first.id} ({first.start} – {first.end}) and {second.id} "
+                         f"({second.start} – {second.end}) overlap; a day belongs to one cycle"))
+    marked = [i for i, c in enumerate(cycles) if c.current]
+    if len(marked) > 1:
+        names = ", ".join(cycles[i].id for i in marked)
+        problems.append((("cycle", marked[1], "current"),
+                         f"more than one cycle is marked current ({names}); mark only the one "
+                         "you are rolling over to"))
+    return cycles
 
 
 def _unique(

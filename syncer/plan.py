@@ -54,6 +54,7 @@ from core.model import (
 from mappings.labels import is_ktlo, kr_of_managed, managed_label
 from syncer.bets import advance_bet, end_unlinked_bet
 from syncer.catalog import kr_target_text
+from syncer.cycles import frozen_cycle, history_links, needs_new_kr
 
 if TYPE_CHECKING:
     from mappings.rules import RuleSet
@@ -108,6 +109,8 @@ class Plan:
     writebacks: tuple[WriteBack, ...] = ()
     released_holds: tuple[tuple[str, str], ...] = ()
     """Held tickets whose mapping changed: their hold ends and they are planned as usual."""
+    needs_kr: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Open epics on a past cycle's KR that nothing current links: uid -> those KRs."""
 
 
 def goals_digest(goals: Iterable[GoalRef]) -> str:
@@ -186,6 +189,7 @@ class _Acc:
     bets: list[Bet] = field(default_factory=list)
     writebacks: list[WriteBack] = field(default_factory=list)
     released: list[tuple[str, str]] = field(default_factory=list)
+    needs_kr: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def plan(
@@ -229,18 +233,24 @@ def plan(
     acc = _Acc()
     for ticket in _latest(tickets):
         raw_links, broken = mapper(ticket)
+        prior = bets_by_ticket.get((ticket.source, ticket.key), [])
+        earlier = _earlier_krs(ticket, applied, prior)
+        frozen = frozen_cycle(ticket, catalog)  # issue 24: an epic that ended in a past cycle
+        if frozen is not None:
+            raw_links = history_links(ticket, frozen, raw_links, earlier, catalog)
         links = [link for link in raw_links if link.kr_id in krs]
         broken += tuple(_unknown_kr(link, settings) for link in raw_links if link.kr_id not in krs)
         acc.broken.extend(broken)
         healthy = ticket.source in healthy_sources
         planned_before = len(acc.writebacks)
-        desired = _plan_labels(ticket, links, ledger, settings, healthy, acc, now)
+        desired = _plan_labels(ticket, links, ledger, settings, healthy and frozen is None, acc,
+                               now)
         acc.links.extend(desired)
         desired_krs = tuple(link.kr_id for link in desired)
         held = applied.held.get((ticket.source, ticket.key))
         if held is not None and held == frozenset(link.kr_id for link in raw_links):
             del acc.writebacks[planned_before:]  # a revert holds it: write nothing
-        elif healthy:
+        elif healthy and frozen is None:
             if held is not None:
                 acc.released.append((ticket.source, ticket.key))
             goal_links = _goal_links_writeback(ticket, desired_krs, goals_of(ticket.source),
@@ -252,11 +262,15 @@ def plan(
             acc.ktlo.add(ticket.uid)
         if healthy and not desired and not ktlo and ticket.state is not TicketState.WONT_DO:
             acc.untraceable.add(ticket.uid)
+            stranded = needs_new_kr(ticket, desired_krs, earlier, catalog,
+                                    settings.explicit_prefix)
+            if stranded:
+                acc.needs_kr[ticket.uid] = stranded
         acc.bets.extend(
             _changed_bets(
                 ticket,
                 desired_krs,
-                bets_by_ticket.get((ticket.source, ticket.key), []),
+                prior,
                 now=now,
                 kr_values=kr_values,
             )
@@ -275,7 +289,14 @@ def plan(
             )
         ),
         released_holds=tuple(acc.released),
+        needs_kr=dict(sorted(acc.needs_kr.items())),
     )
+
+
+def _earlier_krs(ticket: Ticket, applied: AppliedState, prior: Sequence[Bet]) -> list[str]:
+    """The KRs a ticket was linked to before this pass: its ledger goal links and its bets."""
+    ledger = applied.goal_links.get((ticket.source, ticket.key))
+    return [*(ledger.kr_ids if ledger is not None else ()), *(bet.kr_id for bet in prior)]
 
 
 def _latest(tickets: Sequence[Ticket]) -> list[Ticket]:

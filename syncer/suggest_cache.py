@@ -45,6 +45,8 @@ def training_digest(rows: Sequence[TrainingRow], catalog: Catalog, prefixes: Pre
     h = hashlib.sha256()
     h.update(json.dumps([FORMAT, DESCRIPTION_CHARS, prefixes.explicit, prefixes.managed,
                          list(ktlo)]).encode())
+    if catalog.current_cycle is not None:  # a rollover changes which links are examples
+        h.update(f"cycle:{catalog.current_cycle}".encode())
     for kr in sorted(catalog.key_results, key=lambda k: k.id):
         h.update(json.dumps([kr.id, kr_text(kr, catalog)]).encode())
     @functools.lru_cache(maxsize=4096)

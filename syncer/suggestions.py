@@ -94,7 +94,8 @@ def learn(store: Store, catalog: Catalog, config: Config,
     """The suggester for the store's links (`tickets`: the store's, if already read)."""
     tickets = store.tickets() if tickets is None else tickets
     links = store.links()
-    return fit(examples(tickets, links, config), catalog, prefixes_of(config),
+    current = [lk for lk in links if catalog.is_current(lk.kr_id)]  # past cycles: history
+    return fit(examples(tickets, current, config), catalog, prefixes_of(config),
                declared_ktlo(tickets, links, config))
 
 

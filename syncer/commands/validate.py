@@ -59,10 +59,16 @@ def validate(
         typer.echo(json.dumps(_error_json(exc), indent=2))
         exit_with(exc.exit_code)
 
-    warnings = list(cfg.warnings)
+    from datetime import UTC, datetime
+
+    from core.cycles import cycle_notes
+
+    warnings = list(cfg.warnings) + cycle_notes(catalog.cycles, datetime.now(UTC).date())
     ruled = {r.kr_id for r in rules.rules}
-    unruled = [kr.id for kr in catalog.key_results if kr.id not in ruled]
-    cycles = sorted({o.cycle for o in catalog.objectives})
+    unruled = [kr.id for kr in catalog.key_results
+               if kr.id not in ruled and catalog.is_current(kr.id)]
+    cycles = ([c.id for c in sorted(catalog.cycles, key=lambda c: c.start)] if catalog.cycles
+              else sorted({o.cycle for o in catalog.objectives}))
     result: dict[str, Any] = {
         "ok": True,
         "config": str(cfg.path),
@@ -71,6 +77,7 @@ def validate(
         "catalog": {
             "path": str(cfg.catalog_path),
             "cycles": cycles,
+            "current_cycle": catalog.current_cycle,
             "objectives": len(catalog.objectives),
             "key_results": len(catalog.key_results),
         },
@@ -90,7 +97,8 @@ def validate(
     typer.echo(f"ok  config   {cfg.path}  (sources: {sources}; teams: {len(cfg.teams)})")
     typer.echo(
         f"ok  catalog  {cfg.catalog_path}  ({_n(len(catalog.objectives), 'objective')}, "
-        f"{_n(len(catalog.key_results), 'key result')}; cycles: {', '.join(cycles)})"
+        f"{_n(len(catalog.key_results), 'key result')}; cycles: {', '.join(cycles)}"
+        + (f", current {catalog.current_cycle})" if catalog.current_cycle else ")")
     )
     typer.echo(f"ok  rules    {cfg.rules_path}  ({_n(len(rules.rules), 'rule')})")
     if unruled:

@@ -75,7 +75,8 @@ def build_portfolio(
     kr_values: Mapping[str, float] | None = None,
     history: Mapping[str, tuple[KrPoint, ...]] | None = None,
 ) -> BetsSection:
-    """Objectives → KRs → bets, with verdicts, KRs nobody bets on, and stale bets."""
+    """Objectives → KRs → bets, with verdicts, KRs nobody bets on, and stale bets; with
+    cycles, of the current cycle only."""
     by_uid = {t.uid: t for t in tickets}
     linked = {(link.source, link.ticket_key, link.kr_id) for link in links}
     reading = readings(checkins, as_of, kr_values)
@@ -87,6 +88,8 @@ def build_portfolio(
     without: list[str] = []
     objectives = []
     for obj in catalog.objectives:
+        if catalog.current_cycle is not None and obj.cycle != catalog.current_cycle:
+            continue  # a past cycle: its bets and verdicts stay in the verdicts section
         krs = []
         for kr in (k for k in catalog.key_results if k.objective_id == obj.id):
             now = reading.get(kr.id, KrReading(None, None, None))

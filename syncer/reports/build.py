@@ -10,6 +10,7 @@ from typing import Any
 
 from core.model import Bet, BrokenLink, Catalog, CheckIn, Link, Override, Ticket
 from core.teams import team_of
+from syncer.cycles import needs_new_kr
 from syncer.reports.bets import build_portfolio
 from syncer.reports.figures import previous_figures
 from syncer.reports.kr_history import kr_history, week_ends
@@ -32,6 +33,20 @@ class ReportSettings:
     trend_weeks: int = 8
     ktlo: tuple[str, ...] = ("ktlo",)
     explicit_prefix: str = "okr:"
+
+
+def _past_krs(tickets: Sequence[Ticket], bets: Sequence[Bet], catalog: Catalog,
+              explicit_prefix: str) -> dict[str, tuple[str, ...]]:
+    """Open epics on a past cycle's KR nothing current links (the report lists them
+    untraceable, as needing a new KR); empty without cycles."""
+    if catalog.current_cycle is None:
+        return {}
+    by_uid: dict[str, list[str]] = {}
+    for bet in bets:
+        by_uid.setdefault(f"{bet.source}:{bet.ticket_key}", []).append(bet.kr_id)
+    found = {t.uid: needs_new_kr(t, (), by_uid.get(t.uid, ()), catalog, explicit_prefix)
+             for t in tickets}
+    return {uid: krs for uid, krs in found.items() if krs}
 
 
 def build_weekly_report(
@@ -61,7 +76,8 @@ def build_weekly_report(
     if kind in (ReportKind.UNTRACEABLE, ReportKind.ALL):
         untraceable = build_untraceable(
             UntraceableInputs(tickets, broken, overrides, untraceable_since, teams, trend,
-                              {f"{lk.source}:{lk.ticket_key}" for lk in links}),
+                              {f"{lk.source}:{lk.ticket_key}" for lk in links},
+                              _past_krs(tickets, bets, catalog, settings.explicit_prefix)),
             week=week,
             timezone=settings.timezone,
             as_of=as_of,

@@ -57,6 +57,8 @@ class UntraceableItem:
     new: bool
     suggestions: tuple[Suggestion, ...] = ()
     created: datetime | None = None
+    past_krs: tuple[str, ...] = ()
+    """Past cycles' KRs this open epic was linked to: it **needs a new KR** (issue 24)."""
 
     @property
     def in_flight(self) -> bool:

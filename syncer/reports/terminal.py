@@ -96,6 +96,9 @@ def _untraceable_table(title: str, items: Sequence[UntraceableItem]) -> Table:
         where = " · ".join(x for x in (i.team, i.assignee) if x)
         if where:
             what.append(f"\n{printable(where)}", style="dim")
+        if i.past_krs:
+            what.append(f"\nneeds a new KR (was {printable(', '.join(i.past_krs))})",
+                        style="magenta")
         if i.suggestions:
             what.append(f"\nadd {i.suggestions[0].label}", style="cyan")
         age = "" if i.age_days is None else f"{i.age_days} d"

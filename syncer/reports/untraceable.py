@@ -59,6 +59,8 @@ class UntraceableInputs:
     """Summaries of earlier weeks' snapshots (`snapshot_summary` output), any order."""
     linked: Collection[str] = ()
     """Uids of epics linked to at least one key result."""
+    past_krs: Mapping[str, tuple[str, ...]] | None = None
+    """Uid -> past cycles' KRs of open epics that need a new KR (`syncer.cycles`)."""
 
 
 def _share(items: Sequence[Ticket], flagged: set[str]) -> Share:
@@ -160,6 +162,7 @@ def build_untraceable(
                 since=since, age_days=max(0, (as_of - born).days),
                 new=is_new(t.created, since, start, end, watched_before=watched_before),
                 suggestions=suggestions, created=t.created,
+                past_krs=(inputs.past_krs or {}).get(uid, ()),
             )
         )
     items.sort(key=rank)

@@ -1,14 +1,15 @@
 """The cycle window that pace and the quarterly review measure against.
 
-One function on purpose: `cycle_window` is the calendar quarter for now; when cycles become
-first-class in the catalog (`[[cycle]]`) it answers the current cycle instead, and every
-caller follows."""
+One function on purpose: `cycle_window` is the catalog's current `[[cycle]]` (the one marked
+`current = true`, else the one `today` falls in; `core.cycles`), or the calendar quarter for a
+catalog without cycles, and every caller follows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from core.cycles import current_cycle
 from core.model import Catalog
 
 
@@ -32,8 +33,10 @@ class Window:
 
 
 def cycle_window(catalog: Catalog, today: date) -> Window:
-    """The cycle `today` falls in: the calendar quarter (the catalog is not consulted yet)."""
-    del catalog
+    """The current cycle's window; the calendar quarter `today` falls in without cycles."""
+    cycle = current_cycle(catalog.cycles, today)
+    if cycle is not None:
+        return Window(cycle.id, cycle.start, cycle.end)
     first_month = 3 * ((today.month - 1) // 3) + 1
     start = date(today.year, first_month, 1)
     nxt = date(today.year + 1, 1, 1) if first_month == 10 else date(today.year, first_month + 3, 1)

@@ -99,6 +99,7 @@ def _row(i: UntraceableItem) -> dict[str, Any]:
         "suggested_kr": first.kr_id if first else None,
         "label_to_add": first.label if first else None,
         "why": first.why if first else None,
+        "past_krs": list(i.past_krs),
     }
 
 
