@@ -69,7 +69,7 @@ def build(work: Path, org: str, epics: int, seed: int) -> tuple[Path, float]:
     cfg = load_config(cfg_path)
     catalog, rules = load_inputs(cfg)
     now = datetime.now(UTC)
-    with Store.open(cfg.store_path) as store:
+    with Store.open(cfg.store_target) as store:
         run_id = store.start_run("sync", dry_run=False, now=now)
         for source, tickets in _tickets(ORGS[org](epics, seed)).items():
             for at in range(0, len(tickets), 100):
@@ -103,7 +103,7 @@ def suggestions_time(cfg_path: Path) -> dict[str, Any]:
     inputs = resolve_inputs(cfg)
     catalog, rules = inputs.catalog, inputs.rules
     model_path(cfg.store_path).unlink(missing_ok=True)
-    with Store.open(cfg.store_path) as store:
+    with Store.open(cfg.store_target) as store:
         started = time.perf_counter()
         model, tickets, found = sg.suggest_untraceable(store, catalog, cfg, rules)
         refit = time.perf_counter() - started

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -76,6 +77,23 @@ class _Section(BaseModel):
 
 class StoreSection(_Section):
     path: Path = Path("okrsync.db")
+    url: str | None = None
+    """A PostgreSQL store several workers share (`postgresql://user@host:5432/db`) instead
+    of the SQLite file at `path`; the password comes from `OKRSYNC_STORE__PASSWORD`."""
+    password: SecretStr = SecretStr("")
+    """Only from the environment (`OKRSYNC_STORE__PASSWORD`); read by the store itself."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (leave it out for the SQLite file)")
+        if urlsplit(value).password is not None:
+            raise ValueError("must not hold the password: set OKRSYNC_STORE__PASSWORD instead")
+        return value
     keep_days: int = Field(default=180, ge=0)
     """Finished write-backs, their journal and run records older than this are deleted after
     each sync (runs that old can no longer be reverted); 0 keeps everything."""
@@ -285,6 +303,7 @@ class Config:
     daemon: DaemonSection
     store_keep_days: int = 180
     store_busy_timeout: float = BUSY_TIMEOUT
+    store_url: str | None = None
     suggest: SuggestSection = field(default_factory=SuggestSection)
     warnings: tuple[str, ...] = field(default=(), compare=False)
     web: WebSection = field(default_factory=WebSection)
@@ -294,12 +313,17 @@ class Config:
         """The team owning a project (`core.teams.team_of`)."""
         return team_of(project, self.teams)
 
+    @property
+    def store_target(self) -> Path | str:
+        """What `Store.open` takes: the PostgreSQL URL when one is set, else the file."""
+        return self.store_url or self.store_path
+
     def masked(self) -> dict[str, Any]:
         """The config as JSON-able data, every secret shown as `"***"` (empty ones as "")."""
         return {
             "path": str(self.path),
-            "store": {"path": str(self.store_path), "keep_days": self.store_keep_days,
-                      "busy_timeout": self.store_busy_timeout},
+            "store": {"path": str(self.store_path), "url": self.store_url,
+                      "keep_days": self.store_keep_days},
             "okrs": {"catalog": str(self.catalog_path), "rules": str(self.rules_path)},
             "labels": _mask(self.labels),
             "sync": _mask(self.sync),
@@ -377,6 +401,10 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
     except ValidationError as exc:
         layered = None
         problems += problems_of(exc, _Layered, text, environ=environ)
+    store_table = data.get("store")
+    if isinstance(store_table, dict) and "password" in store_table:
+        problems.append(Problem("store.password", "a password does not belong in the file: "
+                                "set OKRSYNC_STORE__PASSWORD in the environment instead"))
     raw = _RawTables(**{k: v for k, v in data.items() if k in ("sources", "teams")})
     managed = layered.labels.managed_prefix if layered else LabelsSection().managed_prefix
     sources = _build_sources(_merge_env_sources(raw.sources), text, managed, environ,
@@ -396,6 +424,7 @@ def load_config(path: Path | None = None, *, credentials: bool = True) -> Config
         store_path=_resolve(base, layered.store.path),
         store_keep_days=layered.store.keep_days,
         store_busy_timeout=layered.store.busy_timeout,
+        store_url=layered.store.url,
         catalog_path=_resolve(base, layered.okrs.catalog),
         rules_path=_resolve(base, layered.okrs.rules),
         labels=layered.labels,

@@ -49,7 +49,8 @@ STOP_GRACE_SECONDS = 5.0
 @dataclass
 class DaemonSettings:
     config_path: Path
-    store_path: Path
+    store_path: Path | str
+    """The SQLite file, or the PostgreSQL URL (`Config.store_target`)."""
     interval: float
     jitter: float
     report_cron: str
@@ -61,6 +62,8 @@ class DaemonSettings:
     report_lookback: timedelta = timedelta(hours=1)
     unhealthy_after: int = 3
     measure_every: float = 0.0
+    sources: tuple[str, ...] = ()
+    """Only these sources are synced (a worker per source); empty: all."""
     rhythm_enabled: bool = False
     """Run `okrsync remind` after each sync and send the reviews on their crons."""
     remind_email: bool = False
@@ -244,7 +247,8 @@ class Daemon:
             self.state.syncing = True
         self._last_stderr = ""
         with tempfile.TemporaryFile() as out:
-            code = self._run_child(self._okrsync("sync", "--json"), stdout=out)
+            only = [arg for name in self.settings.sources for arg in ("--source", name)]
+            code = self._run_child(self._okrsync("sync", "--json", *only), stdout=out)
             out.seek(0)
             failed = _failures_of(out.read(), code, self._last_stderr)
         duration = self.monotonic() - started

@@ -29,12 +29,12 @@ class SourceView:
         return {**self.health.to_json(), **dict(self.figures), **dict(self.outbox)}
 
 
-def read_sources(store_path: Path) -> dict[str, SourceView]:
+def read_sources(store_path: Path | str) -> dict[str, SourceView]:
     """Every source the store knows, read through a read-only connection (the daemon never
     writes the store itself); empty when there is no usable store yet."""
-    from syncer.store import Store
+    from syncer.store import Store, store_exists
 
-    if not store_path.exists():
+    if not store_exists(store_path):
         return {}
     try:
         with Store.open_read_only(store_path) as store:
@@ -53,11 +53,11 @@ def read_sources(store_path: Path) -> dict[str, SourceView]:
         return {}
 
 
-def read_open_escalations(store_path: Path) -> dict[str, int]:
+def read_open_escalations(store_path: Path | str) -> dict[str, int]:
     """Open escalations per rule (the rhythm, schema v10), read-only; empty without a store."""
-    from syncer.store import Store
+    from syncer.store import Store, store_exists
 
-    if not store_path.exists():
+    if not store_exists(store_path):
         return {}
     try:
         with Store.open_read_only(store_path) as store:

@@ -157,7 +157,7 @@ def show_verdicts(console: Any, config: Any, *, now: datetime) -> dict[str, Any]
     from syncer.store import Store
 
     catalog = load_catalog(config.catalog_path)
-    with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
+    with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
         section = build_verdicts(catalog=catalog, bets=store.bets(),
                                  tickets={t.uid: t for t in store.tickets()},
                                  checkins=store.checkins(), now=now)

@@ -14,7 +14,8 @@ when a write-back is confirmed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from connectors.base import Connector, PullOptions, SourceConfig
@@ -39,6 +40,7 @@ from syncer.run_context import (
     lock_path,
     locked_store,
     open_connectors,
+    per_source_scope,
     recorded_run,
 )
 from syncer.run_summary import RunSummary, SourceOutcome
@@ -266,11 +268,12 @@ async def _run(
             summary.unchanged = applied.unchanged
             summary.failed = applied.failed
             summary.dropped.extend(applied.dropped)
-            counts = store.outbox_counts()
+            own = list(sources) if only_sources else None
+            counts = _outbox_counts(store, own)
             summary.pending = counts["pending"] - counts["deferred"]
             summary.parked = counts["parked"]
             summary.waiting = counts["waiting"]
-            summary.due = store.due_count(deps.clock())
+            summary.due = store.due_count(deps.clock(), sources=own)
             summary.deferred = backlog_json(applied.deferred, sources)
             summary.apply_seconds = round(deps.monotonic() - apply_started, 3)
             owning.record_inspections(store, connectors, now=now)
@@ -289,6 +292,17 @@ async def _run(
     return summary
 
 
+def _outbox_counts(store: Store, sources: Iterable[str] | None) -> Mapping[str, int]:
+    """The outbox counts a run reports: of the whole store, or of the run's own sources
+    (a worker per source does not report, nor fail for, another worker's write-backs)."""
+    if sources is None:
+        return store.outbox_counts()
+    total: Counter[str] = Counter()
+    for name in sources:
+        total.update(store.outbox_counts(name))
+    return total
+
+
 def run_sync(
     config: Config,
     *,
@@ -301,8 +315,9 @@ def run_sync(
     """One sync run under the lock; the run is recorded whatever happens."""
     deps = deps or RunDeps()
     inputs = resolve_inputs(config)  # exit 2 before taking the lock or touching the store
-    with locked_store(config, "sync") as store, \
-            recorded_run(store, "sync", dry_run=dry_run, clock=deps.clock) as row:
+    scope = per_source_scope(config, selected_sources(config, only_sources))
+    with locked_store(config, "sync", scope) as store, \
+            recorded_run(store, "sync", dry_run=dry_run, clock=deps.clock, scope=scope) as row:
         summary = asyncio.run(
             _run(inputs, store, row.id, dry_run=dry_run, full=full,
                  only_sources=only_sources, progress=progress, deps=deps)

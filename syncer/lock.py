@@ -13,6 +13,8 @@ import fcntl
 import json
 import os
 import socket
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -135,6 +137,18 @@ class RunLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def run_lock(store: Path | str, sources: Iterable[str], *, command: str = "",
+             ) -> AbstractContextManager[object]:
+    """The lock a run over `sources` takes: the store-wide `flock` of a SQLite store (SQLite
+    has one writer at a time anyway), or one advisory lock per source in a PostgreSQL store,
+    so workers for different sources run side by side."""
+    from syncer import lock_pg, store_pg
+
+    if store_pg.is_url(store):
+        return lock_pg.SourceLocks(str(store), sources, command=command)
+    return RunLock(store, command=command)
 
 
 def lock_holder(path: Path | str) -> dict[str, Any] | None:

@@ -281,7 +281,7 @@ def send_weekly_report(
 
     now = now or SYSTEM.now()
     catalog = load_catalog(config.catalog_path)
-    with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
+    with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
         run_id = store.start_run("report", dry_run=False, now=now)
         result = SendResult(week="")
         try:

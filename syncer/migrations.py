@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from core.clock import SYSTEM
 from core.errors import StoreError
+from syncer.store_base import SqlDatabase as Database
 
 Migration = Callable[[Database], None]
+"""A migration takes either backend's database: plain SQLite-spelled DDL through
+`db.execute` runs on PostgreSQL too (`syncer.store_dialect` rewrites the column types)."""
 
 _V1 = (
     """create table tickets (

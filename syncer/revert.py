@@ -23,7 +23,13 @@ from syncer.config import Config
 from syncer.inputs import resolve_inputs
 from syncer.outbox import apply_pending
 from syncer.plan import Mapper, goal_ref, rule_mapper
-from syncer.run_context import RunDeps, locked_store, open_connectors, recorded_run
+from syncer.run_context import (
+    RunDeps,
+    locked_store,
+    open_connectors,
+    per_source_scope,
+    recorded_run,
+)
 from syncer.store import JournalRow, Store
 
 
@@ -117,7 +123,8 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False,
     inputs = resolve_inputs(config)
     catalog, settings = inputs.catalog, inputs.plan_settings
     outcome = RevertOutcome(run_id=run_id, dry_run=dry_run)
-    with locked_store(config, "revert") as store:
+    scope = per_source_scope(config, config.sources)
+    with locked_store(config, "revert", scope) as store:
         if store.run(run_id) is None:
             raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
         outcome.planned, outcome.left_alone = inverse_writebacks(
@@ -129,7 +136,8 @@ def revert_run(config: Config, run_id: int, *, dry_run: bool = False,
         outcome.held = len(holds)
         if dry_run:
             return outcome
-        with recorded_run(store, "revert", dry_run=False, clock=deps.clock) as row:
+        with recorded_run(store, "revert", dry_run=False, clock=deps.clock,
+                          scope=scope) as row:
             _queue_and_apply(config, store, outcome, row.id, holds, deps=deps)
             row.finish("ok" if outcome.exit_code == 0 else "failures",
                        {"reverted_run": run_id, **outcome.to_json()})
@@ -178,7 +186,7 @@ def _holds(
 
 def release_holds(config: Config, run_id: int) -> int:
     """`okrsync revert --release RUN_ID`: let the next sync re-apply what the revert undid."""
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
         if store.run(run_id) is None:
             raise UserError(f"there is no run {run_id}; see `okrsync runs`", key="RUN_ID")
         return store.release_run(run_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from connectors.base import Connector, ConnectorFactory, SourceConfig, create
 from core.clock import SYSTEM
 from core.errors import OkrsyncError, StoreError
 from syncer.config import Config
-from syncer.lock import RunLock
+from syncer.lock import run_lock
 from syncer.store import Store
 from syncer.store_ports import RunRecords
 
@@ -46,12 +46,21 @@ def lock_path(config: Config) -> Path:
     return Path(str(config.store_path) + ".lock")
 
 
+def per_source_scope(config: Config, sources: Iterable[str]) -> list[str] | None:
+    """The sources a run locks one by one (a PostgreSQL store: workers per source run side by
+    side), or None when the whole store is locked at once (the SQLite file)."""
+    return sorted(sources) if config.store_url else None
+
+
 @contextlib.contextmanager
-def locked_store(config: Config, command: str) -> Iterator[Store]:
-    """The store, open under the run lock for the whole block, closed afterwards."""
-    store = Store.open(config.store_path)
+def locked_store(config: Config, command: str,
+                 scope: list[str] | None = None) -> Iterator[Store]:
+    """The store, open under the run lock for the whole block, closed afterwards: the
+    SQLite store's `flock`, or on PostgreSQL the advisory lock of each source in `scope`
+    (`per_source_scope`)."""
+    store = Store.open(config.store_target, busy_timeout=config.store_busy_timeout)
     try:
-        with RunLock(lock_path(config), command=command):
+        with run_lock(config.store_target, scope or (), command=command):
             yield store
     finally:
         store.close()
@@ -80,11 +89,14 @@ def close_failed_run(store: RunRecords, run_id: int, exc: BaseException,
 
 @contextlib.contextmanager
 def recorded_run(store: RunRecords, kind: str, *, dry_run: bool,
-                 clock: Callable[[], datetime]) -> Iterator[RunRow]:
+                 clock: Callable[[], datetime],
+                 scope: list[str] | None = None) -> Iterator[RunRow]:
     """Close the rows of interrupted runs, open this run's row, and make sure it is closed:
-    by the block's `finish`, else as an error (with the exception, if one ended the block)."""
-    store.close_interrupted_runs(LOCKED_RUN_KINDS, now=clock())
-    row = RunRow(store, store.start_run(kind, dry_run=dry_run, now=clock()), clock)
+    by the block's `finish`, else as an error (with the exception, if one ended the block).
+    With a per-source `scope`, only runs that held one of its sources are interrupted ones."""
+    store.close_interrupted_runs(LOCKED_RUN_KINDS, now=clock(), sources=scope)
+    row = RunRow(store, store.start_run(kind, dry_run=dry_run, now=clock(), sources=scope),
+                 clock)
     try:
         yield row
     except BaseException as exc:

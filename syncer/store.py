@@ -1,4 +1,5 @@
-"""The central store: one SQLite file (via sqlite-utils) holding everything a run needs to
+"""The central store: one SQLite file (via sqlite-utils), or one PostgreSQL database that
+several workers share (`[store] url`, `syncer.store_pg`), holding everything a run needs to
 resume and everything the reports read.
 
 Why it is shaped this way:
@@ -8,7 +9,9 @@ Why it is shaped this way:
   leaves a state the next run can continue from.
 - The ledger is the service's memory of what it wrote; `applied_state()` hands it to the pure
   planner as plain values, so the planner never removes what a person added.
-- SQLite errors never escape as tracebacks: they become `StoreError` naming the file.
+- Database errors never escape as tracebacks: they become `StoreError` naming the file (or
+  the server, without its password).
+- Both backends run the same SQL and migrations; what differs is in `syncer.store_dialect`.
 
 Tables and columns: docs/store.md. Schema versions: `syncer.migrations`.
 """
@@ -23,6 +26,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 from sqlite_utils import Database
 
 from core.errors import StoreError
@@ -35,8 +39,8 @@ from core.model import (
     Page,
     Ticket,
 )
-from syncer import migrations
-from syncer.store_base import WriterDatabase, guarded, in_list, store_error
+from syncer import migrations, store_pg
+from syncer.store_base import SqlDatabase, WriterDatabase, guarded, in_list, store_error
 from syncer.store_decisions import DecisionsStore
 from syncer.store_deferral import DeferralStore
 from syncer.store_health import HealthStore
@@ -64,6 +68,7 @@ from syncer.store_rows import (
     ts,
 )
 from syncer.store_suggest import SuggestInputsStore
+from syncer.store_views import ensure_views
 
 __all__ = [
     "JournalRow", "KeyRange", "OutboxItem", "ReportSnapshot", "RunRow", "SentReport",
@@ -130,22 +135,50 @@ def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
+def store_exists(target: Path | str) -> bool:
+    """A store is there to read: the SQLite file exists, or a PostgreSQL URL is configured
+    (the server is asked when the store is opened)."""
+    return store_pg.is_url(target) or Path(target).exists()
+
+
+def store_label(target: Path | str) -> str:
+    """How messages name a store: its file, or its URL without a password."""
+    return store_pg.display_url(str(target)) if store_pg.is_url(target) else str(target)
+
+
 BUSY_TIMEOUT = 30.0
 """Seconds a write waits for another connection's transaction (a sync plans in one) before
 giving up: a check-in during a large sync's planning waits instead of failing."""
 
 
+MIGRATION_LOCK = 0x6F6B7273
+"""The PostgreSQL advisory lock two workers opening a new store at once migrate under."""
+
+
+def _refuse_foreign_pg(db: store_pg.PgDatabase, url: str) -> None:
+    names = store_pg.table_names(db)
+    if names and "schema_version" not in names:
+        raise StoreError(
+            f"{store_pg.display_url(url)}: not an okrsync store (a database of another "
+            "program holds tables in its schema)",
+            hint="point [store].url at an empty database; okrsync leaves this one alone",
+        )
+
+
 class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralStore,
             DecisionsStore, MeasuredStore, RhythmStore, SuggestInputsStore):
-    """The SQLite store. Open with `Store.open(path)`; use as a context manager or `close()`."""
+    """The store. Open with `Store.open(path or url)`; use as a context manager or `close()`."""
 
     @classmethod
     def open(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
-        """Open (creating if needed) the store, migrated to the current schema.
+        """Open (creating if needed) the store, migrated to the current schema: a SQLite
+        file, or a PostgreSQL database when `path` is a `postgresql://` URL.
 
         `busy_timeout` is how long a write waits for another connection before giving up
         with a StoreError.
         """
+        if store_pg.is_url(path):
+            return cls._open_postgres(str(path))
         path = Path(path).expanduser().absolute()
         _create_private(path)
         conn: sqlite3.Connection | None = None
@@ -158,6 +191,7 @@ class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralSto
             conn.execute("pragma foreign_keys = on")
             db = WriterDatabase(conn)
             version = migrations.migrate(db, path)
+            ensure_views(db, postgres=False)
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -170,11 +204,34 @@ class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralSto
         return cls(db, path, version)
 
     @classmethod
+    def _open_postgres(cls, url: str) -> Store:
+        db = store_pg.connect(url)
+        raw = db.conn.raw
+        try:
+            raw.execute("select pg_advisory_lock(%s)", [MIGRATION_LOCK])
+            try:
+                _refuse_foreign_pg(db, url)
+                version = migrations.migrate(db, Path(store_pg.display_url(url)))
+                ensure_views(db, postgres=True)
+            finally:
+                raw.execute("select pg_advisory_unlock(%s)", [MIGRATION_LOCK])
+        except psycopg.Error as exc:
+            db.close()
+            raise store_pg.pg_error(url, exc) from exc
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, Path("postgresql"), version, url=url)
+
+    @classmethod
     def open_read_only(cls, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> Store:
         """Open an existing store only to read it: nothing is created, chmod-ed or migrated,
         so `status`, reports and the daemon's health work on a full disk or a read-only
         volume, and never change a file that is not a store. A store of an older schema is
-        migrated through `open` once it has shown to be okrsync's."""
+        migrated through `open` once it has shown to be okrsync's. (A PostgreSQL store is
+        opened as by `open`: read-only access is the database role's business.)"""
+        if store_pg.is_url(path):
+            return cls.open(path)
         path = Path(path).expanduser().absolute()
         conn: sqlite3.Connection | None = None
         try:
@@ -278,17 +335,17 @@ class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralSto
             )
             while batch := cur.fetchmany(500):
                 yield from map(ticket_of, batch)
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from exc
+        except (sqlite3.Error, psycopg.Error) as exc:
+            raise self.error(exc) from exc
 
     def tickets(self, source: str | None = None) -> list[Ticket]:
         return list(self.iter_tickets(source))
 
-    def transaction(self) -> AbstractContextManager[Database]:
+    def transaction(self) -> AbstractContextManager[SqlDatabase]:
         """One transaction around several calls (nested calls become savepoints): the engine
         queues a whole plan's write-backs all or nothing. Like every write transaction of
         the store it holds the write lock from its start (`WriterDatabase`)."""
-        context: AbstractContextManager[Database] = self.db.atomic()
+        context: AbstractContextManager[SqlDatabase] = self.db.atomic()
         return context
 
     @guarded
@@ -453,7 +510,8 @@ class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralSto
 
     @guarded
     def integrity_check(self) -> str:
-        """SQLite's own check: "ok", or the problems it found, one per line."""
+        """SQLite's own check: "ok", or the problems it found, one per line (PostgreSQL
+        keeps its own consistency: always "ok" once it answers)."""
         return "\n".join(str(r[0]) for r in self._rows("pragma integrity_check"))
 
 

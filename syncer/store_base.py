@@ -1,5 +1,6 @@
-"""The store's plumbing shared by its parts: the connection, small query helpers, and the
-translation of SQLite failures into `StoreError` naming the file (never a traceback)."""
+"""The store's plumbing shared by its parts: the connection (SQLite, or PostgreSQL through
+`syncer.store_pg`), small query helpers, and the translation of database failures into
+`StoreError` naming the file or server (never a traceback)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
+import psycopg
 from sqlite_utils import Database
 
 from core.errors import StoreError, StoreUnavailable
+from syncer.store_dialect import POSTGRES, SQLITE, Dialect
+from syncer.store_pg import PgDatabase, display_url, pg_error
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -21,14 +25,14 @@ S = TypeVar("S", bound="StoreBase")
 
 
 def guarded(fn: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
-    """Turn any SQLite failure inside a store method into a StoreError naming the file."""
+    """Turn any database failure inside a store method into a StoreError naming the store."""
 
     @functools.wraps(fn)
     def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from exc
+        except (sqlite3.Error, psycopg.Error) as exc:
+            raise self.error(exc) from exc
 
     return wrapper
 
@@ -96,13 +100,32 @@ def in_list(values: Sequence[str]) -> str:
     return ", ".join("?" * len(values))
 
 
-class StoreBase:
-    """The open database and its path; the parts of `Store` build on these helpers."""
+SqlDatabase = Database | PgDatabase
+"""What the store's parts query: sqlite-utils' `Database`, or its PostgreSQL counterpart."""
 
-    def __init__(self, db: Database, path: Path, version: int) -> None:
+
+class StoreBase:
+    """The open database and where it is; the parts of `Store` build on these helpers.
+
+    `path` is the SQLite file; for PostgreSQL `url` is set and `path` is only a label."""
+
+    def __init__(self, db: SqlDatabase, path: Path, version: int, *,
+                 url: str | None = None) -> None:
         self.db = db
         self.path = path
         self.version = version
+        self.url = url
+        self.dialect: Dialect = SQLITE if url is None else POSTGRES
+
+    @property
+    def location(self) -> str:
+        """The file, or the server URL without its password: what messages name."""
+        return str(self.path) if self.url is None else display_url(self.url)
+
+    def error(self, exc: BaseException) -> StoreError:
+        if self.url is not None:
+            return pg_error(self.url, exc)
+        return store_error(self.path, exc)
 
     def close(self) -> None:
         self.db.close()

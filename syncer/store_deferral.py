@@ -8,11 +8,11 @@ instead of sending into the block; the first run after it applies them in drain 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from syncer.store_base import StoreBase, guarded
+from syncer.store_base import StoreBase, guarded, in_list
 from syncer.store_rows import OUTBOX_COLUMNS, OutboxItem, dt, outbox_of, tryable, ts
 
 DRAIN_ORDER = (
@@ -51,12 +51,16 @@ class DeferralStore(StoreBase):
         return int(row[0])
 
     @guarded
-    def due_count(self, now: datetime) -> int:
+    def due_count(self, now: datetime, sources: Iterable[str] | None = None) -> int:
         """Pending rows a run should have applied by `now`: not parked, not backing off
-        after a refusal, not deferred by a rate limit. What a run leaves of these fails it."""
+        after a refusal, not deferred by a rate limit. What a run leaves of these fails it;
+        `sources` limits them to the run's own (another worker's rows are not its due)."""
+        names = None if sources is None else sorted(set(sources))
+        scope = "" if names is None else f" and source in ({in_list(names)})"
         row = self._one(
             f"select count(*) from outbox where status = 'pending' and {tryable()} and "
-            "(deferred_until is null or deferred_until <= ?)", [ts(now), ts(now)])
+            f"(deferred_until is null or deferred_until <= ?){scope}",
+            [ts(now), ts(now), *(names or ())])
         return int(row[0])
 
     @guarded

@@ -7,11 +7,12 @@ from syncer.store_base import StoreBase, guarded
 from syncer.store_rows import RunRow, run_of
 
 OUTBOX_STATES: dict[str, str] = {
-    "deferred": "deferred_until > strftime('%Y-%m-%dT%H:%M:%f', 'now')",
+    "deferred": "deferred_until > {now}",
 }
 """Named subsets of the pending outbox rows, as SQL conditions over `outbox` (a parked or
-deferred row stays `status = 'pending'`). A feature that adds such a state adds its condition
-here; a state without one counts 0, so every consumer shows the same keys."""
+deferred row stays `status = 'pending'`); `{now}` and `{now_utc}` stand for the dialect's
+clock. A feature that adds such a state adds its condition here; a state without one counts 0,
+so every consumer shows the same keys."""
 
 OUTBOX_COUNT_KEYS = ("pending", "parked", "deferred")
 
@@ -26,9 +27,11 @@ class HealthStore(StoreBase):
         out = dict.fromkeys(OUTBOX_COUNT_KEYS, 0)
         out["pending"] = int(self._one(
             f"select count(*) from outbox where status = 'pending' {where}", params)[0])
+        clock = {"now": self.dialect.now, "now_utc": self.dialect.now_utc}
         for state, condition in OUTBOX_STATES.items():
             out[state] = int(self._one(
-                f"select count(*) from outbox where status = 'pending' and ({condition}) "
+                f"select count(*) from outbox where status = 'pending' and "
+                f"({condition.format_map(clock)}) "
                 f"{where}", params)[0])
         return out
 
@@ -51,9 +54,8 @@ class HealthStore(StoreBase):
         """The latest finished sync runs, newest first, with only the parts of their summary
         that say how each source went (a summary can hold a thousand planned write-backs)."""
         rows = self._rows(
-            "select id, kind, started_at, finished_at, status, dry_run, json_object("
-            "'sources', json(coalesce(json_extract(summary, '$.sources'), '[]')), "
-            "'failed', json(coalesce(json_extract(summary, '$.failed'), '[]'))) "
+            "select id, kind, started_at, finished_at, status, dry_run, "
+            f"{self.dialect.pick('summary', 'sources', 'failed')} "
             "from runs where kind = 'sync' and status != 'running' order by id desc limit ?",
             [limit],
         )

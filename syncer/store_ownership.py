@@ -113,7 +113,8 @@ class OwnershipStore(StoreBase):
         if not prefix:
             return False
         row = self._one(
-            "select 1 from tickets, json_each(tickets.labels) where tickets.source = ? and "
+            f"select 1 from tickets, {self.dialect.elements('tickets.labels')} "
+            "where tickets.source = ? and "
             "lower(substr(json_each.value, 1, ?)) = lower(?) limit 1",
             [source, len(prefix), prefix])
         return row is not None

@@ -22,12 +22,9 @@ from syncer.store_rows import (
     ts,
 )
 
-NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
-"""The current time in the store's timestamp format, to the millisecond (SQLite's clock)."""
-
 OUTBOX_STATES.update(
     parked="parked_at is not null",
-    waiting=f"parked_at is null and next_attempt_at is not null and next_attempt_at > {NOW_SQL}",
+    waiting="parked_at is null and next_attempt_at is not null and next_attempt_at > {now_utc}",
 )
 """`outbox_counts()` counts `parked` (not retried until `okrsync resume`) and `waiting`
 (refused, backing off until its next attempt) among the pending rows."""

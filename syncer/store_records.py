@@ -25,17 +25,32 @@ CLAIM_STALE_AFTER = timedelta(hours=1)
 """A report claim this old was left by a sender that died before it could confirm the send."""
 
 
+def _locked_sources(summary: str) -> set[str] | None:
+    """The sources a running run locked (None: the whole store)."""
+    try:
+        data = json.loads(summary)
+    except ValueError:
+        return None
+    locked = data.get("locked_sources") if isinstance(data, dict) else None
+    return {str(s) for s in locked} if isinstance(locked, list) else None
+
+
 class RecordsStore(StoreBase):
     """Run, check-in, KR snapshot, sent-report and report-snapshot methods of `Store`."""
 
     # -- runs ---------------------------------------------------------------------------
 
     @guarded
-    def start_run(self, kind: str, *, dry_run: bool, now: datetime) -> int:
+    def start_run(self, kind: str, *, dry_run: bool, now: datetime,
+                  sources: Iterable[str] | None = None) -> int:
+        """Record a run as `running`. `sources` are the ones whose locks it holds (a worker
+        per source on PostgreSQL); None is the whole store. The finished summary replaces
+        them."""
+        scope = {} if sources is None else {"locked_sources": sorted(set(sources))}
         cur = self.db.execute(
             "insert into runs (kind, started_at, status, dry_run, summary) "
-            "values (?, ?, 'running', ?, '{}')",
-            [kind, ts(now), int(dry_run)],
+            "values (?, ?, 'running', ?, ?)",
+            [kind, ts(now), int(dry_run), dumps(scope)],
         )
         return int(cur.lastrowid or 0)
 
@@ -49,15 +64,28 @@ class RecordsStore(StoreBase):
         )
 
     @guarded
-    def close_interrupted_runs(self, kinds: Iterable[str], *, now: datetime) -> int:
+    def close_interrupted_runs(self, kinds: Iterable[str], *, now: datetime,
+                               sources: Iterable[str] | None = None) -> int:
         """Mark runs of `kinds` still `running` as `interrupted`. Called under the run lock,
         so none of them is alive: a run killed, or one whose last write failed (a full disk),
-        does not stay `running` forever."""
+        does not stay `running` forever. With `sources` (the locks held: one worker per
+        source), only runs that held one of them are closed; the others may be alive."""
         names = list(kinds)
-        cur = self.db.execute(
-            f"update runs set status = 'interrupted', finished_at = ? "
-            f"where status = 'running' and kind in ({in_list(names)})", [ts(now), *names])
-        return int(cur.rowcount)
+        if sources is None:
+            cur = self.db.execute(
+                f"update runs set status = 'interrupted', finished_at = ? "
+                f"where status = 'running' and kind in ({in_list(names)})", [ts(now), *names])
+            return int(cur.rowcount)
+        held = set(sources)
+        running = self._rows(
+            f"select id, summary from runs where status = 'running' and "
+            f"kind in ({in_list(names)})", names)
+        dead = [int(run_id) for run_id, summary in running
+                if (locked := _locked_sources(summary)) is None or held & locked]
+        self.db.conn.executemany(
+            "update runs set status = 'interrupted', finished_at = ? where id = ?",
+            [(ts(now), run_id) for run_id in dead])
+        return len(dead)
 
     _RUN = "select id, kind, started_at, finished_at, status, dry_run, summary from runs"
 
@@ -120,7 +148,8 @@ class RecordsStore(StoreBase):
         """Per KR, the value of the newest row of `table` at or before `stamp`."""
         rows = self._rows(
             f"select kr_id, value from (select kr_id, value, row_number() over (partition by "
-            f"kr_id order by {newest_first}) as n from {table} where at <= ?) where n = 1",
+            f"kr_id order by {newest_first}) as n from {table} where at <= ?) as latest "
+            "where n = 1",
             [stamp],
         )
         return {str(kr): float(v) for kr, v in rows}
@@ -146,7 +175,8 @@ class RecordsStore(StoreBase):
         self.db.execute(
             "insert into sent_reports (week, kind, recipient, sent_at, message_id) "
             "values (?, ?, ?, ?, ?) on conflict (week, kind, recipient) do update set "
-            "sent_at = excluded.sent_at, message_id = excluded.message_id, times = times + 1",
+            "sent_at = excluded.sent_at, message_id = excluded.message_id, "
+            "times = sent_reports.times + 1",
             [week, kind, recipient, ts(now), message_id],
         )
 

@@ -34,7 +34,7 @@ def in_range(within: KeyRange | None, source: str = "source",
              key: str = "ticket_key") -> tuple[str, list[str]]:
     """A SQL condition (and its parameters) for rows whose (`source`, `key`) is in `within`."""
     if within is None:
-        return "1", []
+        return "true", []
     after, upto = within
     parts: list[str] = []
     params: list[str] = []
@@ -44,7 +44,7 @@ def in_range(within: KeyRange | None, source: str = "source",
     if upto is not None:
         parts.append(f"({source}, {key}) <= (?, ?)")
         params += upto
-    return " and ".join(parts) or "1", params
+    return " and ".join(parts) or "true", params
 
 
 def ts(value: datetime) -> str:

@@ -23,9 +23,11 @@ class SuggestInputsStore(StoreBase):
         one), in (source, key) order; text columns as stored, nothing parsed."""
         rows = self._rows(
             "select t.source, t.key, t.title, substr(t.description, 1, ?), t.labels, "
-            "t.project, t.components, (select group_concat(kr_id, ',') from (select kr_id "
-            "from links l where l.source = t.source and l.ticket_key = t.key and "
-            "l.origin != 'override' order by kr_id)) from tickets t order by t.source, t.key",
+            "t.project, t.components, "
+            + self.dialect.sorted_join(
+                "kr_id", "from links l where l.source = t.source and l.ticket_key = t.key and "
+                "l.origin != 'override'")
+            + " from tickets t order by t.source, t.key",
             [description_chars])
         return [tuple(r) for r in rows]
 

@@ -89,7 +89,7 @@ def checkin(
         if edit is not None or kr_id is not None or value is not None:
             raise UserError("--delete ID takes no KR-ID, VALUE or --edit", key="--delete")
         cfg = load_config(config, credentials=False)
-        with Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout) as store:
+        with Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout) as store:
             gone = _person_checkin(store, delete, "--delete")
             store.delete_checkin(delete)
         typer.echo(f"deleted check-in {delete} ({gone.kr_id} = {gone.value:g} at "
@@ -112,7 +112,7 @@ def checkin(
             file=str(cfg.catalog_path),
             key="KR-ID",
         )
-    with Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout) as store:
+    with Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout) as store:
         if edit is not None:
             old = _person_checkin(store, edit, "--edit")
             entry = CheckIn(kr_id=kr.id, value=value, at=_parse_at(at, now) if at else old.at,

@@ -34,7 +34,7 @@ def checkins(
         if found is None:
             raise UserError(f"unknown key result {kr!r}", file=str(cfg.catalog_path), key="--kr")
         kr_id = found.id
-    with Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout) as store:
+    with Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout) as store:
         values = store.checkins(kr_id)
     if as_json:
         typer.echo(json.dumps([{

@@ -58,7 +58,7 @@ def rollover(
         require_current(catalog, to, file=str(cfg.catalog_path))
     rules = load_rules(cfg.rules_path, rolled, explicit_prefix=cfg.labels.explicit_prefix)
     sources = selected_sources(cfg, None)
-    store = Store.open(cfg.store_path)
+    store = Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout)
     try:
         seen = preview(cfg, store, rolled, rules, sources, to=to, current=catalog.current_cycle)
     finally:

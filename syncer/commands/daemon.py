@@ -33,6 +33,11 @@ def daemon(
     ),
     log_format: LogFormat = typer.Option(LogFormat.text, help="One line per event: json or text."),
     no_report: bool = typer.Option(False, "--no-report", help="Sync only; never send the report."),
+    source: list[str] | None = typer.Option(
+        None, "--source", "-s",
+        help="Sync only this source (repeatable): one daemon per source against a shared "
+             "PostgreSQL store.",
+    ),
 ) -> None:
     """Run forever: sync every interval (with jitter, backing off after failures) and send the
     weekly report on `[report].send_cron` in `[report].timezone` (default Monday 08:00).
@@ -58,10 +63,15 @@ def daemon(
     if every <= 0:
         raise ConfigError("the sync interval must be positive", file=str(cfg.path),
                           key="daemon.interval_seconds")
+    unknown = sorted(set(source or ()) - set(cfg.sources))
+    if unknown:
+        raise ConfigError(f"no source named {', '.join(map(repr, unknown))} in the config "
+                          f"(configured: {', '.join(cfg.sources) or 'none'})",
+                          file=str(cfg.path), key="--source")
     port = health_port if health_port is not None else cfg.daemon.health_port
     settings = DaemonSettings(
         config_path=Path(cfg.path),
-        store_path=Path(cfg.store_path),
+        store_path=cfg.store_target,
         interval=every,
         jitter=float(cfg.daemon.jitter_seconds),
         report_cron=cron,
@@ -73,6 +83,7 @@ def daemon(
         report_lookback=timedelta(hours=1),
         unhealthy_after=cfg.daemon.unhealthy_after,
         measure_every=float(cfg.daemon.measure_every),
+        sources=tuple(source or ()),
         rhythm_enabled=bool(cfg.rhythm.people) and not no_report,
         remind_email=any(p.email for p in cfg.rhythm.people.values()),
         review_crons={"weekly": cfg.rhythm.review.weekly_cron,

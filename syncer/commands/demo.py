@@ -116,7 +116,7 @@ def _show(console: Console, config_path: Path, summary: Any) -> dict[str, Any]:
 
     cfg = load_config(config_path)
     catalog = load_catalog(cfg.catalog_path)
-    store = Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout)
+    store = Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout)
     try:
         links = store.links()
         untraceable = store.untraceable()
@@ -210,7 +210,7 @@ def _seed_history(config_path: Path, *, measured: frozenset[str] = frozenset()) 
     cfg = load_config(config_path)
     catalog = load_catalog(cfg.catalog_path)
     now = SYSTEM.now()
-    with Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout) as store:
+    with Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout) as store:
         tickets = store.tickets()
         teams = {t.uid: (team.name if (team := cfg.team_of(t.project)) else None)
                  for t in tickets}

@@ -145,7 +145,7 @@ def explain(
     catalog, ruleset = inputs.catalog, inputs.rules
     decisions: list[Any] = []
     if key:
-        ticket, decisions = _stored_ticket(cfg.store_path, key)
+        ticket, decisions = _stored_ticket(cfg.store_target, key)
     else:
         ticket = Ticket(
             source=source, key="(described)", remote_id="", url="", title=title,
@@ -172,12 +172,13 @@ def explain(
         _print(data)
 
 
-def _stored_ticket(store_path: Path, key: str) -> tuple[Ticket, list[Any]]:
+def _stored_ticket(store_path: Path | str, key: str) -> tuple[Ticket, list[Any]]:
     """The stored ticket and people's decisions on suggestions for it."""
-    if not store_path.exists():
+    from syncer.store import Store, store_exists
+
+    if not store_exists(store_path):
         raise UserError(f"no store at {store_path} yet, so no ticket {key!r}",
                         hint="run `okrsync sync` first, or describe the ticket with --labels ...")
-    from syncer.store import Store
 
     with Store.open(store_path) as store:
         ticket = store.find_ticket(key)

@@ -32,22 +32,21 @@ def forget(
 
     from core.errors import UserError
     from syncer.config import load_config
-    from syncer.engine import lock_path
-    from syncer.lock import RunLock
+    from syncer.lock import run_lock
     from syncer.store import Store
 
     cfg = load_config(config, credentials=False)
     if source in cfg.sources:
         raise UserError(f"source {source!r} is still configured; remove it from the config "
                         "first", file=str(cfg.path), key=f"sources.{source}")
-    store = Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout)
+    store = Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout)
     try:
         stored = sorted(store.orphaned_sources(cfg.sources))
         if source not in stored:
             known = ", ".join(stored) or "none"
             raise UserError(f"the store holds no epics of an unconfigured source named "
                             f"{source!r} (orphaned sources: {known})", key="SOURCE")
-        with RunLock(lock_path(cfg), command="forget"):
+        with run_lock(cfg.store_target, [source], command="forget"):
             run_id = store.start_run("forget", dry_run=False, now=SYSTEM.now())
             removed = store.forget(source)
             store.finish_run(run_id, status="ok", summary={"source": source, "removed": removed},

@@ -21,7 +21,9 @@ CONFIG_OPTION = typer.Option(
 
 
 def _need_store(config: Config) -> None:
-    if not config.store_path.exists():
+    from syncer.store import store_exists
+
+    if not store_exists(config.store_target):
         raise UserError(
             f"no store at {config.store_path}",
             file=str(config.path),
@@ -35,7 +37,7 @@ def _build(config: Config, kind: ReportKind, week: str | None) -> WeeklyReport:
     from syncer.store import Store
 
     catalog = load_catalog(config.catalog_path)
-    with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
+    with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
         return build_report(store, catalog, config, week, kind=kind)
 
 

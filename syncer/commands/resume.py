@@ -37,7 +37,7 @@ def resume(
         raise UserError(f"no source named {source}; configured: "
                         f"{', '.join(sorted(cfg.sources)) or 'none'}",
                         file=str(cfg.path), key="--source")
-    with Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout) as store:
+    with Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout) as store:
         count = store.resume(source=source, ids=ids or (), now=SYSTEM.now())
     if as_json:
         print(json.dumps({"resumed": count}))

@@ -74,7 +74,7 @@ def review_command(
     config = load_config(config_path, credentials=False)
     _team(dict(config.teams), team, config.path)
     catalog = load_catalog(config.catalog_path)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
         if email:
             sent = send_review(store, catalog, config, kind, now=now, team=team, force=force)
             typer.echo(json.dumps({"period": sent.period, "outcomes": sent.outcomes}, indent=2))
@@ -108,7 +108,7 @@ def remind_command(
     now = _now(at)
     config = load_config(config_path, credentials=False)
     catalog = load_catalog(config.catalog_path)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
         result = tick(store, catalog, config, now=now, email=email)
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))

@@ -44,7 +44,7 @@ def runs(
     from syncer.store import Store
 
     cfg = load_config(config, credentials=False)
-    store = Store.open(cfg.store_path, busy_timeout=cfg.store_busy_timeout)
+    store = Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout)
     try:
         rows = [_row(r) for r in store.runs(limit)]
     finally:

@@ -35,7 +35,9 @@ def serve(
     from syncer.web.server import Dashboard
 
     config = load_config(config_path, credentials=False)
-    if not config.store_path.exists():
+    from syncer.store import store_exists
+
+    if not store_exists(config.store_target):
         raise UserError(f"no store at {config.store_path}", file=str(config.path),
                         key="store.path", hint="run `okrsync sync` first")
     if config.web.auth == "token" and not config.web.token.get_secret_value():

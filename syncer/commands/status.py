@@ -19,12 +19,13 @@ from rich.table import Table
 from connectors.base import SourceConfig
 from connectors.text import printable
 from core.clock import SYSTEM
+from syncer import lock_pg, store_pg
 from syncer.backlog import backlog_json
 from syncer.cli import app
 from syncer.lock import describe_holder, lock_holder
 from syncer.owning import ownership_status
 from syncer.source_health import HISTORY_RUNS, failed_sources, source_health
-from syncer.store import Store
+from syncer.store import Store, store_exists, store_label
 from syncer.store_rows import RunRow
 
 TERMINAL_PENDING = 20
@@ -69,7 +70,20 @@ def _error_of(summary: dict[str, Any]) -> str | None:
     return "; ".join(f"{name}: {why}" for name, why in failed) or None
 
 
-def collect_status(store_path: Path, configured: Iterable[str] | None = None,
+def _lock_of(store: Path | str, sources: Iterable[str]) -> dict[str, Any] | None:
+    """Who holds the run lock: the SQLite store's holder, or for a PostgreSQL store the
+    first source lock held (with `sources` naming every source locked now)."""
+    if not store_pg.is_url(store):
+        return lock_holder(store)
+    held = lock_pg.lock_holders(str(store), sources)
+    if not held:
+        return None
+    first = dict(next(iter(held.values())))
+    first["sources"] = sorted(held)
+    return first
+
+
+def collect_status(store_path: Path | str, configured: Iterable[str] | None = None,
                    sources: Mapping[str, SourceConfig] | None = None) -> dict[str, Any]:
     """Everything `okrsync status` reports, as JSON-able data; `configured` (the config's
     source names) shows every configured source even before its first run, and lets it name
@@ -77,11 +91,11 @@ def collect_status(store_path: Path, configured: Iterable[str] | None = None,
     ETA."""
     names = None if configured is None else list(configured)
     out: dict[str, Any] = {
-        "store": {"path": str(store_path), "exists": store_path.exists(),
+        "store": {"path": store_label(store_path), "exists": store_exists(store_path),
                   "schema_version": None},
-        "lock": lock_holder(store_path),
+        "lock": _lock_of(store_path, names or ()),
     }
-    if not store_path.exists():
+    if not store_exists(store_path):
         return out
     with Store.open_read_only(store_path) as store:
         counts = store.counts()
@@ -291,7 +305,7 @@ def status(
     from syncer.config import load_config
 
     cfg = load_config(config, credentials=False)
-    data = collect_status(Path(cfg.store_path), cfg.sources, sources=cfg.sources)
+    data = collect_status(cfg.store_target, cfg.sources, sources=cfg.sources)
     if as_json:
         print(json.dumps(data, indent=2, default=str))
     else:

@@ -26,14 +26,14 @@ _CONFIG = typer.Option(
 def _open(config: Path | None) -> tuple[Any, Any, Any, Any]:
     from syncer.config import load_config
     from syncer.inputs import resolve_inputs
-    from syncer.store import Store
+    from syncer.store import Store, store_exists
 
     cfg = load_config(config)
-    if not cfg.store_path.exists():
+    if not store_exists(cfg.store_target):
         raise UserError(f"no store at {cfg.store_path} yet", hint="run `okrsync sync` first")
     inputs = resolve_inputs(cfg)
-    return cfg, inputs.catalog, inputs.rules, Store.open(cfg.store_path,
-                                                         busy_timeout=cfg.store_busy_timeout)
+    store = Store.open(cfg.store_target, busy_timeout=cfg.store_busy_timeout)
+    return cfg, inputs.catalog, inputs.rules, store
 
 
 def suggestion_json(s: Any) -> dict[str, Any]:

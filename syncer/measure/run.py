@@ -141,7 +141,7 @@ def run_measure(config: Config, *, kr_id: str | None = None, dry_run: bool = Fal
     ctx = FetchContext(base_dir=config.catalog_path.parent,
                        environ=dict(os.environ if environ is None else environ),
                        trackers=config.sources, sleep=sleep)
-    with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
+    with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
         run_id = store.start_run("measure", dry_run=dry_run, now=moment)
         results = asyncio.run(measure_krs(krs, store, ctx, now=moment,
                                           backfill_weeks=backfill_weeks, dry_run=dry_run))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from importlib import resources
@@ -110,6 +111,14 @@ class Auth:
         await response(scope, receive, send)
 
 
+def _store_stamp(config: Config) -> tuple[int, int]:
+    """The SQLite store's file stamp; a PostgreSQL store has none, so its report is never
+    taken from the cache (a fresh stamp each time)."""
+    if config.store_url:
+        return (time.monotonic_ns(), 0)
+    return _stamp(config.store_path)
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     """A file's change stamp (mtime, size), with its WAL's for a store: what a sync changes."""
     out = (0, 0)
@@ -141,7 +150,9 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
 
     def need_store() -> None:
         """Never create a store just to show it is empty (Store.open would)."""
-        if not config.store_path.exists():
+        from syncer.store import store_exists
+
+        if not store_exists(config.store_target):
             raise UserError(f"no store at {config.store_path}", key="store.path",
                             hint="run `okrsync sync` first")
 
@@ -153,13 +164,13 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
         need_store()
         week = request.query_params.get("week") or None
         now = clock()
-        key = (week, _stamp(config.store_path), _stamp(config.catalog_path),
+        key = (week, _store_stamp(config), _stamp(config.catalog_path),
                _stamp(config.rules_path), now.date())
         with lock:
             if key in cache:
                 return cache[key]
         catalog = load_catalog(config.catalog_path)
-        with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
+        with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
             built = build_report(store, catalog, config, week, now=now, save_snapshot=False)
         with lock:
             if len(cache) >= CACHED_REPORTS:
@@ -212,7 +223,7 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
         from syncer.web.runs import load_runs
 
         need_store()
-        with Store.open(config.store_path, busy_timeout=config.store_busy_timeout) as store:
+        with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
             data = pages.runs_page(*load_runs(store))
         return page(request, "runs", data)
 
@@ -224,7 +235,7 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
 
         need_store()
         catalog = load_catalog(config.catalog_path)
-        with Store.open(config.store_path) as store:
+        with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
             review = load_review(store, catalog, config, ReviewKind.WEEKLY, now=clock())
         data = review.to_json()
         data["week"] = ""

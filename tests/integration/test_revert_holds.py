@@ -7,12 +7,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from sandbox import sandbox
 from syncer.commands.status import collect_status
 from syncer.engine import run_sync
 from syncer.revert import revert_run
 from syncer.store import Store
 from tests.helpers.e2e import config, managed_only, okrsync, project, remote_state, tokens
+
+pytestmark = pytest.mark.usefixtures("store_backend_env")
+"""Each test on the SQLite file and on a real PostgreSQL server."""
 
 
 def test_a_revert_holds_until_released_and_release_reapplies(tmp_path: Path) -> None:
@@ -36,7 +41,7 @@ def test_a_revert_holds_until_released_and_release_reapplies(tmp_path: Path) -> 
             assert [wb for wb in again.planned if (wb.source, wb.ticket_key) in touched] == []
         assert remote_state(sb) == untouched, "the revert stays reverted"
 
-        db = config(cfg_path, sb).store_path
+        db = config(cfg_path, sb).store_target
         status = collect_status(db, ["jira", "github"])
         assert {(h["source"], h["ticket"]) for h in status["held"]} == touched
         assert {h["reverted_run"] for h in status["held"]} == {1}
@@ -73,6 +78,6 @@ def test_a_ticket_whose_mapping_changed_is_released_and_synced(tmp_path: Path) -
         assert kept not in planned
         assert "goal:KR-DATA-1" in sb.jira.labels(changed)
         assert not [lb for lb in sb.jira.labels(kept) if lb.startswith("goal:")]
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             held = {(h.source, h.ticket_key) for h in store.held_links()}
         assert ("jira", changed) not in held and ("jira", kept) in held

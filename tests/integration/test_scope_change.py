@@ -6,10 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sandbox import Sandbox, sandbox
 from syncer.engine import run_sync
 from syncer.store import Store
 from tests.helpers.e2e import config, okrsync, project
+
+pytestmark = pytest.mark.usefixtures("store_backend_env")
+"""Each test on the SQLite file and on a real PostgreSQL server."""
 
 
 def _jira_projects(sb: Sandbox) -> list[str]:
@@ -25,7 +30,7 @@ def test_widening_the_jql_pulls_the_new_projects_on_the_next_sync(tmp_path: Path
         cfg_path.write_text(text.replace(everything, f"project in ({first})"))
         narrow = run_sync(config(cfg_path, sb))
         assert narrow.exit_code == 0
-        db = config(cfg_path, sb).store_path
+        db = config(cfg_path, sb).store_target
         with Store.open(db) as store:
             assert {t.key.split("-")[0] for t in store.tickets("jira")} == {first}
 
@@ -57,7 +62,7 @@ def test_a_github_source_whose_repos_changed_pulls_completely(tmp_path: Path) ->
         assert "org 'acme' -> ''" in github.notice.replace(sb.org, "acme")
         assert repo in github.notice
         assert not jira.complete and not jira.notice
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             repos = {t.key.split("#")[0] for t in store.tickets("github")}
         assert repo in repos
 

@@ -1,9 +1,9 @@
-"""The sync engine end to end against both sandboxes over real HTTP, with a real store."""
+"""The sync engine end to end against both sandboxes over real HTTP, with a real store: each
+test (but the demo's) on the SQLite file and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from connectors.ownership import global_id
+from core.errors import StoreError
 from sandbox import Sandbox, sandbox
-from syncer.engine import lock_path, run_sync
-from syncer.lock import RunLock
+from syncer.engine import run_sync
+from syncer.lock import run_lock
 from syncer.revert import revert_run
-from syncer.store import Store
+from syncer.store import Store, store_exists
 from tests.helpers.e2e import (
     MARKER,
     config,
@@ -27,13 +28,14 @@ from tests.helpers.e2e import (
     remote_state,
     tokens,
 )
+from tests.helpers.store_backends import sqlite_store
 
 EPICS = 120
 
 
 def _linked(cfg_path: Path, sb: object) -> tuple[set[tuple[str, str, str]], Store]:
     cfg = config(cfg_path, sb)  # type: ignore[arg-type]
-    store = Store.open(cfg.store_path)
+    store = Store.open(cfg.store_target)
     return {(lk.source, lk.ticket_key, lk.kr_id) for lk in store.links()}, store
 
 
@@ -52,12 +54,13 @@ def _rescope_jira(cfg_path: Path, sb: Sandbox, scope: str) -> str:
     return text
 
 
-def _age_complete_pulls(db: Path) -> None:
+def _age_complete_pulls(db: Path | str) -> None:
     """As if the last complete pulls were long ago: the schedule makes the next one complete."""
-    with sqlite3.connect(db) as conn:
-        conn.execute("update complete_pulls set at = '2000-01-01T00:00:00+00:00'")
+    with Store.open(db) as store:
+        store.db.execute("update complete_pulls set at = '2000-01-01T00:00:00+00:00'")
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_first_sync_writes_goal_links_and_the_second_writes_nothing(tmp_path: Path) -> None:
     with sandbox(epics=EPICS, seed=3) as sb:
         cfg_path = project(tmp_path, sb)
@@ -107,6 +110,7 @@ def test_first_sync_writes_goal_links_and_the_second_writes_nothing(tmp_path: Pa
             "304", 0)
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_a_removed_managed_label_is_an_override_and_never_re_added(tmp_path: Path) -> None:
     with sandbox(epics=EPICS, seed=4) as sb:
         cfg_path = project(tmp_path, sb)
@@ -125,7 +129,7 @@ def test_a_removed_managed_label_is_an_override_and_never_re_added(tmp_path: Pat
         assert label not in sb.jira.labels(target.ticket_key)
         links_after = {g["globalId"] for g in sb.jira.remote_links(target.ticket_key)}
         assert global_id(sb.jira_url, target.ticket_key, target.kr_id) not in links_after
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             overrides = {(o.ticket_key, o.label) for o in store.overrides()}
         assert (target.ticket_key, label) in overrides
 
@@ -134,11 +138,12 @@ def test_a_removed_managed_label_is_an_override_and_never_re_added(tmp_path: Pat
         assert label not in sb.jira.labels(target.ticket_key)
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_changing_a_rule_moves_links_and_cleans_up_the_old_ones(tmp_path: Path) -> None:
     with sandbox(epics=EPICS, seed=5) as sb:
         cfg_path = project(tmp_path, sb)
         run_sync(config(cfg_path, sb))
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             rule_links = [lk for lk in store.links() if lk.origin.value == "rule"]
         moved = rule_links[0]
         rules_file = tmp_path / "rules.toml"
@@ -155,7 +160,7 @@ def test_changing_a_rule_moves_links_and_cleans_up_the_old_ones(tmp_path: Path) 
 
         summary = run_sync(config(cfg_path, sb))
         assert summary.exit_code == 0, summary.failed
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             now_links = {(lk.source, lk.ticket_key, lk.kr_id) for lk in store.links()}
         assert (moved.source, moved.ticket_key, other) in now_links
         if moved.source == "jira":
@@ -170,12 +175,13 @@ def test_changing_a_rule_moves_links_and_cleans_up_the_old_ones(tmp_path: Path) 
             assert f"goal:{other}" in labels and f"goal:{moved.kr_id}" not in labels
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_two_runs_at_once_the_second_exits_3(tmp_path: Path) -> None:
     with sandbox(epics=40, seed=6) as sb:
         cfg_path = project(tmp_path, sb)
         cfg = config(cfg_path, sb)
         cfg.store_path.parent.mkdir(parents=True, exist_ok=True)
-        with RunLock(lock_path(cfg), command="test"):
+        with run_lock(cfg.store_target, cfg.sources, command="test"):
             blocked = okrsync("sync", "--config", str(cfg_path), sb=sb)
         assert blocked.returncode == 3, blocked.stderr
         assert "pid" in blocked.stderr.lower() or "lock" in blocked.stderr.lower()
@@ -188,23 +194,27 @@ def test_two_runs_at_once_the_second_exits_3(tmp_path: Path) -> None:
         assert codes[1] == 3 and codes[0] in (0, 1)
 
 
-def _journal_rows(db: Path) -> int:
+def _journal_rows(db: Path | str) -> int:
+    if not store_exists(db):
+        return 0
     try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return int(conn.execute("select count(*) from journal").fetchone()[0])
-    except sqlite3.Error:
+        with Store.open_read_only(db) as store:
+            return int(store.db.execute("select count(*) from journal").fetchone()[0])
+    except StoreError:
         return 0
 
 
+@pytest.mark.usefixtures("store_backend_env")
 @pytest.mark.slow
+@pytest.mark.usefixtures("store_backend_env")
 def test_a_sync_killed_mid_apply_converges_to_the_uninterrupted_state(tmp_path: Path) -> None:
-    with sandbox(epics=EPICS, seed=8) as reference:
+    with sandbox(epics=EPICS, seed=8) as reference, sqlite_store():
         run_sync(config(project(tmp_path / "ref", reference), reference))
         expected = managed_only(remote_state(reference))
 
     with sandbox(epics=EPICS, seed=8) as sb:
         cfg_path = project(tmp_path / "crash", sb)
-        db = config(cfg_path, sb).store_path
+        db = config(cfg_path, sb).store_target
         sb.set_faults("slow:0.15")
         proc = subprocess.Popen(
             [sys.executable, "-m", "syncer.cli", "sync", "--config", str(cfg_path)],
@@ -227,6 +237,7 @@ def test_a_sync_killed_mid_apply_converges_to_the_uninterrupted_state(tmp_path: 
             assert len(item.get("goal_comments", [])) <= 1
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_revert_of_the_first_run_restores_the_trackers(tmp_path: Path) -> None:
     with sandbox(epics=60, seed=9) as sb:
         cfg_path = project(tmp_path, sb)
@@ -255,12 +266,13 @@ def test_demo_shows_links_untraceable_work_and_bets(tmp_path: Path) -> None:
     assert MARKER not in out
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_a_failing_source_removes_nothing_and_flags_nothing(tmp_path: Path) -> None:
     with sandbox(epics=60, seed=12) as sb:
         cfg_path = project(tmp_path, sb)
         run_sync(config(cfg_path, sb))
         before = remote_state(sb)
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             untraceable_before = set(store.untraceable())
         # Every rule disappears, so a healthy run would remove every rule-made label...
         (tmp_path / "rules.toml").write_text("")
@@ -275,11 +287,12 @@ def test_a_failing_source_removes_nothing_and_flags_nothing(tmp_path: Path) -> N
         after = remote_state(sb)
         assert {k: v for k, v in after.items() if k.startswith("jira:")} == {
             k: v for k, v in before.items() if k.startswith("jira:")}
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             jira_flags = {u for u in store.untraceable() if u.startswith("jira:")}
         assert jira_flags == {u for u in untraceable_before if u.startswith("jira:")}
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_a_pull_returning_far_fewer_epics_trips_the_safety_stop(tmp_path: Path) -> None:
     with sandbox(epics=80, seed=13) as sb:
         cfg_path = project(tmp_path, sb)
@@ -295,6 +308,7 @@ def test_a_pull_returning_far_fewer_epics_trips_the_safety_stop(tmp_path: Path) 
             k: v for k, v in before.items() if k.startswith("jira:")}
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_epics_leaving_the_scope_are_forgotten_on_a_full_pull_and_untouched(
     tmp_path: Path,
 ) -> None:
@@ -321,13 +335,13 @@ def test_epics_leaving_the_scope_are_forgotten_on_a_full_pull_and_untouched(
         assert not github.complete and not github.retired, "only a complete pull can tell"
 
         # a day later the schedule makes the next pull complete ([sync] full_pull_every_hours)
-        _age_complete_pulls(config(cfg_path, sb).store_path)
+        _age_complete_pulls(config(cfg_path, sb).store_target)
         full = run_sync(config(cfg_path, sb))
         assert full.exit_code == 0, [s.reason for s in full.sources]
         assert all(s.complete for s in full.sources)
         assert {s.name: s.retired for s in full.sources} == {"jira": 0, "github": 1}
         assert not [wb for wb in full.planned if f"{wb.source}:{wb.ticket_key}" in gone]
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             stored = {t.uid for t in store.tickets()}
             assert not gone & stored
             assert not gone & set(store.untraceable())
@@ -344,35 +358,37 @@ def test_epics_leaving_the_scope_are_forgotten_on_a_full_pull_and_untouched(
             "the ledger still knows what the service wrote there"
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_history_older_than_keep_days_is_pruned_after_a_sync(tmp_path: Path) -> None:
     with sandbox(epics=40, seed=15) as sb:
         cfg_path = project(tmp_path, sb)
         first = run_sync(config(cfg_path, sb))
         assert first.applied > 0
-        db = config(cfg_path, sb).store_path
+        db = config(cfg_path, sb).store_target
         long_ago = "2000-01-01T00:00:00+00:00"
-        with sqlite3.connect(db) as conn:
-            conn.execute("update outbox set updated_at = ?", [long_ago])
-            conn.execute("update journal set at = ?", [long_ago])
-            conn.execute("update runs set finished_at = ?", [long_ago])
+        with Store.open(db) as store:
+            store.db.execute("update outbox set updated_at = ?", [long_ago])
+            store.db.execute("update journal set at = ?", [long_ago])
+            store.db.execute("update runs set finished_at = ?", [long_ago])
         second = run_sync(config(cfg_path, sb))
         assert second.exit_code == 0 and second.applied == 0
-        with sqlite3.connect(db) as conn:
-            counts = {t: conn.execute(f"select count(*) from {t}").fetchone()[0]
+        with Store.open(db) as store:
+            counts = {t: store.db.execute(f"select count(*) from {t}").fetchone()[0]
                       for t in ("outbox", "journal", "runs")}
-            ledger = conn.execute("select count(*) from ledger").fetchone()[0]
+            ledger = store.db.execute("select count(*) from ledger").fetchone()[0]
         assert counts == {"outbox": 0, "journal": 0, "runs": 1}
         assert ledger > 0, "what the service wrote is still known"
         assert run_sync(config(cfg_path, sb)).planned == [], "pruning changes no plan"
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_a_scheduled_complete_pull_that_shrank_forgets_nothing_and_keeps_syncing(
     tmp_path: Path,
 ) -> None:
     with sandbox(epics=80, seed=16) as sb:
         cfg_path = project(tmp_path, sb)
         assert run_sync(config(cfg_path, sb)).exit_code == 0
-        db = config(cfg_path, sb).store_path
+        db = config(cfg_path, sb).store_target
         with Store.open(db) as store:
             stored = store.ticket_count("jira")
         _rescope_jira(cfg_path, sb, f"project in ({_jira_projects(sb)[0]})")

@@ -37,8 +37,8 @@ def _github() -> GitHubSourceConfig:
                               content_limits=["80/60", "500/3600"])
 
 
-def test_drain_order_active_then_planned_then_done_newest_first(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db") as store:
+def test_drain_order_active_then_planned_then_done_newest_first(store_target: Path | str) -> None:
+    with Store.open(store_target) as store:
         tickets = [
             _ticket("acme/a#1", TicketState.DONE, T0),
             _ticket("acme/a#2", TicketState.TODO, T0),

@@ -34,8 +34,10 @@ def _apply(store: Store, run_id: int, carried: frozenset[str] | None) -> dict[st
     return recorder.seen
 
 
-def test_only_this_runs_untried_items_that_replace_nothing_are_fresh(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "okrsync.db") as store:
+def test_only_this_runs_untried_items_that_replace_nothing_are_fresh(
+    store_target: Path | str,
+) -> None:
+    with Store.open(store_target) as store:
         earlier = store.start_run("sync", dry_run=False, now=at(0))
         store.enqueue(earlier, [add_label("goal:OLD", key="WEB-1"),
                                 set_goals("KR-1", key="WEB-2")], now=at(0))
@@ -61,8 +63,8 @@ def test_only_this_runs_untried_items_that_replace_nothing_are_fresh(tmp_path: P
         assert store.pending_count() == 0
 
 
-def test_without_carried_over_nothing_is_fresh(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "okrsync.db") as store:
+def test_without_carried_over_nothing_is_fresh(store_target: Path | str) -> None:
+    with Store.open(store_target) as store:
         run = store.start_run("revert", dry_run=False, now=at(0))
         store.enqueue(run, [add_label("goal:X")], now=at(0))
         assert _apply(store, run, None) == {add_label("goal:X").key: False}

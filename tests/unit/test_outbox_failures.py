@@ -41,13 +41,13 @@ def run(store: Store, conn: Scripted, policy: RetryPolicy) -> ApplyOutcome:
                                      policy=policy))
 
 
-def test_each_failure_kind_has_its_own_fate(tmp_path: Path) -> None:
+def test_each_failure_kind_has_its_own_fate(store_target: Path | str) -> None:
     errors: dict[str, RemoteError] = {
         "OPS-1": Forbidden("PUT /issue/OPS-1 -> 403: no permission", source="jira", status=403),
         "WEB-2": NotFound("GET /issue/WEB-2 -> 404: not found", source="jira", status=404),
         "WEB-3": AnswerLost("POST ... the answer was lost", source="jira", status=502),
     }
-    with Store.open(tmp_path / "okrsync.db") as store:
+    with Store.open(store_target) as store:
         store.enqueue(1, [add_label("goal:KR-1", key="OPS-1"), set_goals("KR-1", key="OPS-1"),
                           add_label("goal:KR-1", key="WEB-1"),
                           add_label("goal:KR-1", key="WEB-2"), set_goals("KR-1", key="WEB-2"),
@@ -77,10 +77,10 @@ def test_each_failure_kind_has_its_own_fate(tmp_path: Path) -> None:
     assert third.parked == 2 and parked == 2  # the second refusal parks both
 
 
-def test_a_refused_token_stops_the_whole_source(tmp_path: Path) -> None:
+def test_a_refused_token_stops_the_whole_source(store_target: Path | str) -> None:
     conn = Scripted({"WEB-1": AuthError("401 not authenticated", source="jira", status=401),
                      "WEB-2": AuthError("401 not authenticated", source="jira", status=401)})
-    with Store.open(tmp_path / "okrsync.db") as store:
+    with Store.open(store_target) as store:
         store.enqueue(1, [add_label("goal:KR-1", key=f"WEB-{n}") for n in (1, 2, 3)],
                       now=datetime.now(UTC))
         connectors: dict[str, Connector] = {"jira": conn}  # type: ignore[dict-item]

@@ -84,8 +84,10 @@ def test_adoption_keeps_present_labels_and_turns_removed_ones_into_overrides() -
 
 
 
-def test_adoption_is_needed_only_with_managed_labels_and_an_empty_ledger(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db") as store:
+def test_adoption_is_needed_only_with_managed_labels_and_an_empty_ledger(
+    store_target: Path | str,
+) -> None:
+    with Store.open(store_target) as store:
         store.store_page("jira", Page((_ticket(("okr:KR-1",)),)), None, now=NOW)
         assert not needs_adoption(store, "jira", "goal:")
         store.store_page("jira", Page((_ticket(("x", "GOAL:KR-1")),)), None, now=NOW)

@@ -36,12 +36,12 @@ def test_github_closed_at_is_the_ship_date_of_a_closed_issue() -> None:
     assert parse_github(_issue(), source="github", repo="acme/app").resolved is None
 
 
-def test_the_store_keeps_the_resolution_time(tmp_path: Path) -> None:
+def test_the_store_keeps_the_resolution_time(store_target: Path | str) -> None:
     done = cloud_issue(
         status={"name": "Done", "statusCategory": {"key": "done"}},
         resolution={"name": "Done"}, resolutiondate="2026-02-10T09:30:00.000+0000")
     ticket = parse_jira(done, source="jira", site_url=SITE)
-    with Store.open(tmp_path / "s.db") as store:
+    with Store.open(store_target) as store:
         store.store_page("jira", Page((ticket,), cursor="{}"), 1,
                          now=datetime(2026, 3, 1, tzinfo=UTC))
         stored = store.ticket("jira", "WEB-1")

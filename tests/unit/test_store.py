@@ -1,4 +1,5 @@
-"""The store against real SQLite files in tmp_path: schema, transactions, ledger semantics."""
+"""The store against real SQLite files in tmp_path and a real PostgreSQL server (every test
+taking `store` runs on both): schema, transactions, ledger semantics."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from core.model import (
 from syncer import migrations
 from syncer.plan import goals_digest
 from syncer.store import BUSY_TIMEOUT, Store
+from tests.helpers.store_backends import refuse_inserts
 from tests.helpers.store_helpers import (
     T0,
     add_label,
@@ -52,8 +54,8 @@ APPLIED = ApplyResult(ApplyStatus.APPLIED)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "okrsync.db") as s:
+def store(store_target: Path | str) -> Iterator[Store]:
+    with Store.open(store_target) as s:
         yield s
 
 
@@ -325,9 +327,7 @@ def test_store_page_upserts_and_keeps_first_seen(store: Store) -> None:
 def test_store_page_is_one_transaction_a_failed_cursor_write_stores_nothing(
     store: Store,
 ) -> None:
-    store.db.execute(
-        "create trigger no_cursor before insert on cursors begin select raise(abort, 'x'); end"
-    )
+    refuse_inserts(store, "cursors")
     with pytest.raises(StoreError):
         store.store_page("jira", Page((ticket("WEB-1"),), cursor="c"), 1, now=T0)
     assert store.ticket_count() == 0
@@ -560,9 +560,7 @@ def test_mark_done_twice_or_for_an_unknown_item_is_refused(store: Store) -> None
 def test_mark_done_is_one_transaction(store: Store) -> None:
     store.store_page("jira", Page((ticket("WEB-1"),)), 1, now=T0)
     store.enqueue(1, [add_label("goal:KR1")], now=T0)
-    store.db.execute(
-        "create trigger no_journal before insert on journal begin select raise(abort, 'x'); end"
-    )
+    refuse_inserts(store, "journal")
     with pytest.raises(StoreError):
         store.mark_done(store.pending()[0].id, APPLIED, 1, now=at(1))
     assert len(store.pending()) == 1
@@ -822,3 +820,40 @@ def test_kr_values_match_a_reference_model(
                 latest_checkin[kr] = (minute, value)
         expected.update({kr: v for kr, (_, v) in latest_checkin.items()})
         assert s.kr_values(at(when)) == expected
+
+
+def test_bi_views_read_the_tables_on_both_backends(store: Store) -> None:
+    store.store_page("jira", Page((ticket("WEB-1"), ticket("WEB-2"))), 1, now=T0)
+    store.save_plan_outcome(
+        [Link("jira", "WEB-1", "KR1", Origin.RULE, "r1", "label web")], [],
+        [Bet("jira", "WEB-1", "KR1", BetStatus.ACTIVE, "faster", T0)], ["jira:WEB-2"], [],
+        sources=["jira"], now=at(1))
+    store.add_checkin(CheckIn("KR1", 42.5, at(2), note="from Dana"))
+    store.snapshot_kr_values({"KR1": 40.0}, now=at(3))
+    run_id = store.start_run("sync", dry_run=False, now=at(4))
+
+    def view(name: str, columns: str) -> list[tuple[object, ...]]:
+        return [tuple(r) for r in store.db.execute(f"select {columns} from {name} "
+                                                   "order by 1, 2").fetchall()]
+
+    assert view("okrsync_untraceable", "source, ticket_key, title") == [
+        ("jira", "WEB-2", "Epic WEB-2")]
+    assert view("okrsync_links", "ticket_key, kr_id, origin, rule_id, title") == [
+        ("WEB-1", "KR1", "rule", "r1", "Epic WEB-1")]
+    assert view("okrsync_bets", "ticket_key, kr_id, status, hypothesis") == [
+        ("WEB-1", "KR1", "active", "faster")]
+    assert view("okrsync_kr_values", "kr_id, value, origin, note") == [
+        ("KR1", 40.0, "snapshot", ""), ("KR1", 42.5, "checkin", "from Dana")]
+    assert view("okrsync_runs", "id, kind, status") == [(run_id, "sync", "running")]
+
+
+def test_suggestion_inputs_read_the_same_on_both_backends(store: Store) -> None:
+    store.store_page("jira", Page((ticket("WEB-1"), ticket("WEB-2"))), 1, now=T0)
+    store.save_plan_outcome(
+        [Link("jira", "WEB-1", "KR2", Origin.RULE, "r"), Link("jira", "WEB-1", "KR1",
+                                                             Origin.RULE, "r")],
+        [], [], ["jira:WEB-2"], [], sources=["jira"], now=at(1))
+    rows = store.training_rows(5)
+    assert [(r[0], r[1], r[3], r[-1]) for r in rows] == [
+        ("jira", "WEB-1", "", "KR1,KR2"), ("jira", "WEB-2", "", None)]
+    assert [t.key for t in store.untraceable_tickets()] == ["WEB-2"]

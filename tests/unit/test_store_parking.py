@@ -22,8 +22,8 @@ def wb(key: str, label: str = "goal:KR-1", source: str = "jira") -> WriteBack:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "okrsync.db")
+def store(store_target: Path | str) -> Store:
+    return Store.open(store_target)
 
 
 def test_v5_adds_the_parking_columns_to_an_existing_store(tmp_path: Path) -> None:
