@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hmac
 import threading
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from importlib import resources
@@ -115,7 +114,7 @@ def _store_stamp(config: Config) -> tuple[int, int]:
     """The SQLite store's file stamp; a PostgreSQL store has none, so its report is never
     taken from the cache (a fresh stamp each time)."""
     if config.store_url:
-        return (time.monotonic_ns(), 0)
+        return (int(SYSTEM.monotonic() * 1e9), 0)
     return _stamp(config.store_path)
 
 
