@@ -23,10 +23,14 @@ from syncer import store_pg
 from syncer.store import Store
 from tests.helpers.postgres import PostgresServer, postgres_server
 
-__all__ = ["BACKENDS", "postgres_server", "refuse_inserts", "sqlite_store",
+__all__ = ["BACKENDS", "postgres_server", "postgresql_only", "refuse_inserts", "sqlite_store",
            "store_backend_env", "store_target"]
 
 BACKENDS = ("sqlite", "postgresql")
+
+postgresql_only = pytest.mark.parametrize("store_target", ["postgresql"], indirect=True)
+"""For a module whose tests exist only on PostgreSQL: its tests take that backend alone,
+instead of a SQLite variant that would be skipped."""
 
 
 def schema_url(server: PostgresServer, schema: str, database: str = "postgres") -> str:

@@ -13,16 +13,16 @@ from core.model import Page
 from syncer import store_pg
 from syncer.store import Store
 from tests.helpers.postgres import PostgresServer
+from tests.helpers.store_backends import postgresql_only
 from tests.helpers.store_helpers import T0, ticket
 
 RECIPE = Path(__file__).resolve().parents[2] / "deploy" / "postgres" / "readonly-role.sql"
 
 
+@postgresql_only
 def test_the_bi_role_reads_the_views_and_nothing_else(
     postgres_server: PostgresServer, store_target: Path | str,
 ) -> None:
-    if isinstance(store_target, Path):
-        pytest.skip("the role recipe is for the PostgreSQL store")
     database = postgres_server.new_database("okrsync")
     url = str(store_target).replace("/postgres?", f"/{database}?").split("?")[0]
     with Store.open(url) as store:

@@ -14,13 +14,14 @@ from sandbox import sandbox
 from syncer.engine import run_sync
 from syncer.store import Store
 from tests.helpers.e2e import config, okrsync, project, remote_state
-from tests.helpers.store_backends import sqlite_store
+from tests.helpers.store_backends import postgresql_only, sqlite_store
+
+pytestmark = postgresql_only
 
 
 @pytest.fixture
 def pg_target(store_target: Path | str) -> str:
-    if isinstance(store_target, Path):
-        pytest.skip("store migrate moves into PostgreSQL")
+    assert isinstance(store_target, str), "store migrate moves into PostgreSQL"
     return store_target
 
 

@@ -17,7 +17,7 @@ from sandbox import Sandbox, sandbox
 from syncer.engine import run_sync
 from syncer.store import Store
 from tests.helpers.e2e import ROOT, config, env_for, managed_only, okrsync, project, remote_state
-from tests.helpers.store_backends import sqlite_store
+from tests.helpers.store_backends import postgresql_only, sqlite_store
 from tests.integration.test_crash_points import no_duplicates
 
 EPICS = 80
@@ -43,11 +43,12 @@ def _expected(tmp_path: Path, seed: int) -> dict[str, object]:
         assert run_sync(config(project(tmp_path / "ref", reference), reference)).exit_code == 0
         return managed_only(remote_state(reference))
 
+pytestmark = postgresql_only
+
 
 @pytest.fixture
-def pg_target(store_backend_env: Path | str) -> Path | str:
-    if isinstance(store_backend_env, Path):
-        pytest.skip("workers per source need the PostgreSQL store")
+def pg_target(store_backend_env: Path | str) -> str:
+    assert isinstance(store_backend_env, str), "workers per source need the PostgreSQL store"
     return store_backend_env
 
 
