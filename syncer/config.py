@@ -323,7 +323,8 @@ class Config:
         return {
             "path": str(self.path),
             "store": {"path": str(self.store_path), "url": self.store_url,
-                      "keep_days": self.store_keep_days},
+                      "keep_days": self.store_keep_days,
+                      "busy_timeout": self.store_busy_timeout},
             "okrs": {"catalog": str(self.catalog_path), "rules": str(self.rules_path)},
             "labels": _mask(self.labels),
             "sync": _mask(self.sync),
