@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
+from tests.helpers.chromium import browser  # noqa: F401  (the browser fixture, per module)
 from tests.helpers.store_backends import (  # noqa: F401  (fixtures for every test)
     postgres_server,
     store_backend_env,

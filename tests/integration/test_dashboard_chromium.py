@@ -7,7 +7,6 @@ the committed ones) or the test's temporary folder."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 from syncer.catalog import load_catalog
 from syncer.config import load_config
 from syncer.reports.digest import MAX_HTML_BYTES, render_digest
+from tests.helpers.chromium import WIDTHS
 from tests.helpers.dashboard_helpers import (
     EVIL,
     HOSTILE_KEY,
@@ -26,23 +26,8 @@ from tests.helpers.dashboard_helpers import (
 )
 from tests.helpers.digest_helpers import big_report
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAGES = ("portfolio", "untraceable", "teams", "rhythm", "runs")
-WIDTHS = {"desktop": 1280, "phone": 390}
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), "Chromium is required: apt-get install chromium"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM,
-                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

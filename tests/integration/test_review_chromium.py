@@ -5,32 +5,16 @@ ran, no element injected), and no request for any external asset."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from syncer.cli import main
+from tests.helpers.chromium import WIDTHS
 from tests.helpers.rhythm_helpers import EVIL, simulate_weeks
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-WIDTHS = {"desktop": 1280, "phone": 390}
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), "Chromium is required: apt-get install chromium"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM,
-                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
