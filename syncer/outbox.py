@@ -2,7 +2,11 @@
 
 Write-backs are already in the store before any remote call, so a crash or kill here loses
 nothing: what was not marked done stays pending and the next run applies it again (each
-connector's apply is idempotent). One ticket's write-backs run in order (labels before goal
+connector's apply is idempotent, and an item from an earlier run is read before it is
+written). Confirmed write-backs are recorded a few dozen per transaction (`DONE_BATCH`, at
+most `DONE_WAIT` apart, and whatever is left when a batch ends or fails), not one by one:
+a commit per write-back was most of a sync's store time, and on PostgreSQL each statement is
+a round trip that holds up the event loop. One ticket's write-backs run in order (labels before goal
 links); different tickets run concurrently within each source's concurrency limit. The outbox
 is read in batches, one finished before the next starts, so memory does not grow with it,
 in drain order (active epics first, then planned, then done; see `store_deferral`).
@@ -29,20 +33,24 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from connectors.base import Connector
 from connectors.pacing import Deferred
 from core.errors import AuthError, NotFound, RemoteError, Unavailable
-from core.model import ApplyStatus
+from core.model import ApplyResult, ApplyStatus
 from syncer.parking import RetryPolicy, after_refusal
 from syncer.run_context import utc_now
 from syncer.store_deferral import Deferral
 from syncer.store_ports import OutboxPort
-from syncer.store_rows import OutboxItem
+from syncer.store_rows import Confirmed, OutboxItem
 
 BATCH = 2000
 """Outbox items read and applied per batch: bounds memory and the number of tasks."""
+DONE_BATCH = 64
+"""Confirmed write-backs recorded per store transaction."""
+DONE_WAIT = timedelta(seconds=1)
+"""The longest a confirmed write-back waits for others to be recorded with."""
 
 ApplyProgress = Callable[[str, str], None]
 """Called with (source, outcome) after each write-back: applied, unchanged, failed or dropped."""
@@ -138,7 +146,7 @@ async def apply_pending(
                         for later in items[position + 1:]:
                             _fail(later, exc)
                     return  # keep this ticket's later write-backs in order for the next run
-                store.mark_done(item.id, result, run_id, now=clock())
+                _confirm(item, result)
                 kind = "applied" if result.status is ApplyStatus.APPLIED else "unchanged"
                 if kind == "applied":
                     outcome.applied += 1
@@ -147,6 +155,18 @@ async def apply_pending(
                 outcome.count(source, kind)
                 if progress:
                     progress(source, kind)
+
+    confirmed: list[Confirmed] = []
+
+    def _confirm(item: OutboxItem, result: ApplyResult) -> None:
+        confirmed.append(Confirmed(item.id, result, clock()))
+        if len(confirmed) >= DONE_BATCH or confirmed[-1].at - confirmed[0].at >= DONE_WAIT:
+            _record_confirmed()
+
+    def _record_confirmed() -> None:
+        batch = confirmed[:]
+        confirmed.clear()
+        store.mark_done_many(batch, run_id)
 
     def _fail(item: OutboxItem, exc: BaseException) -> None:
         message = _safe_error(exc)
@@ -180,7 +200,11 @@ async def apply_pending(
             wb = item.writeback
             if wb.source not in stopped:
                 by_ticket[(wb.source, wb.ticket_key)].append(item)
-        await asyncio.gather(*(one_ticket(src, items) for (src, _), items in by_ticket.items()))
+        try:
+            await asyncio.gather(*(one_ticket(src, items)
+                                   for (src, _), items in by_ticket.items()))
+        finally:
+            _record_confirmed()
     now = clock()
     for source, exc in stopped.items():
         until = datetime.fromtimestamp(exc.until, UTC)

@@ -9,7 +9,7 @@ row that lets `revert` undo a run. `applied_state()` hands all of it to the pure
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from syncer.store_base import guarded
 from syncer.store_holds import HoldsStore
 from syncer.store_rows import (
     OUTBOX_COLUMNS,
+    Confirmed,
     JournalRow,
     KeyRange,
     OutboxItem,
@@ -40,6 +41,11 @@ from syncer.store_rows import (
 )
 
 MAX_ERROR_CHARS = 2000
+_IDS_PER_QUERY = 500
+_JOURNAL_INSERT = (
+    "insert into journal (run_id, outbox_id, source, ticket_key, kind, writeback, result, "
+    "before, at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _LEDGER_UPSERT = (
     "insert into ledger (source, ticket_key, kind, label, kr_ids, remote_ref, digest, "
     "applied_at, removed_at, run_id) values (?, ?, ?, ?, ?, ?, ?, ?, null, ?) "
@@ -147,33 +153,59 @@ class OutboxStore(HoldsStore):
     def mark_done(
         self, item_id: int, result: ApplyResult, run_id: int | None, *, now: datetime
     ) -> None:
-        """Record a confirmed write-back: outbox row done, ledger, the stored ticket's labels
-        and a journal row with the state before it, all in one transaction."""
-        stamp = ts(now)
+        """Record one confirmed write-back (see `mark_done_many`)."""
+        self.mark_done_many([Confirmed(item_id, result, now)], run_id)
+
+    @guarded
+    def mark_done_many(self, confirmed: Sequence[Confirmed], run_id: int | None) -> None:
+        """Record confirmed write-backs, in the order given, in one transaction: outbox rows
+        done, ledger, the stored tickets' labels and a journal row each with the state
+        before it. One transaction for many saves a commit (and, on PostgreSQL, a dozen
+        round trips) per write-back; if it fails, none of them is recorded and all stay
+        pending, which the next run re-applies idempotently."""
+        if not confirmed:
+            return
         with self.db.atomic():
-            wb = self._pending_writeback(item_id)
-            before = self._record_effect(wb, result, run_id, stamp)
-            self.db.execute(
+            writebacks = self._pending_writebacks([c.item_id for c in confirmed])
+            journal: list[list[Any]] = []
+            for c in confirmed:
+                wb, stamp = writebacks[c.item_id], ts(c.at)
+                before = self._record_effect(wb, c.result, run_id, stamp)
+                journal.append([run_id, c.item_id, wb.source, wb.ticket_key, wb.kind.value,
+                                dumps(wb.to_json()), dumps(result_json(c.result)),
+                                dumps(before), stamp])
+            self.db.conn.executemany(
                 "update outbox set status = 'done', done_at = ?, done_run_id = ?, "
                 "updated_at = ? where id = ?",
-                [stamp, run_id, stamp, item_id],
+                [[ts(c.at), run_id, ts(c.at), c.item_id] for c in confirmed],
             )
-            self._journal(run_id, item_id, wb, result, before, stamp)
+            self.db.conn.executemany(_JOURNAL_INSERT, journal)
 
     def _pending_writeback(self, item_id: int) -> WriteBack:
-        row = self._one("select writeback, status from outbox where id = ?", [item_id])
-        if row is None or row[1] != "pending":
-            raise ValueError(f"outbox item {item_id} is not pending")
-        return WriteBack.from_json(json.loads(row[0]))
+        return self._pending_writebacks([item_id])[item_id]
+
+    def _pending_writebacks(self, item_ids: Sequence[int]) -> dict[int, WriteBack]:
+        """The write-backs of pending outbox items, read in one query; ValueError when one
+        is not pending (already done, or unknown) or named twice."""
+        found: dict[int, WriteBack] = {}
+        for start in range(0, len(item_ids), _IDS_PER_QUERY):
+            chunk = item_ids[start:start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            for item_id, writeback, status in self._rows(
+                    f"select id, writeback, status from outbox where id in ({marks})", chunk):
+                if status == "pending":
+                    found[int(item_id)] = WriteBack.from_json(json.loads(writeback))
+        missing = [i for i in item_ids if i not in found]
+        if missing or len(set(item_ids)) < len(item_ids):
+            named = missing[0] if missing else item_ids[-1]
+            raise ValueError(f"outbox item {named} is not pending")
+        return found
 
     def _journal(self, run_id: int | None, item_id: int, wb: WriteBack, result: ApplyResult,
                  before: dict[str, Any], stamp: str) -> None:
-        self.db.execute(
-            "insert into journal (run_id, outbox_id, source, ticket_key, kind, writeback, "
-            "result, before, at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, item_id, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
-             dumps(result_json(result)), dumps(before), stamp],
-        )
+        self.db.execute(_JOURNAL_INSERT, [
+            run_id, item_id, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
+            dumps(result_json(result)), dumps(before), stamp])
 
     def _record_effect(
         self, wb: WriteBack, result: ApplyResult, run_id: int | None, stamp: str

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.model import (
     AppliedState,
-    ApplyResult,
     Bet,
     BrokenLink,
     CheckIn,
@@ -31,7 +30,7 @@ from core.model import (
     WriteBack,
 )
 from syncer.store_deferral import Deferral
-from syncer.store_rows import KeyRange, OutboxItem, ReportSnapshot, RunRow, TicketId
+from syncer.store_rows import Confirmed, KeyRange, OutboxItem, ReportSnapshot, RunRow, TicketId
 
 
 class PullStore(Protocol):
@@ -71,8 +70,7 @@ class OutboxPort(Protocol):
     def pending_drain_ids(self, sources: Sequence[str], *,
                           due: datetime | None = None) -> list[int]: ...
     def pending_items(self, ids: Sequence[int]) -> list[OutboxItem]: ...
-    def mark_done(self, item_id: int, result: ApplyResult, run_id: int | None, *,
-                  now: datetime) -> None: ...
+    def mark_done_many(self, confirmed: Sequence[Confirmed], run_id: int | None) -> None: ...
     def mark_failed(self, item_id: int, error: str, *, now: datetime,
                     next_attempt_at: datetime | None = None, park: bool = False,
                     unknown: bool = False) -> None: ...

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.model import (
     ApplyResult,
@@ -23,6 +23,16 @@ from core.model import (
     TicketState,
     WriteBack,
 )
+
+
+class Confirmed(NamedTuple):
+    """A write-back its tracker confirmed, waiting to be recorded: the outbox item, what
+    the connector reported and when."""
+
+    item_id: int
+    result: ApplyResult
+    at: datetime
+
 
 TicketId = tuple[str, str]
 KeyRange = tuple[TicketId | None, TicketId | None]
