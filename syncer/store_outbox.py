@@ -9,6 +9,7 @@ row that lets `revert` undo a run. `applied_state()` hands all of it to the pure
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,9 +19,8 @@ from core.model import (
     AppliedState,
     ApplyResult,
     WriteBack,
-    WriteBackKind,
 )
-from syncer.plan import goals_digest
+from syncer import ledger_effects
 from syncer.store_base import guarded
 from syncer.store_holds import HoldsStore
 from syncer.store_rows import (
@@ -52,6 +52,14 @@ _LEDGER_UPSERT = (
     "on conflict (source, ticket_key, kind, label) do update set kr_ids = excluded.kr_ids, "
     "remote_ref = excluded.remote_ref, digest = excluded.digest, "
     "applied_at = excluded.applied_at, removed_at = null, run_id = excluded.run_id"
+)
+_LEDGER_PUT = (
+    f"insert into ledger ({', '.join(ledger_effects.LEDGER_COLUMNS)}) "
+    "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "on conflict (source, ticket_key, kind, label) do update set kr_ids = excluded.kr_ids, "
+    "remote_ref = excluded.remote_ref, digest = excluded.digest, "
+    "applied_at = excluded.applied_at, removed_at = excluded.removed_at, "
+    "run_id = excluded.run_id"
 )
 
 
@@ -165,21 +173,52 @@ class OutboxStore(HoldsStore):
         pending, which the next run re-applies idempotently."""
         if not confirmed:
             return
+        conn = self.db.conn
         with self.db.atomic():
             writebacks = self._pending_writebacks([c.item_id for c in confirmed])
+            rows = self._touched_rows(writebacks.values())
             journal: list[list[Any]] = []
             for c in confirmed:
                 wb, stamp = writebacks[c.item_id], ts(c.at)
-                before = self._record_effect(wb, c.result, run_id, stamp)
+                before = ledger_effects.record(rows, wb, c.result, run_id, stamp)
                 journal.append([run_id, c.item_id, wb.source, wb.ticket_key, wb.kind.value,
                                 dumps(wb.to_json()), dumps(result_json(c.result)),
                                 dumps(before), stamp])
-            self.db.conn.executemany(
+            if rows.changed_ledger:
+                conn.executemany(_LEDGER_PUT, [rows.ledger[k] for k in sorted(rows.changed_ledger)])
+            if rows.changed_labels:
+                conn.executemany(
+                    "update tickets set labels = ? where source = ? and key = ?",
+                    [[json.dumps(rows.labels[t], ensure_ascii=False), *t]
+                     for t in sorted(rows.changed_labels)])
+            conn.executemany(
                 "update outbox set status = 'done', done_at = ?, done_run_id = ?, "
                 "updated_at = ? where id = ?",
                 [[ts(c.at), run_id, ts(c.at), c.item_id] for c in confirmed],
             )
-            self.db.conn.executemany(_JOURNAL_INSERT, journal)
+            conn.executemany(_JOURNAL_INSERT, journal)
+
+    def _touched_rows(self, writebacks: Iterable[WriteBack]) -> ledger_effects.Rows:
+        """The ledger rows and stored labels of the tickets `writebacks` touch, a few queries
+        per source."""
+        by_source: dict[str, set[str]] = defaultdict(set)
+        for wb in writebacks:
+            by_source[wb.source].add(wb.ticket_key)
+        rows = ledger_effects.Rows({}, {})
+        columns = ", ".join(ledger_effects.LEDGER_COLUMNS)
+        for source, keys in by_source.items():
+            ordered = sorted(keys)
+            for start in range(0, len(ordered), _IDS_PER_QUERY):
+                chunk = ordered[start:start + _IDS_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
+                for row in self._rows(f"select {columns} from ledger where source = ? and "
+                                      f"ticket_key in ({marks})", [source, *chunk]):
+                    rows.ledger[(row[0], row[1], row[2], row[3])] = list(row)
+                for key, labels in self._rows(f"select key, labels from tickets where "
+                                              f"source = ? and key in ({marks})",
+                                              [source, *chunk]):
+                    rows.labels[(source, key)] = json.loads(labels)
+        return rows
 
     def _pending_writeback(self, item_id: int) -> WriteBack:
         return self._pending_writebacks([item_id])[item_id]
@@ -206,83 +245,6 @@ class OutboxStore(HoldsStore):
         self.db.execute(_JOURNAL_INSERT, [
             run_id, item_id, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
             dumps(result_json(result)), dumps(before), stamp])
-
-    def _record_effect(
-        self, wb: WriteBack, result: ApplyResult, run_id: int | None, stamp: str
-    ) -> dict[str, Any]:
-        """Update the ledger and the stored ticket for one write-back; return the `before`."""
-        if wb.kind in (WriteBackKind.ADD_LABEL, WriteBackKind.REMOVE_LABEL):
-            return self._record_label(wb, run_id, stamp)
-        old = self._one(
-            "select kr_ids, remote_ref, digest, removed_at from ledger where source = ? and "
-            "ticket_key = ? and kind = 'goal_links' and label = ''",
-            [wb.source, wb.ticket_key],
-        )
-        before: dict[str, Any] = {"goal_links": None}
-        if old is not None:
-            before["goal_links"] = {
-                "kr_ids": json.loads(old[0]), "remote_ref": old[1], "digest": old[2],
-                "active": old[3] is None,
-            }
-        if wb.kind is WriteBackKind.SET_GOAL_LINKS:
-            ref = result.remote_ref
-            if ref is None:
-                ref = old[1] if old is not None else wb.remote_ref
-            kr_ids = json.dumps([g.kr_id for g in wb.goals])
-            digest = goals_digest(wb.goals)  # what the planner compares the goal text with
-            self.db.execute(
-                _LEDGER_UPSERT,
-                [wb.source, wb.ticket_key, "goal_links", "", kr_ids, ref, digest, stamp, run_id],
-            )
-        else:  # REMOVE_GOAL_LINKS: the service's goal links are gone from the ticket
-            self.db.execute(
-                "update ledger set removed_at = ?, kr_ids = '[]', remote_ref = ?, run_id = ? "
-                "where source = ? and ticket_key = ? and kind = 'goal_links' and label = ''",
-                [stamp, result.remote_ref, run_id, wb.source, wb.ticket_key],
-            )
-        return before
-
-    def _record_label(self, wb: WriteBack, run_id: int | None, stamp: str) -> dict[str, Any]:
-        ticket_row = self._one(
-            "select labels from tickets where source = ? and key = ?", [wb.source, wb.ticket_key]
-        )
-        labels: list[str] | None = None if ticket_row is None else json.loads(ticket_row[0])
-        ledger_row = self._one(
-            "select removed_at from ledger where source = ? and ticket_key = ? and "
-            "kind = 'label' and label = ?",
-            [wb.source, wb.ticket_key, wb.label],
-        )
-        wanted = wb.label.casefold()  # GitHub labels are case-insensitive; the planner too
-        before = {
-            "label": wb.label,
-            "label_present": None if labels is None else wanted in {
-                lb.casefold() for lb in labels
-            },
-            "ledger_active": ledger_row is not None and ledger_row[0] is None,
-        }
-        if wb.kind is WriteBackKind.ADD_LABEL:
-            self.db.execute(
-                _LEDGER_UPSERT,
-                [wb.source, wb.ticket_key, "label", wb.label, "[]", None, wb.digest, stamp,
-                 run_id],
-            )
-            present = labels is not None and wanted in {lb.casefold() for lb in labels}
-            new_labels = labels if labels is None or present else [*labels, wb.label]
-        else:
-            self.db.execute(
-                "update ledger set removed_at = ?, run_id = ? where source = ? and "
-                "ticket_key = ? and kind = 'label' and label = ? and removed_at is null",
-                [stamp, run_id, wb.source, wb.ticket_key, wb.label],
-            )
-            new_labels = None if labels is None else [
-                lb for lb in labels if lb.casefold() != wanted
-            ]
-        if new_labels is not None and new_labels != labels:
-            self.db.execute(
-                "update tickets set labels = ? where source = ? and key = ?",
-                [json.dumps(new_labels, ensure_ascii=False), wb.source, wb.ticket_key],
-            )
-        return before
 
     @guarded
     def mark_failed(self, item_id: int, error: str, *, now: datetime,
