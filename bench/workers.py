@@ -170,42 +170,58 @@ def run_migrate(server: PostgresServer, epics: int, seed: int, tmp: Path) -> dic
         }
 
 
+def compare_workers(server: PostgresServer, epics: int, seed: int,
+                    tmp: Path) -> dict[str, Any]:
+    """Both worker runs and whether their end states match, table by table."""
+    in_turn = run_workers(server, epics, seed, tmp, together=False)
+    together = run_workers(server, epics, seed, tmp, together=True)
+    first, second = in_turn.pop("state"), together.pop("state")
+    differing = sorted(t for t in set(first) | set(second) if first.get(t) != second.get(t))
+    examples = {t: [sorted(set(first.get(t, [])) - set(second.get(t, [])), key=repr)[:3],
+                    sorted(set(second.get(t, [])) - set(first.get(t, [])), key=repr)[:3]]
+                for t in differing}
+    return {"epics": epics, "sources": 4, "in_turn": in_turn, "together": together,
+            "same_end_state": not differing, "tables_compared": len(first),
+            "differing_tables": examples,
+            "speedup": round(in_turn["wall_s"] / together["wall_s"], 2)}
+
+
+def print_workers(result: dict[str, Any]) -> None:
+    in_turn, together = result["in_turn"], result["together"]
+    print(f"{result['epics']} epics, 4 sources, one PostgreSQL store")
+    print(f"  in turn  : {in_turn['wall_s']:8.1f} s  exits {in_turn['exit_codes']}")
+    print(f"  together : {together['wall_s']:8.1f} s  exits {together['exit_codes']}")
+    print(f"  ratio    : {result['speedup']}x   lock errors: {together['lock_errors']}   "
+          f"same end state (every table): {result['same_end_state']}")
+
+
+def print_migrate(moved: dict[str, Any]) -> None:
+    print(f"store migrate, {moved['epics']} epics: {moved['rows']} rows copied in "
+          f"{moved['copy_s']} s (command {moved['migrate_wall_s']} s), verified "
+          f"{moved['verified']}; next sync planned {moved['next_sync_planned']}, applied "
+          f"{moved['next_sync_applied']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epics", type=int, default=40_000)
     parser.add_argument("--migrate-epics", type=int, default=50_000)
+    parser.add_argument("--part", choices=("all", "workers", "migrate"), default="all",
+                        help="run only the workers comparison or only the migrate")
     parser.add_argument("--smoke", action="store_true", help="a few hundred epics, for CI")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", dest="json_file", type=Path)
     args = parser.parse_args()
     epics, migrate_epics = (200, 200) if args.smoke else (args.epics, args.migrate_epics)
+    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(),
+                                          "python": platform.python_version()}}
     with running_postgres() as server, tempfile.TemporaryDirectory() as tmp:
-        in_turn = run_workers(server, epics, args.seed, Path(tmp), together=False)
-        together = run_workers(server, epics, args.seed, Path(tmp), together=True)
-        first, second = in_turn.pop("state"), together.pop("state")
-        differing = sorted(t for t in set(first) | set(second)
-                           if first.get(t) != second.get(t))
-        same = not differing
-        examples = {t: [sorted(set(first.get(t, [])) - set(second.get(t, [])), key=repr)[:3],
-                        sorted(set(second.get(t, [])) - set(first.get(t, [])), key=repr)[:3]]
-                    for t in differing}
-        moved = run_migrate(server, migrate_epics, args.seed, Path(tmp))
-    result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "epics": epics, "sources": 4, "in_turn": in_turn, "together": together,
-        "same_end_state": same, "tables_compared": len(first), "differing_tables": examples,
-        "speedup": round(in_turn["wall_s"] / together["wall_s"], 2),
-        "migrate": moved,
-    }
-    print(f"{epics} epics, 4 sources, one PostgreSQL store")
-    print(f"  in turn  : {in_turn['wall_s']:8.1f} s  exits {in_turn['exit_codes']}")
-    print(f"  together : {together['wall_s']:8.1f} s  exits {together['exit_codes']}")
-    print(f"  ratio    : {result['speedup']}x   lock errors: {together['lock_errors']}   "
-          f"same end state (every table): {same}")
-    print(f"store migrate, {migrate_epics} epics: {moved['rows']} rows copied in "
-          f"{moved['copy_s']} s (command {moved['migrate_wall_s']} s), verified "
-          f"{moved['verified']}; next sync planned {moved['next_sync_planned']}, applied "
-          f"{moved['next_sync_applied']}")
+        if args.part in ("all", "workers"):
+            result |= compare_workers(server, epics, args.seed, Path(tmp))
+            print_workers(result)
+        if args.part in ("all", "migrate"):
+            result["migrate"] = run_migrate(server, migrate_epics, args.seed, Path(tmp))
+            print_migrate(result["migrate"])
     if args.json_file:
         args.json_file.write_text(json.dumps(result, indent=2, default=str))
 
