@@ -99,34 +99,51 @@ class OutboxStore(HoldsStore):
     @guarded
     def enqueue(self, run_id: int | None, writebacks: Iterable[WriteBack], *, now: datetime) -> int:
         """Queue write-backs in one transaction; a pending item with the same key is replaced
-        (its attempts, backoff and parking carry over when the content is the same)."""
+        (its attempts, backoff and parking carry over when the content is the same). The
+        pending items they replace are read a few hundred keys per query."""
         stamp = ts(now)
         count = 0
+        chunk: list[WriteBack] = []
         with self.db.atomic():
             for wb in writebacks:
-                old = self._one(
-                    "select id, digest, attempts, last_error, next_attempt_at, parked_at, "
-                    "outcome_unknown from outbox where key = ? and status = 'pending'",
-                    [wb.key],
-                )
-                carried: list[Any] = [0, None, None, None, 0]
-                if old is not None:
-                    if old[1] == wb.digest:
-                        carried = list(old[2:])
-                    self.db.execute(
-                        "update outbox set status = 'replaced', updated_at = ? where id = ?",
-                        [stamp, old[0]],
-                    )
-                self.db.execute(
-                    "insert into outbox (key, source, ticket_key, kind, writeback, digest, "
-                    "status, attempts, last_error, next_attempt_at, parked_at, outcome_unknown, "
-                    "run_id, created_at, updated_at) "
-                    "values (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [wb.key, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
-                     wb.digest, *carried, run_id, stamp, stamp],
-                )
-                count += 1
+                chunk.append(wb)
+                if len(chunk) == _IDS_PER_QUERY:
+                    count += self._enqueue_chunk(run_id, chunk, stamp)
+                    chunk = []
+            if chunk:
+                count += self._enqueue_chunk(run_id, chunk, stamp)
         return count
+
+    def _enqueue_chunk(self, run_id: int | None, chunk: list[WriteBack], stamp: str) -> int:
+        keys = [wb.key for wb in chunk]
+        if len(set(keys)) < len(keys):  # a key twice: each replaces the one before, in order
+            for wb in chunk:
+                self._enqueue_chunk(run_id, [wb], stamp)
+            return len(chunk)
+        marks = ", ".join("?" * len(keys))
+        old = {str(r[0]): r[1:] for r in self._rows(
+            "select key, id, digest, attempts, last_error, next_attempt_at, parked_at, "
+            f"outcome_unknown from outbox where status = 'pending' and key in ({marks})", keys)}
+        replaced: list[list[Any]] = []
+        rows: list[list[Any]] = []
+        for wb in chunk:
+            carried: list[Any] = [0, None, None, None, 0]
+            if (was := old.get(wb.key)) is not None:
+                if was[1] == wb.digest:
+                    carried = list(was[2:])
+                replaced.append([stamp, was[0]])
+            rows.append([wb.key, wb.source, wb.ticket_key, wb.kind.value, dumps(wb.to_json()),
+                         wb.digest, *carried, run_id, stamp, stamp])
+        conn = self.db.conn
+        if replaced:  # before the inserts: one pending row per key
+            conn.executemany("update outbox set status = 'replaced', updated_at = ? "
+                             "where id = ?", replaced)
+        conn.executemany(
+            "insert into outbox (key, source, ticket_key, kind, writeback, digest, status, "
+            "attempts, last_error, next_attempt_at, parked_at, outcome_unknown, run_id, "
+            "created_at, updated_at) "
+            "values (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
 
     @guarded
     def pending(self, *, after_id: int = 0, limit: int | None = None,
