@@ -49,8 +49,9 @@ PRIOR_WEIGHT = 1.0
 MAX_DF = 0.5
 """Words in more than half of the epics (a template's "Context:", the biggest project) say
 nothing about which KR an epic serves; dropping them keeps generic epics from looking close."""
-MEMBERS_CAP = 3000
-"""Nearest-epic evidence looks at most this many examples per KR (memory and time bound)."""
+MEMBERS_CAP = 1000
+"""Nearest-epic evidence looks at most this many evenly spaced examples per KR (memory and
+time bound: the kept model's size and a sync's evidence time grow with it)."""
 C_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
 """Inverse regularisation strengths the confidence model chooses from."""
 CV_FOLDS = 3
@@ -189,7 +190,8 @@ def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes,
     centroids = unit_rows(sums)
     terms = tuple(str(t) for t in vectorizer.get_feature_names_out())
     members = np.sort(np.concatenate(
-        [np.flatnonzero(labels == k)[:MEMBERS_CAP] for k in range(len(kr_ids))]
+        [mine[_evenly(len(mine), MEMBERS_CAP)]
+         for mine in (np.flatnonzero(labels == k) for k in range(len(kr_ids)))]
         or [np.zeros(0, dtype=np.int64)])).astype(np.int64)
     draft = Ranker(kr_ids, terms, np.asarray(vectorizer.idf_, dtype=np.float64), centroids,
                    Stacker(np.zeros((1, 2 * len(kr_ids))), np.zeros(1),
