@@ -138,6 +138,7 @@ class PgConnection:
     def __init__(self, conn: psycopg.Connection[Any], url: str) -> None:
         self.raw = conn
         self.url = url
+        self.read_only = False
         self._sql: dict[str, str] = {}
         self._primary: dict[str, tuple[str, ...]] | None = None
         self._identity: frozenset[str] = frozenset()
@@ -195,8 +196,21 @@ class PgConnection:
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
+    def make_read_only(self) -> None:
+        """Every later transaction of this session refuses writes (the server enforces it)."""
+        self.raw.execute("set session characteristics as transaction read only")
+        self.read_only = True
+
     def close(self) -> None:
-        """Hand the connection back to the pool (rolled back by the pool if it was mid-way)."""
+        """Hand the connection back to the pool (rolled back by the pool if it was mid-way),
+        writable again: a connection that cannot be made so is closed, never handed on."""
+        if self.read_only:
+            try:
+                if self.in_transaction:
+                    self.raw.rollback()
+                self.raw.execute("set session characteristics as transaction read write")
+            except psycopg.Error:
+                self.raw.close()
         pool = _pool(self.url)
         with contextlib.suppress(Exception):
             pool.putconn(self.raw)
@@ -228,6 +242,21 @@ def connect(url: str) -> PgDatabase:
     except Exception as exc:
         raise pg_error(url, exc) from exc
     return PgDatabase(PgConnection(raw, url))
+
+
+def change_stamp(url: str) -> str:
+    """What changes whenever any transaction that wrote commits on the server: the current
+    snapshot (`xmin:xmax:running xids`). One query, nothing read from the store's tables; the
+    server is shared, so a write elsewhere changes it too (a needless rebuild, never a stale
+    answer)."""
+    db = connect(url)
+    try:
+        row = db.conn.raw.execute("select pg_current_snapshot()::text").fetchone()
+    except psycopg.Error as exc:
+        raise pg_error(url, exc) from exc
+    finally:
+        db.close()
+    return str(row[0]) if row else ""
 
 
 def table_names(db: PgDatabase) -> set[str]:
