@@ -17,14 +17,17 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from syncer import store_pg
 from syncer.store import Store
+from tests.helpers.config_helpers import clear_okrsync_env
 from tests.helpers.postgres import PostgresServer, postgres_server
 
-__all__ = ["BACKENDS", "postgres_server", "postgresql_only", "refuse_inserts", "sqlite_store",
-           "store_backend_env", "store_target"]
+__all__ = ["BACKENDS", "clear_env_but_store", "lose_store", "postgres_server",
+           "postgresql_only", "refuse_inserts", "sqlite_store", "store_backend_env",
+           "store_target"]
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -76,6 +79,23 @@ def refuse_inserts(store: Store, table: str) -> None:
                      f"execute function {name}()")
 
 
+def lose_store(target: Path | str) -> None:
+    """The store is gone, as an operator deleting the file (or dropping the schema) leaves it:
+    the next open starts an empty one at the same place."""
+    if not store_pg.is_url(target):
+        path = Path(target)
+        for f in path.parent.glob(f"{path.name}*"):
+            f.unlink()
+        return
+    store_pg.close_pools()
+    info, kwargs = store_pg.conninfo(str(target))
+    with psycopg.connect(info, **kwargs) as conn:
+        (schema,) = conn.execute("select current_schema()").fetchone() or (None,)
+        assert schema and schema.startswith("t_"), schema
+        conn.execute(f"drop schema {schema} cascade")
+        conn.execute(f"create schema {schema}")
+
+
 @contextlib.contextmanager
 def sqlite_store() -> Iterator[None]:
     """Inside: configs load with the SQLite file again (a reference run of another project
@@ -86,6 +106,16 @@ def sqlite_store() -> Iterator[None]:
     finally:
         if saved is not None:
             os.environ["OKRSYNC_STORE__URL"] = saved
+
+
+def clear_env_but_store(monkeypatch: pytest.MonkeyPatch, target: Path | str) -> None:
+    """Every OKRSYNC_* variable removed (`clear_okrsync_env`), then the config pointed at the
+    store under test again when it is PostgreSQL: its URL and password."""
+    password = os.environ.get(store_pg.PASSWORD_ENV, "")
+    clear_okrsync_env(monkeypatch)
+    if store_pg.is_url(target):
+        monkeypatch.setenv(store_pg.PASSWORD_ENV, password)
+        monkeypatch.setenv("OKRSYNC_STORE__URL", str(target))
 
 
 @pytest.fixture
