@@ -25,9 +25,9 @@ from syncer.store import Store
 from tests.helpers.config_helpers import clear_okrsync_env
 from tests.helpers.postgres import PostgresServer, postgres_server
 
-__all__ = ["BACKENDS", "clear_env_but_store", "lose_store", "postgres_server",
-           "postgresql_only", "refuse_inserts", "sqlite_store", "store_backend_env",
-           "store_target"]
+__all__ = ["BACKENDS", "clear_env_but_store", "fresh_schema", "lose_store", "module_store",
+           "postgres_server", "postgresql_only", "refuse_inserts", "sqlite_store",
+           "store_backend_env", "store_target"]
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -42,17 +42,16 @@ def schema_url(server: PostgresServer, schema: str, database: str = "postgres") 
             f"?options=-csearch_path%3D{schema}")
 
 
-@pytest.fixture(params=BACKENDS)
-def store_target(request: pytest.FixtureRequest, tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Path | str]:
-    backend = str(request.param)
-    wanted = request.config.getoption("--store-backend")
-    if wanted not in ("both", backend):
-        pytest.skip(f"--store-backend {wanted}")
-    if backend == "sqlite":
-        yield tmp_path / "okrsync.db"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
+def wanted(config: pytest.Config, backend: str) -> None:
+    """Skip `backend` when `--store-backend` names the other one."""
+    choice = config.getoption("--store-backend")
+    if choice not in ("both", backend):
+        pytest.skip(f"--store-backend {choice}")
+
+
+@contextlib.contextmanager
+def fresh_schema(server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new schema on `server` and its URL, the password in the environment; dropped after."""
     schema = f"t_{secrets.token_hex(6)}"
     with server.connect() as conn:
         conn.execute(f"create schema {schema}")
@@ -63,6 +62,33 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path,
         store_pg.close_pools()
         with server.connect() as conn:
             conn.execute(f"drop schema if exists {schema} cascade")
+
+
+@pytest.fixture(params=BACKENDS)
+def store_target(request: pytest.FixtureRequest, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Path | str]:
+    backend = str(request.param)
+    wanted(request.config, backend)
+    if backend == "sqlite":
+        yield tmp_path / "okrsync.db"
+        return
+    with fresh_schema(request.getfixturevalue("postgres_server"), monkeypatch) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def module_store(request: pytest.FixtureRequest, folder: Path) -> Iterator[Path | str]:
+    """`store_backend_env` for a module-scoped fixture parametrized over `BACKENDS`: one store
+    on `request.param`'s backend for the whole module, the config pointed at it meanwhile."""
+    backend = str(request.param)
+    wanted(request.config, backend)
+    if backend == "sqlite":
+        yield folder / "okrsync.db"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    with pytest.MonkeyPatch.context() as mp, fresh_schema(server, mp) as url:
+        mp.setenv("OKRSYNC_STORE__URL", url)
+        yield url
 
 
 def refuse_inserts(store: Store, table: str) -> None:
