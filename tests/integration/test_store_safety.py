@@ -1,6 +1,10 @@
 """Store safety: the file is private (0600), a corrupt or locked store is a clear error with
 exit 2 (never a traceback), data survives migrations from every earlier schema version, and a
-store from a newer okrsync is refused with a message naming the versions."""
+store from a newer okrsync is refused with a message naming the versions.
+
+SQLite only: file modes, corrupt and locked files and the recorded older-schema files are
+about the store file (PostgreSQL's refused logins, foreign schemas and migrations:
+test_store_pg, test_store)."""
 
 from __future__ import annotations
 

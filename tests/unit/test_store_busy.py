@@ -1,6 +1,9 @@
 """Writers next to a sync: the sync plans in a transaction that holds the write lock from its
 start, so another writer waits (busy timeout) instead of failing the sync; a full disk or a
-locked store is a clear failure (exit 1), never "a bug" nor "invalid configuration"."""
+locked store is a clear failure (exit 1), never "a bug" nor "invalid configuration".
+
+SQLite only (busy timeout, write lock, full disk are SQLite's), except the read-only open,
+which runs on both backends."""
 
 from __future__ import annotations
 
