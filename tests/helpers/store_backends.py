@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from tests.helpers.postgres import PostgresServer, postgres_server
 
 __all__ = ["BACKENDS", "clear_env_but_store", "fresh_schema", "lose_store", "module_store",
            "postgres_server", "postgresql_only", "refuse_inserts", "sqlite_store",
-           "store_backend_env", "store_target"]
+           "store_backend_env", "store_dump", "store_env", "store_target"]
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -142,6 +143,34 @@ def clear_env_but_store(monkeypatch: pytest.MonkeyPatch, target: Path | str) -> 
     if store_pg.is_url(target):
         monkeypatch.setenv(store_pg.PASSWORD_ENV, password)
         monkeypatch.setenv("OKRSYNC_STORE__URL", str(target))
+
+
+def store_env(target: Path | str) -> dict[str, str]:
+    """The variables that point a child's config at `target` (none for a SQLite file, whose
+    path the config names): for a child started with a clean environment."""
+    if not store_pg.is_url(target):
+        return {}
+    return {"OKRSYNC_STORE__URL": str(target),
+            store_pg.PASSWORD_ENV: os.environ.get(store_pg.PASSWORD_ENV, "")}
+
+
+def store_dump(target: Path | str) -> str:
+    """Every row the store holds, as text: SQLite's iterdump, or each PostgreSQL table's rows
+    in the store's schema (what a secret must never be found in)."""
+    if not store_pg.is_url(target):
+        with contextlib.closing(sqlite3.connect(target)) as conn:
+            return "\n".join(conn.iterdump())
+    info, kwargs = store_pg.conninfo(str(target))
+    lines: list[str] = []
+    with psycopg.connect(info, **kwargs) as conn:
+        tables = [str(r[0]) for r in conn.execute(
+            "select table_name from information_schema.tables where "
+            "table_schema = current_schema() and table_type = 'BASE TABLE' order by 1")]
+        assert tables, "the store has tables"
+        for table in tables:
+            rows = conn.execute(f'select t::text from "{table}" t').fetchall()
+            lines.extend(f"{table}: {r[0]}" for r in rows)
+    return "\n".join(lines)
 
 
 @pytest.fixture
