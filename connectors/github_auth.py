@@ -37,6 +37,13 @@ _PREFIXES = (
 )
 
 
+def forget_grants() -> None:
+    """Drop the installation tokens this process holds or inherited (a fresh process's view)."""
+    global _INHERITED
+    _GRANTS.clear()
+    _INHERITED = None
+
+
 def token_kind(token: str) -> str:
     """The kind of a GitHub token from its documented prefix; `unknown` for others (GHES, old)."""
     for prefix, kind in _PREFIXES:

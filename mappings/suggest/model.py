@@ -20,7 +20,6 @@ refits the weights without each fold but keeps it), never by the threshold's fig
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,6 +39,7 @@ from mappings.suggest.ranker import (
     stack_features,
     unit_rows,
 )
+from mappings.suggest.softmax import Softmax, fit_softmax
 
 __all__ = ["TOP", "Evidence", "Example", "LeaveOneOut", "Neighbour", "Ranked", "Suggester",
            "choose_strength", "fit", "fit_stacker"]
@@ -49,8 +49,9 @@ PRIOR_WEIGHT = 1.0
 MAX_DF = 0.5
 """Words in more than half of the epics (a template's "Context:", the biggest project) say
 nothing about which KR an epic serves; dropping them keeps generic epics from looking close."""
-MEMBERS_CAP = 3000
-"""Nearest-epic evidence looks at most this many examples per KR (memory and time bound)."""
+MEMBERS_CAP = 1000
+"""Nearest-epic evidence looks at most this many evenly spaced examples per KR (memory and
+time bound: the kept model's size and a sync's evidence time grow with it)."""
 C_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
 """Inverse regularisation strengths the confidence model chooses from."""
 CV_FOLDS = 3
@@ -105,6 +106,8 @@ class Suggester:
         self.loo = self._leave_one_out()
         self.strength: float | None = None
         """The confidence model's regularisation, chosen once for these examples."""
+        self.fitted: Softmax | None = None
+        """The confidence model on all of them: where the cross-fits start from."""
 
     def rank(self, tickets: Sequence[Ticket], teams: Sequence[str | None]) -> list[Ranked]:
         return self.ranker.rank(tickets, teams)
@@ -125,10 +128,14 @@ class Suggester:
         if self.strength is None:
             self.strength = choose_strength(loo.scores, loo.truth, self.negative_scores,
                                             len(self.kr_ids))
+        everything = rows is None
         if rows is None:
             rows = np.arange(len(loo.truth))
-        return fit_stacker(loo.scores[rows], loo.truth[rows], self.negative_scores,
-                           len(self.kr_ids), self.strength)
+        stacker, fitted = fit_stacker(loo.scores[rows], loo.truth[rows], self.negative_scores,
+                                      len(self.kr_ids), self.strength, start=self.fitted)
+        if everything:
+            self.fitted = fitted
+        return stacker
 
     def _leave_one_out(self) -> LeaveOneOut:
         n = self.x.shape[0]
@@ -183,7 +190,8 @@ def fit(examples: Sequence[Example], catalog: Catalog, prefixes: Prefixes,
     centroids = unit_rows(sums)
     terms = tuple(str(t) for t in vectorizer.get_feature_names_out())
     members = np.sort(np.concatenate(
-        [np.flatnonzero(labels == k)[:MEMBERS_CAP] for k in range(len(kr_ids))]
+        [mine[_evenly(len(mine), MEMBERS_CAP)]
+         for mine in (np.flatnonzero(labels == k) for k in range(len(kr_ids)))]
         or [np.zeros(0, dtype=np.int64)])).astype(np.int64)
     draft = Ranker(kr_ids, terms, np.asarray(vectorizer.idf_, dtype=np.float64), centroids,
                    Stacker(np.zeros((1, 2 * len(kr_ids))), np.zeros(1),
@@ -223,14 +231,14 @@ def choose_strength(scores: Floats, truth: Ints, negative_scores: Floats,
     if len(np.unique(y)) < 2:
         return C_GRID[0]
     cv = _evenly(len(y), CV_ROWS)
-    with _one_thread():
-        return _choose_c(x[cv], y[cv])
+    return _choose_c(x[cv], y[cv])
 
 
 def fit_stacker(scores: Floats, truth: Ints, negative_scores: Floats, kr_count: int,
-                strength: float) -> Stacker:
+                strength: float, start: Softmax | None = None) -> tuple[Stacker, Softmax | None]:
     """The confidence model on leave-one-out similarities (`truth`: each row's KR index) and
-    on epics known to serve no KR (class `kr_count`), regularised by `strength` (`C`)."""
+    on epics known to serve no KR (class `kr_count`), regularised by `strength` (`C`), its
+    fit starting from `start`; and the fitted weights (None when there was nothing to fit)."""
     x_all, y_all = _rows(scores, truth, negative_scores, kr_count)
     classes = np.unique(y_all)
     if len(classes) < 2:
@@ -239,48 +247,35 @@ def fit_stacker(scores: Floats, truth: Ints, negative_scores: Floats, kr_count: 
         p = (len(y_all) + 1) / (len(y_all) + 2)
         seen = int(classes[0]) if len(classes) else kr_count
         return Stacker(np.zeros((2, x_all.shape[1])), np.array([np.log(p / (1 - p)), 0.0]),
-                       np.array([seen, kr_count + 1], dtype=np.int64), kr_count)
-    from sklearn.linear_model import LogisticRegression
-
+                       np.array([seen, kr_count + 1], dtype=np.int64), kr_count), None
     rows = _evenly(len(y_all), FIT_ROWS)
-    with _one_thread():
-        lr = LogisticRegression(C=strength, max_iter=2000).fit(x_all[rows], y_all[rows])
-    coef, intercept = np.asarray(lr.coef_), np.asarray(lr.intercept_)
-    if len(lr.classes_) == 2:  # binary: one logit; as two classes it is the same softmax
-        coef, intercept = np.vstack((np.zeros_like(coef), coef)), np.array([0.0, intercept[0]])
-    return Stacker(coef, intercept, np.asarray(lr.classes_, dtype=np.int64), kr_count)
-
-
-def _one_thread() -> AbstractContextManager[object]:
-    """BLAS on one thread: these problems are small (a few dozen weights), and on a shared
-    2-core machine several BLAS threads per fit made it ten times slower (bench/README.md)."""
-    from threadpoolctl import threadpool_limits
-
-    limits: AbstractContextManager[object] = threadpool_limits(limits=1)
-    return limits
+    lr = fit_softmax(x_all[rows], y_all[rows], strength, start)
+    return Stacker(lr.coef, lr.intercept, lr.classes, kr_count), lr
 
 
 def _choose_c(x: Floats, y: Ints) -> float:
     """The regularisation with the lowest cross-validated log-loss (folds by position; ties:
-    the stronger regularisation)."""
-    from sklearn.linear_model import LogisticRegression
-
+    the stronger regularisation). Each fold's fits run from the strongest regularisation to
+    the weakest, each starting from the last one's weights."""
     classes = np.unique(y)
     col = {int(c): i for i, c in enumerate(classes)}
     fold = np.arange(len(y)) % CV_FOLDS
-    best, best_loss = C_GRID[0], np.inf
-    for c in C_GRID:
-        loss, count = 0.0, 0
-        for f in range(CV_FOLDS):
-            train, test = fold != f, fold == f
-            if len(np.unique(y[train])) < 2 or not test.any():
-                continue
-            lr = LogisticRegression(C=c, max_iter=2000).fit(x[train], y[train])
+    losses = np.zeros(len(C_GRID))
+    counts = np.zeros(len(C_GRID))
+    for f in range(CV_FOLDS):
+        train, test = fold != f, fold == f
+        if len(np.unique(y[train])) < 2 or not test.any():
+            continue
+        last: Softmax | None = None
+        for i, c in enumerate(C_GRID):
+            last = fit_softmax(x[train], y[train], c, last)
             p = np.full((int(test.sum()), len(classes)), 1e-6)
-            p[:, [col[int(k)] for k in lr.classes_]] = lr.predict_proba(x[test])
+            p[:, [col[int(k)] for k in last.classes]] = last.probabilities(x[test])
             truth = p[np.arange(len(p)), [col[int(k)] for k in y[test]]]
-            loss -= float(np.log(np.clip(truth, 1e-6, 1.0)).sum())
-            count += len(truth)
+            losses[i] -= float(np.log(np.clip(truth, 1e-6, 1.0)).sum())
+            counts[i] += len(truth)
+    best, best_loss = C_GRID[0], np.inf
+    for c, loss, count in zip(C_GRID, losses, counts, strict=True):
         if count and loss / count < best_loss - 1e-9:
             best, best_loss = c, loss / count
     return best

@@ -23,8 +23,10 @@ from core.model import Ticket
 from mappings.suggest.features import Prefixes, display_term, make_analyzer, texts, words
 
 TOP = 3
-FORMAT = 1
-"""Bumped whenever what a stored model means changes: an older stored model is refitted."""
+FORMAT = 2
+"""Bumped whenever what a stored model means changes: an older stored model is refitted (2:
+the confidence model fitted by `softmax`, evidence from evenly spaced examples), so a kept
+model always suggests exactly what a fresh fit would."""
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]

@@ -11,8 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from connectors.github_auth import forget_grants
 from connectors.ownership import kr_of_global_id
+from connectors.pacing import forget_pacers
 from sandbox import Sandbox
+from syncer import store_pg
 from syncer.commands.demo import write_demo_files
 from syncer.config import Config, load_config
 from tests.helpers.cli_runner import run_okrsync
@@ -58,18 +61,36 @@ def env_for(sb: Sandbox) -> dict[str, str]:
                 OKRSYNC_SOURCES__GITHUB__TOKEN=sb.token, PYTHONPATH=str(ROOT))
 
 
-def okrsync(*args: str, sb: Sandbox, timeout: float = 120,
-            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a child process."""
+def okrsync_process(*args: str, sb: Sandbox, timeout: float = 120,
+                    extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a child process: for signals, SIGKILL, resource limits and runs
+    that overlap another process."""
     return subprocess.run([sys.executable, "-m", "syncer.cli", *args],
                           env=env_for(sb) | (extra_env or {}),
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
+def fresh_process_state() -> None:
+    """Drop what a new okrsync process would start without: the per-credential pacers, the
+    GitHub installation tokens minted so far and the PostgreSQL pools."""
+    forget_pacers()
+    forget_grants()
+    store_pg.close_pools()
+
+
+def okrsync(*args: str, sb: Sandbox,
+            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """One `okrsync ARGS` run as a new process would run it, inside this one
+    (`tests/helpers/cli_runner.py`): the process-wide state is dropped first, so a run
+    starts from the budget and tokens a new process has, and no interpreter start is paid."""
+    fresh_process_state()
+    return okrsync_here(*args, sb=sb, extra_env=extra_env)
+
+
 def okrsync_here(*args: str, sb: Sandbox,
                  extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`okrsync(...)` run inside this process (`tests/helpers/cli_runner.py`), for tests where
-    no process boundary is under test."""
+    """`okrsync ARGS` inside this process, keeping the process-wide state of earlier runs
+    (a daemon's view)."""
     env = {"OKRSYNC_SOURCES__JIRA__TOKEN": sb.token, "OKRSYNC_SOURCES__GITHUB__TOKEN": sb.token}
     return run_okrsync(*args, env=env | (extra_env or {}), cwd=ROOT)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.cli_runner import run_okrsync
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date.today()
@@ -45,8 +46,7 @@ RULES = '[[rule]]\nid = "r-new"\nkr = "KR-NEW"\nlabels_any = ["checkout"]\n'
 
 
 def _okrsync(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "syncer.cli", *args], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT)
+    return run_okrsync(*args, cwd=ROOT)
 
 
 @pytest.fixture()

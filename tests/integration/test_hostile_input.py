@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from sandbox.data import generate
 from syncer.commands.demo import write_demo_files
 from syncer.engine import run_sync
 from syncer.store import Store
+from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
 from tests.helpers.e2e import MARKER, ROOT, config, okrsync, project
 from tests.helpers.github_render_rules import pings_and_refs, render
 from tests.helpers.store_backends import BACKENDS, module_store
@@ -43,12 +43,8 @@ def valid_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def validate(config_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSYNC_")}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "syncer.cli", "validate", "--config", str(config_path)],
-        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )
+    return run_okrsync("validate", "--config", str(config_path),
+                       env=without_okrsync_env(os.environ), cwd=ROOT)
 
 
 def huge_rules(text: str, size: int = 5_000_000) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,8 @@ from sandbox.github_render import USER_LOGIN
 from syncer.config import load_config
 from syncer.engine import RunSummary, run_sync
 from syncer.store import Store
-from tests.helpers.e2e import ROOT, project, tokens
+from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
+from tests.helpers.e2e import ROOT, fresh_process_state, project, tokens
 from tests.helpers.github_render_rules import pings_and_refs
 from tests.helpers.store_backends import lose_store
 
@@ -37,15 +37,14 @@ REPO = "acme/app"
 
 
 def _cli(sb: Sandbox, names: tuple[str, ...], *args: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI in a child process, with tokens for exactly the configured sources (a
+    """The CLI as a new process runs it, with tokens for exactly the configured sources (a
     token variable for another name would declare a source of its own), and the store
     under test."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("OKRSYNC_") or k.startswith("OKRSYNC_STORE__")}
+    env = without_okrsync_env({k: v for k, v in os.environ.items()
+                               if not k.startswith("OKRSYNC_STORE__")})
     env.update({f"OKRSYNC_SOURCES__{n.upper()}__TOKEN": sb.token for n in names})
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "syncer.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    fresh_process_state()
+    return run_okrsync(*args, env=env, cwd=ROOT)
 
 
 def _sync(cfg_path: Path, sb: Sandbox, jira: str = "jira", github: str = "github"

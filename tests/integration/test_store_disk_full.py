@@ -43,7 +43,7 @@ def test_a_full_disk_is_exit_1_naming_the_store_and_the_run_row_is_closed(
         assert "disk" in full.stderr
         assert "bug" not in out and "Traceback" not in out
 
-        again = okrsync("sync", "--config", str(cfg_path), sb=sb, timeout=300)
+        again = okrsync("sync", "--config", str(cfg_path), sb=sb)
         assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
         db = tmp_path / "okrsync.db"
         with sqlite3.connect(db) as conn:
@@ -51,5 +51,5 @@ def test_a_full_disk_is_exit_1_naming_the_store_and_the_run_row_is_closed(
             assert conn.execute("pragma integrity_check").fetchone()[0] == "ok"
         assert "running" not in statuses, statuses
         assert statuses[-1] == "ok"
-        settled = okrsync("sync", "--json", "--config", str(cfg_path), sb=sb, timeout=300)
+        settled = okrsync("sync", "--json", "--config", str(cfg_path), sb=sb)
         assert '"planned_count": 0' in settled.stdout, "the second clean run writes nothing"

@@ -16,7 +16,16 @@ import pytest
 from sandbox import Sandbox, sandbox
 from syncer.engine import run_sync
 from syncer.store import Store
-from tests.helpers.e2e import ROOT, config, env_for, managed_only, okrsync, project, remote_state
+from tests.helpers.e2e import (
+    ROOT,
+    config,
+    env_for,
+    managed_only,
+    okrsync,
+    okrsync_process,
+    project,
+    remote_state,
+)
 from tests.helpers.store_backends import postgresql_only, sqlite_store
 from tests.integration.test_crash_points import no_duplicates
 
@@ -66,7 +75,8 @@ def test_workers_for_different_sources_run_at_once_and_one_source_excludes_itsel
                 break
             time.sleep(0.05)
         assert jira.poll() is None and github.poll() is None, "both workers are running"
-        second = okrsync("sync", "--source", "jira", "--config", str(cfg_path), sb=sb)
+        sb.set_faults("slow:1")  # every answer 2 s late: the jira worker stays in its apply
+        second = okrsync_process("sync", "--source", "jira", "--config", str(cfg_path), sb=sb)
         assert second.returncode == 3, second.stderr
         assert "'jira'" in second.stderr and "pid" in second.stderr
         sb.set_faults(None)
