@@ -86,9 +86,10 @@ def _thing_of(title: str) -> str | None:
     return None
 
 
-def paraphrased(epics: int, seed: int) -> dict[str, Any]:
-    """`generate(epics, seed)` with every themed epic's title and description reworded."""
-    scenario = generate(epics, seed)
+def paraphrased(epics: int, seed: int, *, story: bool = False) -> dict[str, Any]:
+    """`generate(epics, seed, story=story)` with every themed epic's title and description
+    reworded."""
+    scenario = generate(epics, seed, story=story)
     rng = random.Random(seed * 7919 + 1)
     for issue in scenario["jira"]["issues"]:
         fields = issue["fields"]

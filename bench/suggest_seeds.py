@@ -12,7 +12,9 @@ each theme's usual KR from the very epics it is scored on, an advantage a real o
 
 Organisations: `demo` and `paraphrased` as in `bench/suggest.py`; `story` is the
 organisation `okrsync demo` builds (`generate(..., story=True)`: explicit `okr:` labels name
-a KR of the epic's own theme instead of any KR, and no hostile titles).
+a KR of the epic's own theme instead of any KR, and no hostile titles); `story-paraphrased`
+is that organisation with its titles and descriptions reworded as `paraphrased` rewords
+`demo`'s.
 
     python bench/suggest_seeds.py                    # 300 epics, seeds 1-5 and 7
     python bench/suggest_seeds.py --smoke            # 120 epics, seed 1: keeps it working
@@ -46,7 +48,11 @@ def story_org(epics: int, seed: int) -> dict[str, Any]:
     return generate(epics, seed, story=True)
 
 
-ORGS = {**bench.ORGS, "story": story_org}
+def story_paraphrased(epics: int, seed: int) -> dict[str, Any]:
+    return paraphrase_org.paraphrased(epics, seed, story=True)
+
+
+ORGS = {**bench.ORGS, "story": story_org, "story-paraphrased": story_paraphrased}
 
 
 def theme_of(ticket: Ticket) -> str:
@@ -72,6 +78,7 @@ def ceiling(pairs: list[tuple[str, str]], coverage: float = COVERAGE) -> float |
 
 
 def measure(org: str, epics: int, seed: int) -> dict[str, Any]:
+    from mappings.rules import suggest_krs
     from mappings.suggest.evaluate import evaluate
     from syncer import suggestions as sg
     from syncer.config import load_config
@@ -82,13 +89,19 @@ def measure(org: str, epics: int, seed: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="okrsync-bench-seeds-") as tmp:
         cfg_path, _ = bench.build(Path(tmp), org, epics, seed)
         cfg = load_config(cfg_path)
-        catalog = resolve_inputs(cfg).catalog
+        inputs = resolve_inputs(cfg)
         with Store.open(cfg.store_target) as store:
-            model = sg.learn(store, catalog, cfg)
-    result = evaluate(model, min_confidence=cfg.suggest.min_confidence)
-    figures = next(iter(result.learned.values())).to_json()
+            model = sg.learn(store, inputs.catalog, cfg)
+
+    def old(ticket: Ticket) -> list[str]:
+        return [k for k, _ in suggest_krs(ticket, inputs.rules, inputs.catalog)]
+
+    result = evaluate(model, min_confidence=cfg.suggest.min_confidence, old_method=old)
+    figures = result.to_json()["overall"]["learned"]
+    previous = result.to_json()["overall"]["previous"]
     pairs = [(theme_of(e.ticket), e.kr_id) for e in model.examples]
     return {"org": org, "seed": seed, "generated": epics, **figures, "ceiling": ceiling(pairs),
+            "previous": previous,
             "meets": bool((figures["precision_at_1"] or 0) >= 0.7
                           and (figures["coverage"] or 0) >= COVERAGE)}
 
@@ -108,13 +121,15 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title=f"suggest --evaluate by seed ({epics} epics)")
-    for col in ("seed", "org", "linked", "p@1", "p@3", "cover", "ceiling p@1", "bar met"):
+    for col in ("seed", "org", "linked", "p@1", "p@3", "cover", "ceiling p@1", "bar met",
+                "before: p@1", "cover"):
         table.add_column(col, justify="right")
     for r in results:
         table.add_row(str(r["seed"]), r["org"], str(r["epics"]), str(r["precision_at_1"]),
                       str(r["precision_at_3"]), str(r["coverage"]),
-                      str(r["ceiling"]), "yes" if r["meets"] else "no")
-    Console(width=100).print(table)
+                      str(r["ceiling"]), "yes" if r["meets"] else "no",
+                      str(r["previous"]["precision_at_1"]), str(r["previous"]["coverage"]))
+    Console(width=120).print(table)
     if args.json:
         args.json.write_text(json.dumps({"results": results}, indent=2))
 

@@ -45,7 +45,8 @@ def test_the_seed_ceiling_is_the_best_any_theme_reader_can_do() -> None:
 def test_suggest_seeds_smoke_reports_every_org_with_its_ceiling(tmp_path: Path) -> None:
     _, report = run_smoke("suggest_seeds.py", tmp_path / "seeds.json")
     results = {r["org"]: r for r in report["results"]}
-    assert set(results) == {"demo", "paraphrased", "story"}
+    assert set(results) == {"demo", "paraphrased", "story", "story-paraphrased"}
     for r in results.values():
         assert r["generated"] == 120 and r["epics"] > 0
         assert 0 < r["ceiling"] <= 1 and isinstance(r["meets"], bool)
+        assert 0 <= r["previous"]["precision_at_1"] <= 1  # the previous method beside
