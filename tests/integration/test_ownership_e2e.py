@@ -25,8 +25,8 @@ from sandbox.github_render import USER_LOGIN
 from syncer.config import load_config
 from syncer.engine import RunSummary, run_sync
 from syncer.store import Store
-from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
-from tests.helpers.e2e import ROOT, fresh_process_state, project, tokens
+from tests.helpers.cli_runner import fresh_process_state, run_okrsync, without_okrsync_env
+from tests.helpers.e2e import ROOT, project, tokens
 from tests.helpers.github_render_rules import pings_and_refs
 from tests.helpers.store_backends import lose_store
 

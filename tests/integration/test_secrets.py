@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from aiosmtpd.smtp import AuthResult
 
 from sandbox import sandbox
 from syncer import store_pg
+from tests.helpers.cli_runner import run_as_new_process
 from tests.helpers.e2e import ROOT, project
 from tests.helpers.store_backends import store_dump, store_env
 
@@ -67,8 +66,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str], outputs: list[str]) -> int:
-    proc = subprocess.run([sys.executable, "-m", "syncer.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=180)
+    proc = run_as_new_process(*args, env=env, cwd=ROOT)
     outputs.append(f"$ okrsync {' '.join(args)}\n{proc.stdout}\n{proc.stderr}")
     return proc.returncode
 
@@ -154,10 +152,7 @@ timeout = 5
 def test_demo_dir_holds_no_sandbox_token(tmp_path: Path) -> None:
     demo_dir = tmp_path / "demo"
     env = clean_env(OKRSYNC_SANDBOX_TOKEN=TOKEN)
-    proc = subprocess.run(
-        [sys.executable, "-m", "syncer.cli", "demo", "--dir", str(demo_dir), "--epics", "40"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=180,
-    )
+    proc = run_as_new_process("demo", "--dir", str(demo_dir), "--epics", "40", env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (demo_dir / "okrsync.db").exists()
     for line in (proc.stdout + proc.stderr).splitlines():
@@ -168,12 +163,10 @@ def test_demo_dir_holds_no_sandbox_token(tmp_path: Path) -> None:
     for name, content in files.items():
         assert_no_sentinel(name, content)
     # The demo really used the sentinel: a sandbox served with another token refuses it.
-    verbose = subprocess.run(
-        [sys.executable, "-m", "syncer.cli", "validate", "--verbose", "--config",
-         str(demo_dir / "okrsync.toml")],
+    verbose = run_as_new_process(
+        "validate", "--verbose", "--config", str(demo_dir / "okrsync.toml"),
         env=clean_env(OKRSYNC_SOURCES__JIRA__TOKEN=TOKEN, OKRSYNC_SOURCES__GITHUB__TOKEN=TOKEN),
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )
+        cwd=ROOT)
     assert verbose.returncode == 0, verbose.stderr
     assert "***" in verbose.stdout
     assert_no_sentinel("validate --verbose", verbose.stdout + verbose.stderr)
