@@ -91,6 +91,9 @@ def _pool(url: str) -> ConnectionPool[psycopg.Connection[Any]]:
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
+            # One direct connection first: a refused password or an unknown host fails now,
+            # instead of the pool retrying in the background until its timeout.
+            psycopg.connect(info, **kwargs).close()
             pool = ConnectionPool(info, kwargs=kwargs, min_size=0, max_size=POOL_MAX,
                                   open=True, timeout=30, name="okrsync-store")
             _pools[key] = pool
@@ -211,9 +214,14 @@ class PgConnection:
                 self.raw.execute("set session characteristics as transaction read write")
             except psycopg.Error:
                 self.raw.close()
-        pool = _pool(self.url)
+        info, kwargs = conninfo(self.url)
+        with _pools_lock:
+            pool = _pools.get((info, str(kwargs.get("password", ""))))
         with contextlib.suppress(Exception):
-            pool.putconn(self.raw)
+            if pool is None:  # the pools were closed meanwhile
+                self.raw.close()
+            else:
+                pool.putconn(self.raw)
 
 
 class PgDatabase:
