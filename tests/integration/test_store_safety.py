@@ -25,6 +25,7 @@ from core.errors import StoreError
 from core.model import CheckIn
 from syncer import migrations
 from syncer.store import Store
+from tests.helpers.cli_runner import run_as_new_process
 from tests.helpers.e2e import ROOT
 from tests.helpers.reports_helpers import CATALOG_TOML, RULES_TOML
 
@@ -42,9 +43,7 @@ def write_project(directory: Path, store: str = "") -> Path:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSYNC_")}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "syncer.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return run_as_new_process(*args, env=env, cwd=ROOT)
 
 
 def a_kr(directory: Path) -> str:
