@@ -48,9 +48,12 @@ def _order(cell: dict[str, Any]) -> tuple[int, float, int]:
 
 
 def table(cells: list[dict[str, Any]]) -> str:
-    """One row per cell, latest result wins when a cell ran more than once."""
+    """One row per cell, latest result wins when a cell ran more than once. The table is the
+    SQLite matrix (all cells); the PostgreSQL subset's lines are left out of it."""
     latest: dict[tuple[str, float, str], dict[str, Any]] = {}
     for cell in cells:
+        if cell.get("backend", "sqlite") != "sqlite":
+            continue
         latest[(str(cell["kind"]), float(cell["rate"]), str(cell["phase"]))] = cell
     head = (
         "| fault | rate | phase | epics | faults hit | requests | faulty run exit | "

@@ -228,10 +228,18 @@ class Store(ParkingStore, RecordsStore, HealthStore, OwnershipStore, DeferralSto
         """Open an existing store only to read it: nothing is created, chmod-ed or migrated,
         so `status`, reports and the daemon's health work on a full disk or a read-only
         volume, and never change a file that is not a store. A store of an older schema is
-        migrated through `open` once it has shown to be okrsync's. (A PostgreSQL store is
-        opened as by `open`: read-only access is the database role's business.)"""
+        migrated through `open` once it has shown to be okrsync's. A PostgreSQL store is
+        opened (and migrated) as by `open`, then its session refuses writes: the server
+        enforces what the SQLite file's read-only mode does."""
         if store_pg.is_url(path):
-            return cls.open(path)
+            store = cls.open(path, busy_timeout=busy_timeout)
+            assert isinstance(store.db, store_pg.PgDatabase)
+            try:
+                store.db.conn.make_read_only()
+            except psycopg.Error as exc:
+                store.close()
+                raise store_pg.pg_error(str(path), exc) from exc
+            return store
         path = Path(path).expanduser().absolute()
         conn: sqlite3.Connection | None = None
         try:

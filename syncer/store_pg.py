@@ -91,6 +91,9 @@ def _pool(url: str) -> ConnectionPool[psycopg.Connection[Any]]:
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
+            # One direct connection first: a refused password or an unknown host fails now,
+            # instead of the pool retrying in the background until its timeout.
+            psycopg.connect(info, **kwargs).close()
             pool = ConnectionPool(info, kwargs=kwargs, min_size=0, max_size=POOL_MAX,
                                   open=True, timeout=30, name="okrsync-store")
             _pools[key] = pool
@@ -138,6 +141,7 @@ class PgConnection:
     def __init__(self, conn: psycopg.Connection[Any], url: str) -> None:
         self.raw = conn
         self.url = url
+        self.read_only = False
         self._sql: dict[str, str] = {}
         self._primary: dict[str, tuple[str, ...]] | None = None
         self._identity: frozenset[str] = frozenset()
@@ -195,11 +199,29 @@ class PgConnection:
     def in_transaction(self) -> bool:
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
+    def make_read_only(self) -> None:
+        """Every later transaction of this session refuses writes (the server enforces it)."""
+        self.raw.execute("set session characteristics as transaction read only")
+        self.read_only = True
+
     def close(self) -> None:
-        """Hand the connection back to the pool (rolled back by the pool if it was mid-way)."""
-        pool = _pool(self.url)
+        """Hand the connection back to the pool (rolled back by the pool if it was mid-way),
+        writable again: a connection that cannot be made so is closed, never handed on."""
+        if self.read_only:
+            try:
+                if self.in_transaction:
+                    self.raw.rollback()
+                self.raw.execute("set session characteristics as transaction read write")
+            except psycopg.Error:
+                self.raw.close()
+        info, kwargs = conninfo(self.url)
+        with _pools_lock:
+            pool = _pools.get((info, str(kwargs.get("password", ""))))
         with contextlib.suppress(Exception):
-            pool.putconn(self.raw)
+            if pool is None:  # the pools were closed meanwhile
+                self.raw.close()
+            else:
+                pool.putconn(self.raw)
 
 
 class PgDatabase:
@@ -228,6 +250,21 @@ def connect(url: str) -> PgDatabase:
     except Exception as exc:
         raise pg_error(url, exc) from exc
     return PgDatabase(PgConnection(raw, url))
+
+
+def change_stamp(url: str) -> str:
+    """What changes whenever any transaction that wrote commits on the server: the current
+    snapshot (`xmin:xmax:running xids`). One query, nothing read from the store's tables; the
+    server is shared, so a write elsewhere changes it too (a needless rebuild, never a stale
+    answer)."""
+    db = connect(url)
+    try:
+        row = db.conn.raw.execute("select pg_current_snapshot()::text").fetchone()
+    except psycopg.Error as exc:
+        raise pg_error(url, exc) from exc
+    finally:
+        db.close()
+    return str(row[0]) if row else ""
 
 
 def table_names(db: PgDatabase) -> set[str]:

@@ -31,6 +31,7 @@ from syncer.web import pages
 if TYPE_CHECKING:
     from syncer.config import Config
     from syncer.reports.model import WeeklyReport
+    from syncer.store import Store
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -110,11 +111,13 @@ class Auth:
         await response(scope, receive, send)
 
 
-def _store_stamp(config: Config) -> tuple[int, int]:
-    """The SQLite store's file stamp; a PostgreSQL store has none, so its report is never
-    taken from the cache (a fresh stamp each time)."""
+def _store_stamp(config: Config) -> tuple[int, int] | str:
+    """What a sync changes in the store: the SQLite file's stamp, or the PostgreSQL server's
+    snapshot (`store_pg.change_stamp`, one query)."""
     if config.store_url:
-        return (int(SYSTEM.monotonic() * 1e9), 0)
+        from syncer import store_pg
+
+        return store_pg.change_stamp(config.store_url)
     return _stamp(config.store_path)
 
 
@@ -155,10 +158,15 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
             raise UserError(f"no store at {config.store_path}", key="store.path",
                             hint="run `okrsync sync` first")
 
+    def read_store() -> Store:
+        """The store through a read-only connection: no page can write it, on either backend."""
+        from syncer.store import Store
+
+        return Store.open_read_only(config.store_target, busy_timeout=config.store_busy_timeout)
+
     def report(request: Request) -> WeeklyReport:
         from syncer.catalog import load_catalog
         from syncer.reports.load import build_report
-        from syncer.store import Store
 
         need_store()
         week = request.query_params.get("week") or None
@@ -169,7 +177,7 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
             if key in cache:
                 return cache[key]
         catalog = load_catalog(config.catalog_path)
-        with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
+        with read_store() as store:
             built = build_report(store, catalog, config, week, now=now, save_snapshot=False)
         with lock:
             if len(cache) >= CACHED_REPORTS:
@@ -218,11 +226,10 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
         return page(request, "teams", data, chart=chart, legend=chart_legend)
 
     def runs(request: Request) -> Response:
-        from syncer.store import Store
         from syncer.web.runs import load_runs
 
         need_store()
-        with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
+        with read_store() as store:
             data = pages.runs_page(*load_runs(store))
         return page(request, "runs", data)
 
@@ -230,11 +237,10 @@ def create_app(config: Config, *, now: Callable[[], datetime] | None = None) -> 
         from syncer.catalog import load_catalog
         from syncer.rhythm.review import ReviewKind
         from syncer.rhythm.reviews import load_review
-        from syncer.store import Store
 
         need_store()
         catalog = load_catalog(config.catalog_path)
-        with Store.open(config.store_target, busy_timeout=config.store_busy_timeout) as store:
+        with read_store() as store:
             review = load_review(store, catalog, config, ReviewKind.WEEKLY, now=clock())
         data = review.to_json()
         data["week"] = ""

@@ -10,6 +10,7 @@ The result has the shape of `subprocess.run`'s, so either can stand behind a tes
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -17,6 +18,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from connectors.github_auth import forget_grants
+from connectors.pacing import forget_pacers
+from syncer import store_pg
 from syncer.cli import main
 
 
@@ -40,3 +44,22 @@ def run_okrsync(*args: str, env: Mapping[str, str | None] | None = None,
 def without_okrsync_env(environ: Mapping[str, str]) -> dict[str, str | None]:
     """Overrides that unset every `OKRSYNC_*` variable, as a clean child environment would."""
     return {k: None for k in environ if k.upper().startswith("OKRSYNC_")}
+
+
+def fresh_process_state() -> None:
+    """Drop what a new okrsync process would start without: the per-credential pacers, the
+    GitHub installation tokens minted so far and the PostgreSQL pools."""
+    forget_pacers()
+    forget_grants()
+    store_pg.close_pools()
+
+
+def run_as_new_process(*args: str, env: Mapping[str, str],
+                       cwd: Path | str | None = None) -> subprocess.CompletedProcess[str]:
+    """What `subprocess.run(["okrsync", *args], env=env)` would give, run in this process:
+    the `OKRSYNC_*` variables are exactly `env`'s, and the process-wide state is fresh."""
+    fresh_process_state()
+    overrides: dict[str, str | None] = dict(without_okrsync_env(os.environ))
+    overrides.update({k: v for k, v in env.items()
+                      if k.upper().startswith("OKRSYNC_") or os.environ.get(k) != v})
+    return run_okrsync(*args, env=overrides, cwd=cwd)

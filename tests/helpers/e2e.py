@@ -11,14 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from connectors.github_auth import forget_grants
 from connectors.ownership import kr_of_global_id
-from connectors.pacing import forget_pacers
 from sandbox import Sandbox
-from syncer import store_pg
 from syncer.commands.demo import write_demo_files
 from syncer.config import Config, load_config
-from tests.helpers.cli_runner import run_okrsync
+from tests.helpers.cli_runner import fresh_process_state, run_okrsync
 
 MARKER = "<!-- okrsync:goal-links -->"
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,14 +65,6 @@ def okrsync_process(*args: str, sb: Sandbox, timeout: float = 120,
     return subprocess.run([sys.executable, "-m", "syncer.cli", *args],
                           env=env_for(sb) | (extra_env or {}),
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-
-
-def fresh_process_state() -> None:
-    """Drop what a new okrsync process would start without: the per-credential pacers, the
-    GitHub installation tokens minted so far and the PostgreSQL pools."""
-    forget_pacers()
-    forget_grants()
-    store_pg.close_pools()
 
 
 def okrsync(*args: str, sb: Sandbox,

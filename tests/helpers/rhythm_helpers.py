@@ -122,7 +122,7 @@ def simulate_weeks(folder: Path, weeks: int, *, title: str = "NPS",
     cfg = write_org(folder, kr_c_title=title)
     config = load_config(cfg)
     catalog = load_catalog(config.catalog_path)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         for week in range(1, weeks + 1):
             monday = date(2024, 1, 1) + timedelta(weeks=week - 1)
             at = datetime.combine(monday, time(10), UTC)

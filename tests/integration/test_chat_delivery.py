@@ -10,7 +10,6 @@ and the webhook URL appears nowhere."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from syncer.rhythm.settings import ChatSection
 from syncer.store import Store
 from tests.helpers.chat_receiver import receiver
 from tests.helpers.rhythm_helpers import write_org
+from tests.helpers.store_backends import store_dump
 
 TEXT_OBJECT = {"type": "object", "required": ["type", "text"],
                "properties": {"type": {"enum": ["plain_text", "mrkdwn"]},
@@ -133,14 +133,16 @@ def test_a_client_error_is_not_retried() -> None:
     assert (d.status, d.attempts, d.detail) == ("failed", 1, "HTTP 400 after 1 attempt")
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_remind_records_a_failed_delivery_and_exits_1(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """On both backends (the webhook's secret path is searched in every stored row)."""
     extra = ('[chat]\nslack_webhook_env = "OKR_SLACK_URL"\nteams_webhook_env = "OKR_TEAMS_URL"'
              "\nattempts = 2\nretry_wait_seconds = 0\ntimeout_seconds = 0.5\n")
     cfg = write_org(tmp_path, extra=extra)
     config = load_config(cfg)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         store.add_checkin(CheckIn("KR-B", 5.0, datetime(2024, 1, 1, 10, tzinfo=UTC),
                                   confidence=0.8))
     with receiver("500") as bad, receiver() as good:
@@ -162,14 +164,15 @@ def test_remind_records_a_failed_delivery_and_exits_1(
     assert "escalated overdue-lead KR-A to lena" in out
     for body in teams_bodies:
         jsonschema.validate(body, TEAMS_SCHEMA)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         rows = store.chat_deliveries()
         reminded = store.reminders()
     assert sorted({(d.channel, d.status) for d in rows}) == [("slack", "failed"),
                                                               ("teams", "sent")]
     assert [r[4] for r in reminded] == ["teams"] * 3
     assert "s3cr3tpath" not in out + err
-    dump = "\n".join(sqlite3.connect(config.store_path).iterdump())
+    dump = store_dump(config.store_target)
+    assert "slack" in dump
     assert "s3cr3tpath" not in dump
     try:
         main(["status", "--json", "--config", str(cfg)])

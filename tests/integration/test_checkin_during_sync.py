@@ -1,6 +1,7 @@
 """A KR owner's `okrsync checkin` while a sync plans must fail neither: the sync plans under
-the write lock and the check-in waits for it (SQLite's busy timeout). Before, the sync failed
-with exit 2, "locked by another program". Real processes and store, the sandboxes over HTTP."""
+the write lock and the check-in waits for it (SQLite's busy timeout; on PostgreSQL the two
+transactions do not conflict at all). Before, the sync failed with exit 2, "locked by another
+program". Real processes and store (on both backends), the sandboxes over HTTP."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from core.model import CheckIn
 from sandbox import sandbox
 from syncer.store import Store
-from tests.helpers.e2e import ROOT, env_for, project
+from tests.helpers.e2e import ROOT, config, env_for, project
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_checkins_while_a_sync_runs_all_land_and_the_sync_succeeds(tmp_path: Path) -> None:
     folder = tmp_path
     with sandbox(epics=600, seed=51) as sb:
         cfg_path = project(folder, sb)
-        db = folder / "okrsync.db"
+        db = config(cfg_path, sb).store_target
         Store.open(db).close()
         sync = subprocess.Popen(
             [sys.executable, "-m", "syncer.cli", "sync", "--full", "--config", str(cfg_path)],

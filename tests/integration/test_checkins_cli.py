@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.model import CheckIn
+from syncer import store_pg
 from syncer.store import Store
 from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
 from tests.helpers.config_helpers import write_project
@@ -18,10 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return run_okrsync(*args, env=without_okrsync_env(os.environ), cwd=cwd)
+    """No OKRSYNC_* variable of the shell but the store under test's."""
+    shell = {k: v for k, v in os.environ.items() if not k.startswith("OKRSYNC_STORE__")}
+    return run_okrsync(*args, env=without_okrsync_env(shell), cwd=cwd)
 
 
-def test_checkin_at_edit_delete_and_list(tmp_path: Path) -> None:
+def test_checkin_at_edit_delete_and_list(tmp_path: Path, store_backend_env: Path | str) -> None:
+    """On both backends."""
     write_project(tmp_path)
     made = cli("checkin", "KR-1", "44", "--at", "2026-11-02", "--note", "DE live", "--json",
                cwd=tmp_path)
@@ -36,7 +40,8 @@ def test_checkin_at_edit_delete_and_list(tmp_path: Path) -> None:
 
     edited = cli("checkin", "KR-1", "45.5", "--edit", str(entry["id"]), cwd=tmp_path)
     assert edited.returncode == 0, edited.stderr
-    with Store.open(tmp_path / "okrsync.db") as store:
+    pg = store_pg.is_url(store_backend_env)
+    with Store.open(store_backend_env if pg else tmp_path / "okrsync.db") as store:
         store.add_measured([CheckIn("KR-1", 47.0, datetime(2026, 11, 9, tzinfo=UTC),
                                     origin="sql", query_digest="abc123",
                                     fetched_at=datetime(2026, 11, 30, tzinfo=UTC))])

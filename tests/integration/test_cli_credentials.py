@@ -1,14 +1,24 @@
 """Commands that never connect run without any tracker token in the environment; the ones
-that connect name the variable to set. The installed `okrsync` binary, real files."""
+that connect name the variable to set. Real files; the CLI runs in-process with no `OKRSYNC_*`
+variable set (the installed entry point itself is tested in `test_cli_usage`)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli_usage import okrsync
+from tests.helpers.cli_runner import run_as_new_process
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def okrsync(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("OKRSYNC_")}
+    return run_as_new_process(*args, env=env | {"COLUMNS": "100"}, cwd=ROOT)
 
 SOURCES = """
 [sources.jira]

@@ -21,6 +21,7 @@ from sandbox.cycles import new_id, two_cycle_catalog, two_cycle_rules
 from sandbox.data import demo_catalog_toml, demo_rules_toml
 from syncer.store import Store
 from tests.helpers.e2e import config, okrsync, project, remote_state
+from tests.helpers.store_backends import BACKENDS, module_store
 
 EPICS = 90
 OLD, NEW = "2026-Q4", "2027-Q1"
@@ -48,10 +49,11 @@ def _changed(before: dict[str, Any], after: dict[str, Any], field: str) -> set[s
     return {k for k in after if k in before and after[k].get(field) != before[k].get(field)}
 
 
-@pytest.fixture(scope="module")
-def rolled(tmp_path_factory: pytest.TempPathFactory) -> Any:
+@pytest.fixture(scope="module", params=BACKENDS)
+def rolled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One rollover per store backend, its every outcome for the module's tests."""
     tmp = tmp_path_factory.mktemp("rollover")
-    with sandbox(epics=EPICS, seed=4) as sb:
+    with sandbox(epics=EPICS, seed=4) as sb, module_store(request, tmp):
         cfg_path = project(tmp, sb)
         for _ in range(3):
             run = okrsync("sync", "--json", "--config", str(cfg_path), sb=sb)
@@ -59,7 +61,7 @@ def rolled(tmp_path_factory: pytest.TempPathFactory) -> Any:
             if not json.loads(run.stdout)["planned_count"]:
                 break
         cfg = config(cfg_path, sb)
-        store = Store.open(cfg.store_path)
+        store = Store.open(cfg.store_target)
         bets_before = {(b.source, b.ticket_key, b.kr_id): b for b in store.bets()}
         tickets = {t.uid: t for t in store.tickets()}
         store.close()
@@ -78,7 +80,7 @@ def rolled(tmp_path_factory: pytest.TempPathFactory) -> Any:
         after = remote_state(sb)
         again = okrsync("sync", "--json", "--config", str(cfg_path), sb=sb)
         report = okrsync("report", "--json", "--config", str(cfg_path), sb=sb)
-        store = Store.open(cfg.store_path)
+        store = Store.open(cfg.store_target)
         yield {"sb": sb, "dry": json.loads(dry.stdout), "dry_writes": dry_writes,
                "real": json.loads(real.stdout), "acc": acc, "before": before, "after": after,
                "again": json.loads(again.stdout), "report": json.loads(report.stdout),

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sandbox import sandbox
 from syncer.store import Store
@@ -38,6 +39,7 @@ def _wait_for(url: str, predicate: object, timeout: float = 90) -> dict[str, obj
     raise AssertionError(f"timed out waiting on {url}; last answer {last}")
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_daemon_syncs_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None:
     with sandbox(epics=60, seed=11) as sb:
         cfg_path = project(tmp_path, sb)
@@ -76,7 +78,7 @@ def test_daemon_syncs_serves_health_and_stops_on_sigterm(tmp_path: Path) -> None
         assert all(sb.token not in line for line in err.splitlines())
 
         sb.set_faults(None)
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             assert store.integrity_check() == "ok"
             runs = store.runs(50)
         assert len(runs) >= 1

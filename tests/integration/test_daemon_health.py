@@ -20,6 +20,8 @@ from sandbox import Sandbox, sandbox
 from syncer.daemon import Daemon, DaemonSettings
 from tests.helpers.e2e import ROOT, config, project
 
+pytestmark = pytest.mark.usefixtures("store_backend_env")
+
 
 class FakeTime:
     """The daemon's clock and sleep: each wait moves time on and lets the test act."""
@@ -51,7 +53,7 @@ def _daemon(tmp_path: Path, sb: Sandbox, fake: FakeTime, log: io.StringIO,
             *, port: int | None = None) -> Daemon:
     cfg = config(project(tmp_path, sb), sb)
     settings = DaemonSettings(
-        config_path=Path(cfg.path), store_path=Path(cfg.store_path), interval=900, jitter=0,
+        config_path=Path(cfg.path), store_path=cfg.store_target, interval=900, jitter=0,
         report_cron="0 8 * * 1", report_timezone="UTC", report_enabled=False,
         log_format="json", health_port=port, unhealthy_after=cfg.daemon.unhealthy_after,
     )

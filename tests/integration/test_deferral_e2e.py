@@ -6,14 +6,20 @@ with GitHub App auth against token-specific ETags costs no quota."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sandbox import sandbox
+from syncer.config import load_config
+from syncer.store import Store
+from syncer.store_rows import ts
 from tests.helpers.app_auth import app_project
 from tests.helpers.e2e import ROOT, okrsync, project, remote_state
+
+pytestmark = pytest.mark.usefixtures("store_backend_env")
 
 LIMITED = """pacing = true
 content_limits = ["6/3600"]
@@ -62,11 +68,10 @@ def test_a_long_block_defers_the_rest_and_later_runs_wait_for_it(tmp_path: Path)
         assert shown["count"] == deferred["count"] and shown["eta_seconds"] > 0
 
         # the block lifts: the next run drains the backlog, and nothing is written twice
-        store = config.parent / "okrsync.db"  # [store] path of the project's config
-        past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-        with sqlite3.connect(store) as con:
-            con.execute("update outbox set deferred_until = ? where deferred_until is not null",
-                        [past])
+        past = ts(datetime.now(UTC) - timedelta(minutes=1))
+        with Store.open(load_config(config).store_target) as store:
+            store.db.execute("update outbox set deferred_until = ? "
+                             "where deferred_until is not null", [past])
         config.write_text(config.read_text().replace('["6/3600"]', '["100000/1"]'))
         for _ in range(3):
             done = okrsync("sync", "--json", "-c", str(config), sb=sb)

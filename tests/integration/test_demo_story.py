@@ -13,10 +13,16 @@ import httpx
 
 from sandbox.data import HOSTILE_TITLES, generate
 from syncer.store import Store
+from tests.helpers.cli_runner import run_as_new_process
 from tests.helpers.dashboard_helpers import ROOT, clean_env
 
 
 def demo(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_as_new_process("demo", "--epics", "60", *args, env=clean_env(**env), cwd=ROOT)
+
+
+def demo_process(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """In a child process: for what this process cannot renew (`TMPDIR` is read once)."""
     return subprocess.run(
         [sys.executable, "-m", "syncer.cli", "demo", "--epics", "60", *args],
         cwd=ROOT, env=clean_env(**env), capture_output=True, text=True, timeout=240,
@@ -83,7 +89,7 @@ def test_someone_elses_folder_is_refused(tmp_path: Path) -> None:
 def test_no_temporary_folder_is_left_behind(tmp_path: Path) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    out = demo(TMPDIR=str(scratch))
+    out = demo_process(TMPDIR=str(scratch))
     assert out.returncode == 0, out.stderr[-2000:]
     assert list(scratch.iterdir()) == []
     assert "--dir" in out.stdout  # says how to keep the files

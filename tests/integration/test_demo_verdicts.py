@@ -4,19 +4,18 @@ shipped weeks ago, and every verdict class a reader must recognise, each with it
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
+
+from tests.helpers.cli_runner import run_as_new_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_measures_history_and_judges_shipped_bets(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "syncer.cli", "demo", "--dir", str(tmp_path), "--epics", "120",
-         "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )
+    proc = run_as_new_process("demo", "--dir", str(tmp_path), "--epics", "120", "--json",
+                              env=dict(os.environ), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     outcome = json.loads(proc.stdout)
     verdicts = outcome["verdicts"]

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from sandbox import sandbox
 from tests.helpers.e2e import okrsync, project, remote_state
+
+pytestmark = pytest.mark.usefixtures("store_backend_env")
 
 
 def _content(acc: dict[str, object]) -> int:

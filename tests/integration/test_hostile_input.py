@@ -24,6 +24,7 @@ from syncer.store import Store
 from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
 from tests.helpers.e2e import MARKER, ROOT, config, okrsync, project
 from tests.helpers.github_render_rules import pings_and_refs, render
+from tests.helpers.store_backends import BACKENDS, module_store
 
 SCRIPT = "<script>alert(1)</script>"
 # A tag opener not escaped for Markdown (`\<script\>` is escaped text, `<script>` is not).
@@ -180,17 +181,19 @@ def hostile_scenario() -> dict[str, Any]:
     return data
 
 
-@pytest.fixture(scope="module")
-def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+@pytest.fixture(scope="module", params=BACKENDS)
+def hostile_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One hostile organisation synced per store backend (NUL bytes and control characters
+    meet PostgreSQL's text type too)."""
     tmp = tmp_path_factory.mktemp("hostile")
-    with sandbox(data=hostile_scenario()) as sb:
+    with sandbox(data=hostile_scenario()) as sb, module_store(request, tmp):
         cfg_path = project(tmp, sb)
         summary = run_sync(config(cfg_path, sb))
         reports = {fmt: okrsync("report", "--format", fmt, "--config", str(cfg_path), sb=sb)
                    for fmt in ("html", "markdown", "terminal", "text")}
         comments = [c["body"] for c in sb.github.comments("acme/app", 901)]
         second = run_sync(config(cfg_path, sb))
-        yield {"summary": summary, "second": second, "db": config(cfg_path, sb).store_path,
+        yield {"summary": summary, "second": second, "db": config(cfg_path, sb).store_target,
                "reports": reports, "comments": comments}
 
 

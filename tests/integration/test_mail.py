@@ -25,7 +25,6 @@ from cryptography.x509.oid import NameOID
 from syncer.config import load_config
 from syncer.mail import MailError, RetryPolicy, send_weekly_report
 from syncer.store import Store
-from tests.helpers.config_helpers import clear_okrsync_env
 from tests.helpers.reports_helpers import (
     EVIL,
     NOW,
@@ -37,6 +36,7 @@ from tests.helpers.reports_helpers import (
     scenario,
     write_config,
 )
+from tests.helpers.store_backends import clear_env_but_store
 
 FAST = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02)
 
@@ -73,8 +73,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_okrsync_env(monkeypatch)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, store_target: Path | str) -> None:
+    """No OKRSYNC_* variable of the shell; the store under test on each backend."""
+    clear_env_but_store(monkeypatch, store_target)
 
 
 def serve(handler: Sink, **kwargs: Any) -> Controller:
@@ -93,7 +94,7 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 def project(tmp_path: Path, port: int, **kwargs: Any) -> Path:
     cfg = write_config(tmp_path, smtp_port=port, **kwargs)
-    with Store.open(tmp_path / "okrsync.db") as store:
+    with Store.open(load_config(cfg).store_target) as store:
         load_into(store, scenario())
     return cfg
 
@@ -151,7 +152,7 @@ def test_second_send_same_week_is_refused_unless_forced(
     assert len(handler.received) == 1
     forced = send_weekly_report(config, now=later, force=True, retry=FAST)
     assert len(forced.sent) == 1 and len(handler.received) == 2
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         row = store.sent_report(WEEK, "weekly-all", "cto@example.com,lead@example.com")
         assert row is not None and row.times == 2
         assert [r.kind for r in store.runs(5)].count("report") == 3
@@ -187,7 +188,7 @@ def test_failure_after_retries_keeps_the_report(tmp_path: Path) -> None:
         assert (kept.stat().st_mode & 0o777) == 0o600
         kept_msg = message_from_bytes(kept.read_bytes(), policy=policy.default)
         assert WEEK in str(kept_msg["Subject"])
-        with Store.open(config.store_path) as store:
+        with Store.open(config.store_target) as store:
             snaps = store.report_snapshots("unsent-weekly-all", [WEEK])
             assert len(snaps) == 1 and "PAY-10" in snaps[0].data["html"]
             assert store.sent_report(WEEK, "weekly-all", "cto@example.com,lead@example.com") is None
@@ -279,7 +280,7 @@ def test_tls_with_auth(tmp_path: Path, security: str) -> None:
     try:
         config = load_config(write_config(tmp_path, smtp_port=controller.port, security=security,
                                           username="mailer"))
-        with Store.open(config.store_path) as store:
+        with Store.open(config.store_target) as store:
             load_into(store, scenario())
         result = send_weekly_report(config, now=NOW, retry=FAST, ssl_context=client_ctx)
         assert len(result.sent) == 1 and auth.logins == ["mailer"]
@@ -304,7 +305,7 @@ def test_wrong_password_fails_without_leaking(tmp_path: Path) -> None:
     try:
         config = load_config(write_config(tmp_path, smtp_port=controller.port,
                                           security="starttls", username="mailer"))
-        with Store.open(config.store_path) as store:
+        with Store.open(config.store_target) as store:
             load_into(store, scenario())
         client_ctx = ssl.create_default_context(cafile=str(cert))
         result = send_weekly_report(config, now=NOW, retry=FAST, ssl_context=client_ctx)

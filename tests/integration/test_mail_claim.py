@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 from syncer.config import load_config
 from syncer.mail import RetryPolicy, SendResult, send_weekly_report
 from syncer.store import Store
-from tests.helpers.config_helpers import clear_okrsync_env
+from tests.helpers.store_backends import clear_env_but_store
 from tests.integration.test_mail import Sink, free_port, project
 
 FAST = RetryPolicy(attempts=1, initial_wait=0.01, max_wait=0.02)
@@ -22,8 +22,10 @@ AUDIENCE = "cto@example.com,lead@example.com"
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_okrsync_env(monkeypatch)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, store_target: Path | str) -> None:
+    """No OKRSYNC_* variable of the shell; the store under test on each backend (four
+    concurrent claimants race in PostgreSQL's transactions too)."""
+    clear_env_but_store(monkeypatch, store_target)
 
 
 def test_two_senders_at_once_send_one_message(tmp_path: Path) -> None:
@@ -50,15 +52,15 @@ def test_two_senders_at_once_send_one_message(tmp_path: Path) -> None:
     statuses = sorted(d.status for r in results for d in r.deliveries)
     assert statuses == ["sent", "skipped", "skipped", "skipped"]
     assert all(r.exit_code == 0 for r in results)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         row = store.sent_report("2026-W14", "weekly-all", AUDIENCE)
     assert row is not None and row.times == 1
 
 
 def test_a_claim_is_won_once_given_back_on_failure_and_taken_over_when_stale(
-    tmp_path: Path,
+    store_target: Path | str,
 ) -> None:
-    db = tmp_path / "okrsync.db"
+    db = store_target
     with Store.open(db) as first, Store.open(db) as second:
         assert first.claim_report("2026-W14", "weekly-all", AUDIENCE, now=NOW, message_id="a")
         assert not second.claim_report("2026-W14", "weekly-all", AUDIENCE, now=NOW,

@@ -15,6 +15,7 @@ import pytest
 
 from sandbox import Sandbox, sandbox
 from syncer.measure.run import run_measure
+from syncer.store import Store
 from tests.helpers.e2e import config, okrsync, project
 from tests.helpers.postgres import PostgresServer, postgres_server  # noqa: F401
 
@@ -79,15 +80,18 @@ def _workspace(tmp: Path, sb: Sandbox, extra: str = "") -> Path:
     return cfg
 
 
-def _rows(tmp: Path) -> list[tuple[str, str, float, str, str | None, str | None]]:
-    with sqlite3.connect(tmp / "okrsync.db") as db:
-        return db.execute("select kr_id, at, value, origin, query_digest, fetched_at from "
-                          "checkins order by kr_id, at").fetchall()
+def _rows(target: Path | str) -> list[tuple[str, str, float, str, str | None, str | None]]:
+    with Store.open(target) as store:
+        rows = store.db.execute("select kr_id, at, value, origin, query_digest, fetched_at "
+                                "from checkins order by kr_id, at").fetchall()
+    return [tuple(r) for r in rows]
 
 
 def test_backfill_12_weeks_from_postgres_and_a_jql_count_then_nothing_new(
     tmp_path: Path, sb: Sandbox, postgres_server: PostgresServer,  # noqa: F811
+    store_backend_env: Path | str,
 ) -> None:
+    """On both store backends (the KR data source is PostgreSQL either way)."""
     db = _daily_table(postgres_server, "measure_backfill")
     cfg = _workspace(tmp_path, sb)
     env = {"KR_DB_URL": postgres_server.url(db)}
@@ -97,7 +101,8 @@ def test_backfill_12_weeks_from_postgres_and_a_jql_count_then_nothing_new(
     assert postgres_server.password not in first.stdout + first.stderr
     report = {r["kr_id"]: r for r in json.loads(first.stdout)["krs"]}
     assert {r["error"] for r in report.values()} == {None}
-    rows = _rows(tmp_path)
+    target = config(cfg, sb).store_target
+    rows = _rows(target)
     for kr_id, kind in (("KR-ACT", "sql"), ("KR-EPICS", "jira_count")):
         mine = [r for r in rows if r[0] == kr_id]
         weeks = {datetime.fromisoformat(r[1]).isocalendar()[:2] for r in mine}
@@ -117,7 +122,7 @@ def test_backfill_12_weeks_from_postgres_and_a_jql_count_then_nothing_new(
     assert again.returncode == 0, again.stderr
     assert [(r["asked"], r["added"]) for r in json.loads(again.stdout)["krs"]] == [(0, 0),
                                                                                    (0, 0)]
-    assert _rows(tmp_path) == rows
+    assert _rows(target) == rows
 
     listed = okrsync("checkins", "--kr", "KR-ACT", "--json", "--config", str(cfg), sb=sb)
     assert listed.returncode == 0, listed.stderr
@@ -130,6 +135,7 @@ def test_backfill_12_weeks_from_postgres_and_a_jql_count_then_nothing_new(
 def test_a_wrong_password_fails_naming_the_kr_and_source_and_never_shows_it(
     tmp_path: Path, sb: Sandbox, postgres_server: PostgresServer,  # noqa: F811
 ) -> None:
+    """SQLite store only: the check reads every byte the store holds (`iterdump`)."""
     db = _daily_table(postgres_server, "measure_wrong_pw")
     cfg = _workspace(tmp_path, sb)
     wrong = "Wr0ng:p@ss/word"
@@ -142,7 +148,7 @@ def test_a_wrong_password_fails_naming_the_kr_and_source_and_never_shows_it(
     assert "KR-ACT" in out and "sql" in out and "FAILED" in out
     assert "password authentication failed" in out
     assert wrong not in out and quote(wrong, safe="") not in out
-    rows = _rows(tmp_path)
+    rows = _rows(tmp_path / "okrsync.db")
     assert not [r for r in rows if r[0] == "KR-ACT"]
     assert [r for r in rows if r[0] == "KR-EPICS"]  # the healthy source still measured
     with sqlite3.connect(tmp_path / "okrsync.db") as store:
@@ -220,7 +226,7 @@ def test_a_500_and_a_non_numeric_answer_fail_cleanly_and_store_nothing(
     assert naps, "a 500 is retried (with the injected sleeper) before it fails"
     assert "not a number" in (results["KR-WORDS"].error or "")
     assert all(token not in (r.error or "") for r in results.values())
-    measured = {r[0] for r in _rows(tmp_path)}
+    measured = {r[0] for r in _rows(tmp_path / "okrsync.db")}
     assert "KR-OK" in measured and not measured & {"KR-500", "KR-WORDS"}
 
 

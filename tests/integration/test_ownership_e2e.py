@@ -15,6 +15,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from connectors.github_comment import has_marker
 from connectors.ownership import APPLICATION, kr_of_global_id
 from core.model import BetStatus
@@ -23,9 +25,12 @@ from sandbox.github_render import USER_LOGIN
 from syncer.config import load_config
 from syncer.engine import RunSummary, run_sync
 from syncer.store import Store
-from tests.helpers.cli_runner import run_okrsync, without_okrsync_env
-from tests.helpers.e2e import ROOT, fresh_process_state, project, tokens
+from tests.helpers.cli_runner import fresh_process_state, run_okrsync, without_okrsync_env
+from tests.helpers.e2e import ROOT, project, tokens
 from tests.helpers.github_render_rules import pings_and_refs
+from tests.helpers.store_backends import lose_store
+
+pytestmark = pytest.mark.usefixtures("store_backend_env")
 
 SCENARIO = ROOT / "tests" / "scenarios" / "ownership.json"
 REPO = "acme/app"
@@ -33,8 +38,10 @@ REPO = "acme/app"
 
 def _cli(sb: Sandbox, names: tuple[str, ...], *args: str) -> subprocess.CompletedProcess[str]:
     """The CLI as a new process runs it, with tokens for exactly the configured sources (a
-    token variable for another name would declare a source of its own)."""
-    env = without_okrsync_env(os.environ)
+    token variable for another name would declare a source of its own), and the store
+    under test."""
+    env = without_okrsync_env({k: v for k, v in os.environ.items()
+                               if not k.startswith("OKRSYNC_STORE__")})
     env.update({f"OKRSYNC_SOURCES__{n.upper()}__TOKEN": sb.token for n in names})
     fresh_process_state()
     return run_okrsync(*args, env=env, cwd=ROOT)
@@ -104,7 +111,7 @@ def test_peoples_look_alikes_stay_byte_identical_and_nothing_pings(tmp_path: Pat
             assert pings_and_refs(body) == [], body
         assert "Ping @acme/security-team and @dana about #12" in bodies[0]  # quoted, inert
 
-        with Store.open(load_config(cfg_path).store_path) as store:
+        with Store.open(load_config(cfg_path).store_target) as store:
             bets = {(b.ticket_key, b.kr_id): b.status for b in store.bets()}
             lookalikes = store.lookalikes()
             identities = store.identities()
@@ -138,8 +145,7 @@ def test_renamed_sources_and_a_lost_store_adopt_instead_of_duplicating(tmp_path:
         sb.jira.edit_issue("WEB-4", labels=[lb for lb in sb.jira.labels("WEB-4")
                                             if lb != "goal:KR-ONB-1"])
         sb.github.remove_label(REPO, 4, "goal:KR-REL-1")
-        for f in tmp_path.glob("okrsync.db*"):
-            f.unlink()
+        lose_store(load_config(cfg_path).store_target)
         _rename(cfg_path, "jira", "jira_cloud")
         _rename(cfg_path, "github", "gh")
 
@@ -161,7 +167,7 @@ def test_renamed_sources_and_a_lost_store_adopt_instead_of_duplicating(tmp_path:
         assert "goal:KR-ONB-1" not in sb.jira.labels("WEB-4"), "a person's removal is kept"
         assert "goal:KR-REL-1" not in sb.github.labels_of(REPO, 4)
         assert _people(sb) == people
-        with Store.open(load_config(cfg_path).store_path) as store:
+        with Store.open(load_config(cfg_path).store_target) as store:
             overrides = {(o.source, o.ticket_key, o.label) for o in store.overrides()}
         assert ("jira_cloud", "WEB-4", "goal:KR-ONB-1") in overrides
         assert ("gh", f"{REPO}#4", "goal:KR-REL-1") in overrides

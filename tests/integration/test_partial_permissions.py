@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from connectors.github import GitHubConnector, GitHubSourceConfig
 from core.errors import AuthError, Forbidden, RemoteError
 from core.model import ApplyStatus, WriteBack, WriteBackKind
@@ -26,6 +28,8 @@ from tests.helpers.e2e import config, managed_only, okrsync, project, remote_sta
 ARCHIVED = "acme/api"
 NO_LINKS = "WEB"
 RETRY = "[sync]\nretry_backoff_seconds = 0\npark_after = 2\n"
+
+pytestmark = pytest.mark.usefixtures("store_backend_env")
 
 
 def scenario() -> dict[str, Any]:
@@ -69,7 +73,7 @@ def expected_labels(store: Store) -> dict[str, set[str]]:
 def test_archived_repo_deleted_ticket_and_hidden_labels_over_three_syncs(tmp_path: Path) -> None:
     with sandbox(data=scenario(), seed=11) as sb:
         path = setup(tmp_path, sb)
-        db = config(path, sb).store_path
+        db = config(path, sb).store_target
 
         first = sync(path, sb)
         assert int(first.exit_code) == 1
@@ -182,7 +186,7 @@ def test_status_shows_parked_items_and_resume_retries_them(tmp_path: Path) -> No
         fourth = sync(path, sb)
         assert int(fourth.exit_code) == 0, fourth.failed
         assert fourth.applied >= len(parked)
-        with Store.open(config(path, sb).store_path) as store:
+        with Store.open(config(path, sb).store_target) as store:
             assert store.pending() == []
         state = remote_state(sb)
         assert any(state[uid]["goal_comments"] for uid in github_uids(state, ARCHIVED))
@@ -192,7 +196,7 @@ def test_default_backoff_waits_instead_of_failing_every_run(tmp_path: Path) -> N
     with sandbox(data=scenario(), seed=11) as sb:
         path = setup(tmp_path, sb, "")
         runs = [sync(path, sb) for _ in range(3)]
-        with Store.open(config(path, sb).store_path) as store:
+        with Store.open(config(path, sb).store_target) as store:
             counts = store.outbox_counts()
             attempts = {item.attempts for item in store.pending()}
     assert [int(r.exit_code) for r in runs] == [1, 0, 0]

@@ -17,6 +17,8 @@ from syncer.run_context import RunDeps
 from syncer.store import Store
 from tests.helpers.e2e import config, okrsync, project, remote_state, tokens
 
+pytestmark = pytest.mark.usefixtures("store_backend_env")
+
 KEYS = ["bets", "broken", "dropped", "ktlo", "links", "overrides", "released_holds",
         "sources", "untraceable", "writebacks"]
 
@@ -33,7 +35,7 @@ def test_plan_json_is_the_plan_a_sync_then_applies(tmp_path: Path) -> None:
         assert all(v["healthy"] for v in data["sources"].values())
         assert data["writebacks"] and data["links"]
         assert remote_state(sb) == untouched, "plan writes nothing remotely"
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             assert store.pending_count() == 0, "plan queues nothing"
         again = json.loads(okrsync("plan", "--json", "--config", str(cfg_path),
                                    sb=sb).stdout)
@@ -59,7 +61,7 @@ def test_a_revert_that_fails_part_way_closes_its_run_row_as_an_error(tmp_path: P
         assert run_sync(config(cfg_path, sb)).exit_code == 0
         with tokens(sb), pytest.raises(RuntimeError):
             revert_run(config(cfg_path, sb), 1, deps=RunDeps(connect=refuse))
-        with Store.open(config(cfg_path, sb).store_path) as store:
+        with Store.open(config(cfg_path, sb).store_target) as store:
             runs = store.last_runs()
         assert runs["revert"].status == "error"
         assert runs["revert"].summary == {"error": "RuntimeError"}

@@ -26,6 +26,8 @@ from syncer.engine import RunSummary, run_sync
 from syncer.store import Store
 from tests.helpers.e2e import config, managed_only, project, remote_state
 
+pytestmark = pytest.mark.usefixtures("store_backend_env")
+
 
 async def _no_wait(_: float) -> None:
     """Backoff and Retry-After waits are counted, never slept."""
@@ -79,7 +81,7 @@ def test_a_label_landed_with_its_answer_lost_then_removed_by_a_person_stays_remo
 
         second = sync(path, sb)
         third = sync(path, sb)
-        with Store.open(config(path, sb).store_path) as store:
+        with Store.open(config(path, sb).store_target) as store:
             overrides = {(o.ticket_key, o.label) for o in store.overrides()}
             dropped = [r for r in store.journal(second.run_id)
                        if r.result.status is ApplyStatus.DROPPED]
@@ -105,7 +107,7 @@ def test_a_pending_write_for_an_epic_that_left_the_scope_is_dropped(tmp_path: Pa
         scoped = f'jql = "key != {gone} AND project in ('
         path.write_text(text.replace('jql = "project in (', scoped))
         second = sync(path, sb, full=True)
-        with Store.open(config(path, sb).store_path) as store:
+        with Store.open(config(path, sb).store_target) as store:
             left = [i for i in store.pending() if i.writeback.ticket_key == gone]
             dropped = [r for r in store.journal(second.run_id)
                        if r.result.status is ApplyStatus.DROPPED]
@@ -144,7 +146,7 @@ def test_writes_to_a_renamed_repo_fail_naming_the_redirect_and_blame_nobody(
         path.write_text(path.read_text().replace('org = "acme"', f"repos = [{old}]"))
         first = sync(path, sb)
         second = sync(path, sb, full=True)
-        with Store.open(config(path, sb).store_path) as store:
+        with Store.open(config(path, sb).store_target) as store:
             overrides = store.overrides()
             ledger = store.applied_state().labels
     github = [(k, e) for k, e in first.failed if k.startswith("github|")]
@@ -162,7 +164,7 @@ def test_a_deleted_github_issue_drops_its_pending_write_back(tmp_path: Path) -> 
         path = project(tmp_path, sb)
         first = sync(path, sb)
         assert int(first.exit_code) == 0
-        with Store.open(config(path, sb).store_path) as store:
+        with Store.open(config(path, sb).store_target) as store:
             done = next(r.writeback for r in store.journal(first.run_id)
                         if r.writeback.source == "github"
                         and r.writeback.kind is WriteBackKind.SET_GOAL_LINKS)
@@ -170,7 +172,7 @@ def test_a_deleted_github_issue_drops_its_pending_write_back(tmp_path: Path) -> 
         repo, number = done.ticket_key.split("#")
         sb.github.delete_issue(repo, int(number))
         run = sync(path, sb)
-        with Store.open(config(path, sb).store_path) as store:
+        with Store.open(config(path, sb).store_target) as store:
             dropped = [r for r in store.journal(run.run_id)
                        if r.result.status is ApplyStatus.DROPPED]
             pending = store.pending()

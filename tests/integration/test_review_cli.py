@@ -5,19 +5,25 @@ hostile text, bad input exits 2 naming the option."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from syncer.cli import main
 from tests.helpers.rhythm_helpers import EVIL, simulate_weeks
+from tests.helpers.store_backends import BACKENDS, module_store
 
 AT = "2024-02-09T12:00:00Z"
 
 
-@pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return simulate_weeks(tmp_path_factory.mktemp("review"), 6, title=EVIL, note=EVIL)
+@pytest.fixture(scope="module", params=BACKENDS)
+def config(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Six weeks of the rhythm on each store backend."""
+    folder = tmp_path_factory.mktemp("review")
+    with module_store(request, folder):
+        yield simulate_weeks(folder, 6, title=EVIL, note=EVIL)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

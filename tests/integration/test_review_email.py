@@ -22,8 +22,8 @@ from syncer.rhythm.review import ReviewKind
 from syncer.rhythm.reviews import send_review
 from syncer.store import Store
 from tests.helpers.chat_receiver import receiver
-from tests.helpers.config_helpers import clear_okrsync_env
 from tests.helpers.rhythm_helpers import simulate_weeks
+from tests.helpers.store_backends import clear_env_but_store
 from tests.integration.test_mail import Sink, free_port
 
 AT = "2024-02-05T09:00:00Z"
@@ -31,8 +31,9 @@ FAST = RetryPolicy(attempts=2, initial_wait=0.0, max_wait=0.0)
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_okrsync_env(monkeypatch)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, store_target: Path | str) -> None:
+    """No OKRSYNC_* variable of the shell; the store under test on each backend."""
+    clear_env_but_store(monkeypatch, store_target)
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
@@ -95,7 +96,7 @@ def test_a_failed_send_is_reported_and_gives_the_claim_back(tmp_path: Path) -> N
     config = load_config(cfg)
     catalog = load_catalog(config.catalog_path)
     now = datetime(2024, 1, 10, 9, tzinfo=UTC)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         failed = send_review(store, catalog, config, ReviewKind.MONTHLY, now=now, environ={},
                              retry=FAST)
         assert failed.failed and failed.outcomes[0]["status"] == "failed"

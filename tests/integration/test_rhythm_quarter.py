@@ -85,12 +85,15 @@ def reference_scorecards(day: date, checkins: list[CheckIn], week: int) -> dict[
     return out
 
 
+pytestmark = pytest.mark.usefixtures("store_backend_env")
+
+
 @pytest.fixture
 def quarter(tmp_path: Path) -> tuple[Store, list, dict]:
     config = load_config(write_org(tmp_path))
     catalog = load_catalog(config.catalog_path)
     checkins = plan_checkins()
-    store = Store.open(config.store_path)
+    store = Store.open(config.store_target)
     results = []
     fridays: dict[int, date] = {}
     for week in range(1, WEEKS + 1):

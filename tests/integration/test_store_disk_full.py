@@ -2,7 +2,10 @@
 full disk (not "a bug", not "invalid configuration"), no traceback; the run row does not stay
 `running`, and once there is room again the next sync converges. The full disk is real: the
 sync child runs with a file-size limit (RLIMIT_FSIZE), so SQLite's writes fail as they would
-on a full volume."""
+on a full volume.
+
+SQLite only: the fault is a file-size limit on the store file; a PostgreSQL server's full
+disk is the server's, out of the sync process's reach."""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """Store safety: the file is private (0600), a corrupt or locked store is a clear error with
 exit 2 (never a traceback), data survives migrations from every earlier schema version, and a
-store from a newer okrsync is refused with a message naming the versions."""
+store from a newer okrsync is refused with a message naming the versions.
+
+SQLite only: file modes, corrupt and locked files and the recorded older-schema files are
+about the store file (PostgreSQL's refused logins, foreign schemas and migrations:
+test_store_pg, test_store)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from core.errors import StoreError
 from core.model import CheckIn
 from syncer import migrations
 from syncer.store import Store
+from tests.helpers.cli_runner import run_as_new_process
 from tests.helpers.e2e import ROOT
 from tests.helpers.reports_helpers import CATALOG_TOML, RULES_TOML
 
@@ -38,9 +43,7 @@ def write_project(directory: Path, store: str = "") -> Path:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OKRSYNC_")}
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "syncer.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return run_as_new_process(*args, env=env, cwd=ROOT)
 
 
 def a_kr(directory: Path) -> str:

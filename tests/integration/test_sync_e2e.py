@@ -3,6 +3,7 @@ test (but the demo's) on the SQLite file and on a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from syncer.engine import run_sync
 from syncer.lock import run_lock
 from syncer.revert import revert_run
 from syncer.store import Store, store_exists
+from tests.helpers.cli_runner import run_as_new_process
 from tests.helpers.e2e import (
     MARKER,
     config,
@@ -253,10 +255,8 @@ def test_revert_of_the_first_run_restores_the_trackers(tmp_path: Path) -> None:
 
 
 def test_demo_shows_links_untraceable_work_and_bets(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "syncer.cli", "demo", "--dir", str(tmp_path), "--epics", "80"],
-        capture_output=True, text=True, timeout=180,
-    )
+    proc = run_as_new_process("demo", "--dir", str(tmp_path), "--epics", "80",
+                              env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "Links made and why" in out

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import pytest
@@ -79,8 +81,11 @@ def imported_packages(path: Path, package: str) -> set[str]:
     return found - {package}
 
 
-def package_graph() -> dict[str, set[str]]:
-    return {package: set().union(*(imported_packages(p, package) for p in modules(package)))
+@functools.cache
+def package_graph() -> dict[str, frozenset[str]]:
+    """Parsed once per test process: every package's imports."""
+    return {package: frozenset().union(*(imported_packages(p, package)
+                                         for p in modules(package)))
             for package in PACKAGES}
 
 
@@ -91,7 +96,7 @@ def test_each_package_imports_only_the_layers_below_it(package: str) -> None:
         f"{package} imports {sorted(imports - ALLOWED[package])}, outside its layer")
 
 
-def find_circle(graph: dict[str, set[str]]) -> tuple[str, ...] | None:
+def find_circle(graph: Mapping[str, AbstractSet[str]]) -> tuple[str, ...] | None:
     """A path that comes back to where it started, or None when the graph has none."""
     done: set[str] = set()
 

@@ -1,4 +1,7 @@
-"""The run lock with real processes: a live holder blocks, a killed holder does not."""
+"""The run lock with real processes: a live holder blocks, a killed holder does not.
+
+SQLite only: this is the lock file next to the store (PostgreSQL's per-source advisory locks:
+test_workers_per_source and the both-backend end-to-end tests)."""
 
 from __future__ import annotations
 

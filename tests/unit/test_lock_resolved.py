@@ -1,5 +1,5 @@
 """The run lock is keyed on the store's resolved path: a symlink to the store file must not
-let a second run in beside the first."""
+let a second run in beside the first. SQLite only: symlinks are a file's concern."""
 
 from __future__ import annotations
 

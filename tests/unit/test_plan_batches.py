@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from core.model import ApplyResult, ApplyStatus, Link, Origin, Page, WriteBack, WriteBackKind
 from syncer.batch_plan import PlanTotals
 from syncer.config import load_config
@@ -16,13 +18,14 @@ from syncer.engine import load_inputs, plan_settings
 from syncer.planning import make_planner, plan_batches
 from syncer.store import Store
 from tests.helpers.config_helpers import write_project
+from tests.helpers.store_backends import lose_store
 from tests.helpers.store_helpers import ticket
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 POOL = ["checkout", "payments-x", "okr:KR-2", "okr:KR-404", "ktlo", "goal:KR-1", "misc"]
 
 
-def _seed_store(path: Path) -> None:
+def _seed_store(path: Path | str) -> None:
     rng = random.Random(7)
     with Store.open(path) as store:
         for source, prefix in (("github", "acme/app#"), ("jira", "WEB-")):
@@ -58,7 +61,7 @@ def _plan(folder: Path, batch: int) -> dict[str, Any]:
     cfg = load_config(folder / "okrsync.toml")
     catalog, rules = load_inputs(cfg)
     writebacks: list[WriteBack] = []
-    with Store.open(cfg.store_path) as store:
+    with Store.open(cfg.store_target) as store:
         planner = make_planner(store, catalog, rules, plan_settings(cfg),
                                healthy=frozenset({"jira", "github"}), now=NOW, replan=False)
         totals = PlanTotals()
@@ -80,12 +83,16 @@ def _plan(folder: Path, batch: int) -> dict[str, Any]:
         }
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_batched_planning_equals_planning_in_one_go(tmp_path: Path) -> None:
+    """On both backends: the (source, key) ranges are the database's order."""
     results = {}
     for batch in (1, 4, 10_000):
         folder = tmp_path / f"b{batch}"
         write_project(folder, '[store]\npath = "okrsync.db"\n')
-        _seed_store(folder / "okrsync.db")
+        target = load_config(folder / "okrsync.toml").store_target
+        lose_store(target)  # one store per batch size (a PostgreSQL schema is reused)
+        _seed_store(target)
         results[batch] = _plan(folder, batch)
     whole = results[10_000]
     assert whole["links"] and whole["broken"] and whole["untraceable"] and whole["overrides"]

@@ -27,7 +27,7 @@ def _sync(store: Store, minutes_ago: int, reason: str = "") -> None:
 
 def test_a_source_failing_for_hours_puts_a_stale_banner_on_top(project: Path) -> None:
     config = load_config(project)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         _sync(store, 300)
         for minutes_ago in (200, 100, 5):
             _sync(store, minutes_ago, reason="pull failed: jira: 401 Unauthorized")
@@ -48,7 +48,7 @@ def test_a_source_failing_for_hours_puts_a_stale_banner_on_top(project: Path) ->
 
 def test_fresh_data_has_no_banner(project: Path) -> None:
     config = load_config(project)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         _sync(store, 300, reason="pull failed: jira: 500")
         _sync(store, 5)
         report = build_report(store, CATALOG, config, now=NOW, save_snapshot=False)

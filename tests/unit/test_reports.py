@@ -34,7 +34,6 @@ from syncer.reports import (
 from syncer.reports.bets import readings
 from syncer.reports.load import trend_history
 from syncer.store import Store
-from tests.helpers.config_helpers import clear_okrsync_env
 from tests.helpers.reports_helpers import (
     CATALOG,
     EVIL,
@@ -47,6 +46,7 @@ from tests.helpers.reports_helpers import (
     ticket,
     write_config,
 )
+from tests.helpers.store_backends import clear_env_but_store
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "report.schema.json").read_text())
 TEAMS = {
@@ -307,17 +307,18 @@ def test_csv_rows_and_formula_neutralised() -> None:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    clear_okrsync_env(monkeypatch)
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_target: Path | str) -> Path:
+    """The scenario's store on each backend, and a config pointed at it."""
+    clear_env_but_store(monkeypatch, store_target)
     cfg = write_config(tmp_path)
-    with Store.open(tmp_path / "okrsync.db") as store:
+    with Store.open(load_config(cfg).store_target) as store:
         load_into(store, scenario())
     return cfg
 
 
 def test_build_report_from_store_keeps_snapshots_for_trends(project: Path) -> None:
     config = load_config(project)
-    with Store.open(config.store_path) as store:
+    with Store.open(config.store_target) as store:
         w13 = NOW - timedelta(weeks=1)
         first = build_report(store, CATALOG, config, now=w13)
         assert first.week == "2026-W13"

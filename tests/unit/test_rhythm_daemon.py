@@ -8,6 +8,8 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from syncer.daemon import Daemon, DaemonSettings, due_reviews
 
 CRONS = {"weekly": "0 9 * * 1", "monthly": "0 9 1 * *", "quarterly": "0 9 1 1,4,7,10 *"}
@@ -59,11 +61,13 @@ def test_daemon_reminds_after_each_sync_and_sends_reviews_on_schedule(tmp_path: 
     assert "okrsync_reviews_sent_total 3.0" in daemon.metrics()
 
 
+@pytest.mark.usefixtures("store_backend_env")
 def test_metrics_show_open_escalations_by_rule(tmp_path: Path) -> None:
+    """On both backends: the escalations are read through a read-only store."""
     from syncer.config import load_config
     from tests.helpers.rhythm_helpers import simulate_weeks
 
-    store_path = load_config(simulate_weeks(tmp_path, 6)).store_path
+    store_path = load_config(simulate_weeks(tmp_path, 6)).store_target
     start = datetime(2024, 2, 9, 8, tzinfo=UTC).timestamp()
     settings = DaemonSettings(
         config_path=tmp_path / "okrsync.toml", store_path=store_path, interval=3600,

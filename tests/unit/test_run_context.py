@@ -1,5 +1,5 @@
 """The run context sync and revert share: the run row is always closed, connectors are
-always closed, and time comes from the injected clock."""
+always closed, and time comes from the injected clock. On both store backends."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def clock() -> datetime:
     return T0
 
 
-def test_a_finished_run_keeps_its_status_and_summary(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db") as store:
+def test_a_finished_run_keeps_its_status_and_summary(store_target: Path | str) -> None:
+    with Store.open(store_target) as store:
         with recorded_run(store, "sync", dry_run=False, clock=clock) as row:
             row.finish("ok", {"applied": 3})
         run = store.run(row.id)
@@ -29,8 +29,8 @@ def test_a_finished_run_keeps_its_status_and_summary(tmp_path: Path) -> None:
     assert run.started_at == T0 and run.finished_at == T0, "the injected clock is used"
 
 
-def test_an_exception_closes_the_row_as_an_error_and_is_raised(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db") as store:
+def test_an_exception_closes_the_row_as_an_error_and_is_raised(store_target: Path | str) -> None:
+    with Store.open(store_target) as store:
         with pytest.raises(KeyError), recorded_run(store, "revert", dry_run=False,
                                                    clock=clock) as row:
             raise KeyError("boom")
@@ -38,16 +38,16 @@ def test_an_exception_closes_the_row_as_an_error_and_is_raised(tmp_path: Path) -
     assert run is not None and run.status == "error" and run.summary == {"error": "KeyError"}
 
 
-def test_a_block_that_forgets_to_finish_still_closes_the_row(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db") as store:
+def test_a_block_that_forgets_to_finish_still_closes_the_row(store_target: Path | str) -> None:
+    with Store.open(store_target) as store:
         with recorded_run(store, "sync", dry_run=True, clock=clock) as row:
             pass
         run = store.run(row.id)
     assert run is not None and run.status == "error" and run.finished_at == T0
 
 
-def test_rows_left_running_by_an_interrupted_run_are_closed_first(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db") as store:
+def test_rows_left_running_by_an_interrupted_run_are_closed_first(store_target: Path | str) -> None:
+    with Store.open(store_target) as store:
         stale = store.start_run("sync", dry_run=False, now=T0)
         with recorded_run(store, "sync", dry_run=False, clock=clock) as row:
             row.finish("ok", {})

@@ -14,6 +14,7 @@ from core.model import (
     Override,
     Page,
 )
+from syncer import store_pg
 from syncer.cli import main
 from syncer.lock import RunLock
 from syncer.migrations import MIGRATIONS
@@ -46,7 +47,7 @@ def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
-def _populate(db: Path) -> None:
+def _populate(db: Path | str) -> None:
     with Store.open(db) as s:
         run = s.start_run("sync", dry_run=False, now=T0)
         s.store_page("jira", Page((ticket("WEB-1"), ticket("WEB-2"))), run, now=T0)
@@ -81,9 +82,12 @@ def test_status_before_the_first_sync(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 0 and "no store yet" in out
 
 
-def test_status_json_reports_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_json_reports_the_store(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       store_backend_env: Path | str) -> None:
+    """On both backends: status reads through a read-only store."""
     cfg = _config(tmp_path)
-    _populate(tmp_path / "data" / "okrsync.db")
+    pg = store_pg.is_url(store_backend_env)
+    _populate(store_backend_env if pg else tmp_path / "data" / "okrsync.db")
     code, out, _ = _run(["status", "--config", str(cfg), "--json"], capsys)
     assert code == 0
     data = json.loads(out)

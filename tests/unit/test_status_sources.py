@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreError
+from syncer import store_pg
 from syncer.store import Store
 from tests.helpers.store_helpers import add_label, at
 from tests.unit.test_status_command import _no_env, _run
@@ -32,11 +33,14 @@ def _sync(store: Store, minute: int, *, jira: str = "", github: str = "") -> Non
 
 
 def test_status_shows_each_source_last_success_and_last_failure_with_its_reason(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    store_backend_env: Path | str,
 ) -> None:
+    """On both backends."""
     monkeypatch.setenv("COLUMNS", "80")
     cfg = _config(tmp_path)
-    with Store.open(tmp_path / "okrsync.db") as store:
+    pg = store_pg.is_url(store_backend_env)
+    with Store.open(store_backend_env if pg else tmp_path / "okrsync.db") as store:
         _sync(store, 0)
         _sync(store, 10, jira="pull failed: jira: GET /rest/api/3/search/jql: 500")
         _sync(store, 20, jira="pull failed: jira: GET /rest/api/3/search/jql: 503")
@@ -79,6 +83,7 @@ def test_the_last_sync_says_why_it_failed_instead_of_null(
 def test_status_leaves_a_file_that_is_not_a_store_untouched(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """SQLite only: about a file's bytes, mode and WAL next to it."""
     other = tmp_path / "passwd-copy"
     other.write_text("root:x:0:0:root:/root:/bin/bash\n")
     other.chmod(0o644)
@@ -92,6 +97,7 @@ def test_status_leaves_a_file_that_is_not_a_store_untouched(
 def test_a_sqlite_file_of_another_program_is_refused_and_unchanged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """SQLite only: another program's file (PostgreSQL's twin: test_store_pg)."""
     other = tmp_path / "app.db"
     con = sqlite3.connect(other)
     con.execute("create table accounts (id integer primary key, name text)")

@@ -1,15 +1,17 @@
 """Writers next to a sync: the sync plans in a transaction that holds the write lock from its
 start, so another writer waits (busy timeout) instead of failing the sync; a full disk or a
-locked store is a clear failure (exit 1), never "a bug" nor "invalid configuration"."""
+locked store is a clear failure (exit 1), never "a bug" nor "invalid configuration".
+
+SQLite only (busy timeout, write lock, full disk are SQLite's), except the read-only open,
+which runs on both backends."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from core.errors import ExitCode, StoreError, StoreUnavailable
+from core.errors import ExitCode, StoreUnavailable
 from core.model import CheckIn, Page
 from syncer.store import Store
 from tests.helpers.store_helpers import T0, add_label, at, ticket
@@ -66,14 +68,18 @@ def test_runs_left_running_are_closed_by_the_next_locked_run(tmp_path: Path) -> 
     assert kept is not None and kept.status == "running"
 
 
-def test_a_read_only_open_reads_and_never_writes(tmp_path: Path) -> None:
-    db = tmp_path / "okrsync.db"
-    with Store.open(db) as store:
+def test_a_read_only_open_reads_and_never_writes(store_target: Path | str) -> None:
+    """On both backends: SQLite opens the file read-only, PostgreSQL's session refuses
+    writes; the pooled connection is writable again for the next (writing) open."""
+    with Store.open(store_target) as store:
         store.add_checkin(_checkin())
-    with Store.open_read_only(db) as store:
+    with Store.open_read_only(store_target) as store:
         assert len(store.checkins()) == 1
-        with pytest.raises(StoreError, match="read-only"):
+        with pytest.raises(StoreUnavailable, match="read-only"):
             store.add_checkin(_checkin("KR-2"))
-    con = sqlite3.connect(db)
-    assert con.execute("select count(*) from checkins").fetchone()[0] == 1
-    con.close()
+        with pytest.raises(StoreUnavailable, match="read-only"), store.transaction():
+            store.add_checkin(_checkin("KR-3"))
+    with Store.open(store_target) as store:
+        assert [c.kr_id for c in store.checkins()] == ["KR-1"]
+        store.add_checkin(_checkin("KR-4"))
+        assert len(store.checkins()) == 2

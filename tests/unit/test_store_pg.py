@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from core.errors import ExitCode, StoreError
@@ -13,6 +14,7 @@ from syncer import store_pg
 from syncer.store import Store
 from syncer.store_dialect import to_postgres
 from tests.helpers.postgres import PostgresServer
+from tests.helpers.store_backends import postgresql_only
 
 
 def test_the_dialect_rewrites_sqlite_spellings_once_for_postgresql() -> None:
@@ -64,3 +66,22 @@ def test_the_config_takes_the_password_only_from_the_environment(tmp_path: Path)
             load_config(tmp_path / "okrsync.toml", credentials=False)
         assert "OKRSYNC_STORE__PASSWORD" in str(caught.value)
         assert "pw-in" not in str(caught.value)
+
+
+@postgresql_only
+def test_a_schema_of_another_program_is_refused_and_unchanged(store_target: str) -> None:
+    """The PostgreSQL twin of refusing another program's SQLite file: a schema holding tables
+    but no `schema_version` is not migrated into, and its table is left as it was."""
+    info, kwargs = store_pg.conninfo(store_target)
+    with psycopg.connect(info, **kwargs) as conn:
+        conn.execute("create table accounts (id integer primary key, name text)")
+        conn.execute("insert into accounts values (1, 'root')")
+    for opening in (Store.open, Store.open_read_only):
+        with pytest.raises(StoreError, match="not an okrsync store"):
+            opening(store_target)
+    with psycopg.connect(info, **kwargs) as conn:
+        tables = {r[0] for r in conn.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = current_schema()")}
+        rows = conn.execute("select id, name from accounts").fetchall()
+    assert tables == {"accounts"} and rows == [(1, "root")]

@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from core.model import CheckIn
 from syncer.config import WebSection, load_config
 from syncer.store import Store
 from syncer.web.app import CSP, create_app
@@ -28,15 +29,18 @@ from tests.helpers.reports_helpers import (
     scenario,
     write_config,
 )
+from tests.helpers.store_backends import clear_env_but_store
 
 PAGES = ("/portfolio", "/untraceable", "/teams", "/rhythm", "/runs")
 
 
 @pytest.fixture()
-def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    clear_okrsync_env(monkeypatch)
+def config_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                store_target: Path | str) -> Iterator[Path]:
+    """The scenario's store on each backend, and a config pointed at it."""
+    clear_env_but_store(monkeypatch, store_target)
     path = write_config(tmp_path)
-    with Store.open(tmp_path / "okrsync.db") as store:
+    with Store.open(load_config(path).store_target) as store:
         load_into(store, scenario())
         run = store.start_run("sync", dry_run=False, now=NOW)
         store.finish_run(run, status="failures", now=NOW, summary={
@@ -171,10 +175,41 @@ def test_a_sync_shows_on_the_next_page_load(config_path: Path) -> None:
     c = client(config_path)
     before = c.get("/untraceable", params={"format": "json"}).json()["count"]
     assert c.get("/untraceable", params={"format": "json"}).json()["count"] == before
-    add_hostile_epic(config_path.parent / "okrsync.db")
+    add_hostile_epic(load_config(config_path).store_target)
     after = c.get("/untraceable", params={"format": "json"}).json()
     assert after["count"] == before + 1
     assert "WEB-9999" in {r["key"] for r in after["rows"]}
+
+
+def test_an_unchanged_store_is_served_from_the_cache_on_both_backends(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache key is the SQLite file's stamp or the PostgreSQL server's snapshot: reloads
+    with nothing written reuse the built report instead of reading the store again (before,
+    every PostgreSQL page load rebuilt it). A page load may open the store once on a
+    PostgreSQL server whose own maintenance committed meanwhile, hence two of three."""
+    opened: list[object] = []
+    real = Store.open_read_only.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Store], *args: object, **kwargs: object) -> Store:
+        opened.append(args[0])
+        return real(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Store, "open_read_only", classmethod(counted))
+    c = client(config_path)
+    first = c.get("/untraceable", params={"format": "json"}).json()
+    assert len(opened) == 1
+    hits = 0
+    for _ in range(3):
+        before = len(opened)
+        assert c.get("/untraceable", params={"format": "json"}).json() == first
+        hits += len(opened) == before
+    assert hits >= 2
+    with Store.open(load_config(config_path).store_target) as store:
+        store.add_checkin(CheckIn(kr_id="KR-1", value=1.0, at=NOW))
+    before = len(opened)
+    c.get("/untraceable", params={"format": "json"})
+    assert len(opened) == before + 1, "a write is a new stamp: the report is built again"
 
 
 def test_a_hostile_filter_value_is_escaped_and_kept_in_links(config_path: Path) -> None:
