@@ -9,6 +9,8 @@ The result has the shape of `subprocess.run`'s, so either can stand behind a tes
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import subprocess
@@ -30,15 +32,31 @@ def run_okrsync(*args: str, env: Mapping[str, str | None] | None = None,
     runner = CliRunner()
     with (contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext(),
           runner.isolation(env=dict(env or {})) as (out, err, _)):
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if _loop_running():  # e.g. Playwright's: the commands start their own loops
+            with concurrent.futures.ThreadPoolExecutor(1) as one:
+                code = one.submit(_exit_code_of, args).result()
+        else:
+            code = _exit_code_of(args)
         sys.stdout.flush()  # `print` leaves text in the isolation's wrapper until flushed
         sys.stderr.flush()
         stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
     return subprocess.CompletedProcess(["okrsync", *args], code, stdout, stderr)
+
+
+def _exit_code_of(args: tuple[str, ...]) -> int:
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def without_okrsync_env(environ: Mapping[str, str]) -> dict[str, str | None]:

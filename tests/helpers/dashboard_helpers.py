@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.model import Page, Ticket, TicketState
 from syncer.store import Store
+from tests.helpers.cli_runner import run_as_new_process
 from tests.helpers.e2e import ROOT
 
 __all__ = ["ROOT", "add_hostile_epic", "clean_env", "demo_store", "serving"]
@@ -22,10 +23,8 @@ HOSTILE_KEY = "WEB-9999"
 
 def demo_store(folder: Path, epics: int = 150) -> Path:
     """`okrsync demo --dir folder`: a real sync of the sandboxes plus simulated history."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "syncer.cli", "demo", "--dir", str(folder), "--epics", str(epics)],
-        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=240,
-    )
+    proc = run_as_new_process("demo", "--dir", str(folder), "--epics", str(epics),
+                              env=clean_env(), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
     return folder / "okrsync.toml"
 

@@ -17,6 +17,7 @@ from syncer.config import load_config
 from syncer.store import Store
 from syncer.store_rows import ts
 from tests.helpers.app_auth import app_project
+from tests.helpers.cli_runner import run_as_new_process
 from tests.helpers.e2e import ROOT, okrsync, project, remote_state
 
 pytestmark = pytest.mark.usefixtures("store_backend_env")
@@ -118,11 +119,8 @@ def test_a_no_op_app_sync_costs_no_quota_with_token_specific_etags(tmp_path: Pat
 
 
 def _cli(env: dict[str, str], *args: str) -> Any:
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "syncer.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    """As a new process: no installation token minted yet."""
+    return run_as_new_process(*args, env=env, cwd=ROOT)
 
 
 def _age_github(sb: Any, *, seconds: float) -> None:
