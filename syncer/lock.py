@@ -13,11 +13,12 @@ import fcntl
 import json
 import os
 import socket
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from core.clock import SYSTEM, Clock
 from core.errors import LockHeld, StoreError
@@ -58,7 +59,32 @@ def describe_holder(holder: dict[str, Any]) -> str:
     return text
 
 
-class RunLock:
+class HeldLock(ABC):
+    """What every run lock shares: taken on entering `with`, dropped on leaving it, however
+    the block ended."""
+
+    @abstractmethod
+    def acquire(self) -> None: ...
+
+    @abstractmethod
+    def release(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def held(self) -> bool: ...
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class RunLock(HeldLock):
     """`with RunLock(store_path, command="sync"):` — raises LockHeld if another run holds it.
 
     `path` is the store path (the lock is `<path>.lock`) or the lock file itself.
@@ -127,16 +153,6 @@ class RunLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
-
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 def run_lock(store: Path | str, sources: Iterable[str], *, command: str = "",

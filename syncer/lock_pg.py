@@ -14,14 +14,13 @@ import contextlib
 import os
 import socket
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Any
 
 import psycopg
 
 from core.clock import SYSTEM
 from core.errors import LockHeld
-from syncer.lock import describe_holder
+from syncer.lock import HeldLock, describe_holder
 from syncer.store_pg import conninfo, display_url, pg_error
 
 LOCK_SPACE = 0x6F6B72
@@ -62,7 +61,7 @@ _HOLDERS_SQL = (
 )
 
 
-class SourceLocks:
+class SourceLocks(HeldLock):
     """`with SourceLocks(url, ["jira"], command="sync"):` — LockHeld naming the source and
     its holder when another run holds one of them; all or none are taken."""
 
@@ -108,16 +107,6 @@ class SourceLocks:
     @property
     def held(self) -> bool:
         return self._conn is not None
-
-    def __enter__(self) -> SourceLocks:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
 
 def source_lock_holder(conn: psycopg.Connection[Any], source: str) -> dict[str, Any]:
