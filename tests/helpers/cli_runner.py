@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from connectors.github_auth import forget_grants
@@ -81,3 +82,10 @@ def run_as_new_process(*args: str, env: Mapping[str, str],
     overrides.update({k: v for k, v in env.items()
                       if k.upper().startswith("OKRSYNC_") or os.environ.get(k) != v})
     return run_okrsync(*args, env=overrides, cwd=cwd)
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`syncer.cli.main(argv)` under pytest's own capture: (exit code, stdout, stderr)."""
+    code = _exit_code_of(tuple(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.cli import main
+from tests.helpers.cli_runner import run_main as run
 from tests.helpers.rhythm_helpers import EVIL, simulate_weeks
 from tests.helpers.store_backends import BACKENDS, module_store
 
@@ -24,16 +24,6 @@ def config(request: pytest.FixtureRequest,
     folder = tmp_path_factory.mktemp("review")
     with module_store(request, folder):
         yield simulate_weeks(folder, 6, title=EVIL, note=EVIL)
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_monthly_json_has_scorecard_escalations_and_trend(

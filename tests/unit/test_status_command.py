@@ -15,10 +15,10 @@ from core.model import (
     Page,
 )
 from syncer import store_pg
-from syncer.cli import main
 from syncer.lock import RunLock
 from syncer.migrations import MIGRATIONS
 from syncer.store import Store
+from tests.helpers.cli_runner import run_main as _run
 from tests.helpers.store_helpers import T0, add_label, at, set_goals, ticket
 
 
@@ -26,16 +26,6 @@ def _config(tmp_path: Path) -> Path:
     cfg = tmp_path / "okrsync.toml"
     cfg.write_text('[store]\npath = "data/okrsync.db"\n')
     return cfg
-
-
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(autouse=True)
