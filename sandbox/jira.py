@@ -138,6 +138,15 @@ class _Api:
             raise ValueError("body is not an object")
         return data
 
+    async def link_body(self, request: Request) -> dict[str, Any] | Response:
+        """A remote-link body Jira would accept, or the 400 it answers instead."""
+        try:
+            body = await self.body(request)
+        except ValueError:
+            return error(400, "Unexpected character in the request body.")
+        problems = _link_problems(body)
+        return error(400, errors=problems) if problems else body
+
     def issue_or_404(self, request: Request) -> IssueRecord | Response:
         rec = self.state.find(request.path_params["key"])
         if rec is None:
@@ -376,13 +385,9 @@ class _Api:
                 return error(404, f"No remote link with global ID '{global_id}' was found.")
             return Response(status_code=204)
         if request.method == "POST":
-            try:
-                body = await self.body(request)
-            except ValueError:
-                return error(400, "Unexpected character in the request body.")
-            problems = _link_problems(body)
-            if problems:
-                return error(400, errors=problems)
+            body = await self.link_body(request)
+            if isinstance(body, Response):
+                return body
             link, created = self.state.upsert_remote_link(rec.key, body)
             rendered = r.remote_link(rec, link)
             return JSONResponse({"id": rendered["id"], "self": rendered["self"]},
@@ -406,13 +411,9 @@ class _Api:
         if request.method in ("PUT", "DELETE") and refused is not None:
             return error(refused.status, *refused.messages)
         if request.method == "PUT":  # update by id: the whole link, globalId included
-            try:
-                body = await self.body(request)
-            except ValueError:
-                return error(400, "Unexpected character in the request body.")
-            problems = _link_problems(body)
-            if problems:
-                return error(400, errors=problems)
+            body = await self.link_body(request)
+            if isinstance(body, Response):
+                return body
             if not self.state.update_remote_link(rec.key, link_id, body):
                 return error(404, f"No remote link with ID '{link_id}' was found.")
             return Response(status_code=204)

@@ -135,6 +135,12 @@ def test_remote_link_upsert_status_codes_and_delete(running: Running) -> None:
                            params={"globalId": "okrsync:KR-1"}).status_code == 204
         assert http.get(f"/issue/{key}/remotelink").json() == []
         created = http.post(f"/issue/{key}/remotelink", json=link).json()
+        by_id = f"/issue/{key}/remotelink/{created['id']}"
+        bad_put = http.put(by_id, json={"object": {"title": "t"}})
+        assert bad_put.status_code == 400 and "url" in bad_put.json()["errors"]
+        garbled = http.put(by_id, content=b"{not json",
+                           headers={"Content-Type": "application/json"})
+        assert garbled.status_code == 400
         assert http.delete(f"/issue/{key}/remotelink/{created['id']}").status_code == 204
         assert http.delete(f"/issue/{key}/remotelink/{created['id']}").status_code == 404
 
