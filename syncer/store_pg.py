@@ -83,11 +83,15 @@ _pools: dict[tuple[str, str], ConnectionPool[psycopg.Connection[Any]]] = {}
 _pools_lock = threading.Lock()
 
 
+def _pool_key(info: str, kwargs: dict[str, Any]) -> tuple[str, str]:
+    return info, str(kwargs.get("password", ""))
+
+
 def _pool(url: str) -> ConnectionPool[psycopg.Connection[Any]]:
     """One small pool per store URL and password in this process (the dashboard and the
     daemon open the store per request)."""
     info, kwargs = conninfo(url)
-    key = (info, str(kwargs.get("password", "")))
+    key = _pool_key(info, kwargs)
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
@@ -214,9 +218,8 @@ class PgConnection:
                 self.raw.execute("set session characteristics as transaction read write")
             except psycopg.Error:
                 self.raw.close()
-        info, kwargs = conninfo(self.url)
         with _pools_lock:
-            pool = _pools.get((info, str(kwargs.get("password", ""))))
+            pool = _pools.get(_pool_key(*conninfo(self.url)))
         with contextlib.suppress(Exception):
             if pool is None:  # the pools were closed meanwhile
                 self.raw.close()

@@ -25,7 +25,7 @@ from sandbox.github_render import USER_LOGIN
 from syncer.config import load_config
 from syncer.engine import RunSummary, run_sync
 from syncer.store import Store
-from tests.helpers.cli_runner import fresh_process_state, run_okrsync, without_okrsync_env
+from tests.helpers.cli_runner import run_as_new_process
 from tests.helpers.e2e import ROOT, project, tokens
 from tests.helpers.github_render_rules import pings_and_refs
 from tests.helpers.store_backends import lose_store
@@ -40,11 +40,10 @@ def _cli(sb: Sandbox, names: tuple[str, ...], *args: str) -> subprocess.Complete
     """The CLI as a new process runs it, with tokens for exactly the configured sources (a
     token variable for another name would declare a source of its own), and the store
     under test."""
-    env = without_okrsync_env({k: v for k, v in os.environ.items()
-                               if not k.startswith("OKRSYNC_STORE__")})
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("OKRSYNC_") or k.startswith("OKRSYNC_STORE__")}
     env.update({f"OKRSYNC_SOURCES__{n.upper()}__TOKEN": sb.token for n in names})
-    fresh_process_state()
-    return run_okrsync(*args, env=env, cwd=ROOT)
+    return run_as_new_process(*args, env=env, cwd=ROOT)
 
 
 def _sync(cfg_path: Path, sb: Sandbox, jira: str = "jira", github: str = "github"
