@@ -75,7 +75,7 @@ def test_workers_for_different_sources_run_at_once_and_one_source_excludes_itsel
     expected = _expected(tmp_path, seed=41)
     with sandbox(epics=EPICS, seed=41) as sb:
         cfg_path = project(tmp_path / "org", sb)
-        sb.set_faults("slow:0.5")  # jira's apply outlasts the second process's start
+        sb.set_faults("slow:0.1")  # a tenth of the answers 2 s late: both workers overlap
         jira, github = _worker(cfg_path, sb, "jira"), _worker(cfg_path, sb, "github")
         deadline = time.monotonic() + 120
         while jira.poll() is None and time.monotonic() < deadline:
@@ -83,7 +83,7 @@ def test_workers_for_different_sources_run_at_once_and_one_source_excludes_itsel
                 break
             time.sleep(0.05)
         assert jira.poll() is None and github.poll() is None, "both workers are running"
-        sb.set_faults("slow:1")  # every answer 2 s late: the jira worker stays in its apply
+        sb.set_faults("slow:1")  # every answer 2 s late: jira stays in its apply meanwhile
         second = okrsync_process("sync", "--source", "jira", "--config", str(cfg_path), sb=sb)
         assert second.returncode == 3, second.stderr
         assert "'jira'" in second.stderr and "pid" in second.stderr
